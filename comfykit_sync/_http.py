@@ -1,0 +1,323 @@
+"""The only code that sends HTTP: timeouts, origin-scoped credentials, errors, safe retries.
+
+Every request has a ``(connect, read)`` timeout. Credentials (bearer token, cookies) are attached
+by :class:`OriginAuth` only to requests for the configured server's origin, so they never reach a
+workflow URL, a media URL or a redirect target on another host. Only idempotent requests are
+retried (tenacity); a non-idempotent one is retried only when it provably never reached the server.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import tenacity
+from requests.auth import AuthBase
+
+from .config import parse_cookie_text
+from .errors import (
+    APIError,
+    AuthenticationError,
+    InvalidResponseError,
+    NotFoundError,
+    RateLimitError,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+)
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_ATTEMPTS = 3
+MAX_RETRY_AFTER = 30.0
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) with default ports filled in, lower-cased."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme in ("https", "wss") else 80)
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class OriginAuth(AuthBase):
+    """Adds a bearer token and cookies to requests for one origin, and to no other."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        cookies: Callable[[], Mapping[str, str]] | None = None,
+    ) -> None:
+        self._origin = origin_of(base_url)
+        self._token = token
+        self._cookies = cookies
+
+    def __repr__(self) -> str:
+        return f"OriginAuth({self._origin[0]}://{self._origin[1]}:{self._origin[2]})"
+
+    def headers_for(self, url: str) -> dict[str, str]:
+        """The credential headers for ``url`` (empty for any other origin)."""
+        if origin_of(url) != self._origin:
+            return {}
+        headers: dict[str, str] = {}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        cookies = self._cookies() if self._cookies else {}
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        return headers
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.update(self.headers_for(request.url or ""))
+        return request
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _body_snippet(response: requests.Response) -> str:
+    try:
+        text = response.text
+    except Exception:  # undecodable body
+        return "<unreadable body>"
+    text = " ".join(text.split())
+    return text[:300] + ("…" if len(text) > 300 else "")
+
+
+def error_for_response(response: requests.Response, what: str) -> APIError:
+    """The typed error for a non-2xx ``response`` to the request described by ``what``."""
+    status = response.status_code
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = _body_snippet(response)
+    detail = body if isinstance(body, str) else json.dumps(body)[:300]
+    message = f"{what} failed: HTTP {status} {response.reason or ''}".rstrip()
+    if detail:
+        message += f": {detail}"
+    kwargs: dict[str, Any] = {"status_code": status, "url": response.url, "body": body}
+    if status in (401, 403):
+        return AuthenticationError(message + " (check api_key / cookies)", **kwargs)
+    if status == 404:
+        return NotFoundError(message, **kwargs)
+    if status == 429:
+        return RateLimitError(message, retry_after=_retry_after(response), **kwargs)
+    if status >= 500:
+        return ServerError(message, **kwargs)
+    return APIError(message, **kwargs)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    text = repr(exc)
+    return isinstance(exc, requests.ConnectionError) and (
+        "NewConnectionError" in text or "Connection refused" in text or "NameResolution" in text
+    )
+
+
+def transport_error(exc: requests.RequestException, what: str) -> TransportError:
+    """Wrap a requests exception; ``sent=False`` when the request provably never left."""
+    url = exc.request.url if exc.request is not None else None
+    sent = False if _never_sent(exc) else None
+    if isinstance(exc, requests.Timeout):
+        kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
+        return RequestTimeout(f"{what} timed out ({kind} timeout)", url=url, sent=sent)
+    reason = "could not connect" if sent is False else "connection failed"
+    return TransportError(f"{what}: {reason}: {type(exc).__name__}", url=url, sent=sent)
+
+
+def _retryable(exc: BaseException, idempotent: bool) -> bool:
+    if isinstance(exc, TransportError):
+        return idempotent or exc.sent is False
+    if isinstance(exc, RateLimitError):
+        return True  # a 429 was refused before any work started
+    return idempotent and isinstance(exc, ServerError) and exc.status_code in RETRY_STATUSES
+
+
+class _RetryWait(tenacity.wait.wait_base):
+    """Exponential backoff, honouring a 429's Retry-After, never past the deadline."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self._deadline = deadline
+        self._backoff = tenacity.wait_exponential(multiplier=0.1, max=2.0)
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        wait = self._backoff(retry_state)
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            wait = min(exc.retry_after, MAX_RETRY_AFTER)
+        if self._deadline is not None:
+            wait = min(wait, max(0.0, self._deadline - time.monotonic()))
+        return wait
+
+
+class HttpClient:
+    """Thread-safe HTTP client: a pool of ``requests.Session`` objects shared by all threads.
+
+    ``base_url`` is the origin that receives credentials. ``timeout`` is the default
+    ``(connect, read)`` pair in seconds.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        cookies: str | Mapping[str, str] | None = None,
+        timeout: tuple[float, float] = (5.0, 60.0),
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._cookie_source = cookies
+        self._cookie_cache: Mapping[str, str] | None = None
+        self._cookie_lock = threading.Lock()
+        self.auth = OriginAuth(self.base_url, token, self._cookies if cookies else None)
+        self._idle: queue.LifoQueue[requests.Session] = queue.LifoQueue()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"HttpClient({self.base_url!r})"
+
+    def _cookies(self) -> Mapping[str, str]:
+        """Configured cookies; a cookie URL is fetched once (without credentials) and cached."""
+        if self._cookie_cache is None:
+            with self._cookie_lock:
+                if self._cookie_cache is None:
+                    source = self._cookie_source
+                    if isinstance(source, str):
+                        source = parse_cookie_text(self._fetch_cookie_text(source), "cookie URL")
+                    self._cookie_cache = dict(source or {})
+        return self._cookie_cache
+
+    def _fetch_cookie_text(self, url: str) -> str:
+        try:
+            response = requests.get(url, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise transport_error(exc, "fetching cookies") from exc
+        if response.status_code >= 400:  # the body is not quoted: it may hold cookie values
+            raise APIError(f"fetching cookies failed: HTTP {response.status_code}",
+                           status_code=response.status_code)
+        return response.text
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a server path (``/prompt``) under the base URL."""
+        return self.base_url + path
+
+    @contextmanager
+    def session(self) -> Iterator[requests.Session]:
+        """Borrow a session from the pool for the duration of the block."""
+        if self._closed:
+            raise TransportError("the client is closed")
+        try:
+            sess = self._idle.get_nowait()
+        except queue.Empty:
+            sess = requests.Session()
+            sess.auth = self.auth
+            with self._lock:
+                self._sessions.append(sess)
+        try:
+            yield sess
+        finally:
+            if self._closed:
+                sess.close()
+            else:
+                self._idle.put(sess)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str | None = None,
+        idempotent: bool | None = None,
+        deadline: float | None = None,
+        timeout: tuple[float, float] | None = None,
+        attempts: int = MAX_ATTEMPTS,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send a request and return the 2xx response, or raise a typed error.
+
+        ``what`` describes the request in error messages; ``deadline`` (``time.monotonic``)
+        bounds retries; a streamed body (a file object) disables retries.
+        """
+        method = method.upper()
+        if url.startswith("/"):
+            url = self.url(url)
+        what = what or f"{method} {urlsplit(url).path}"
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        if hasattr(kwargs.get("data"), "read"):
+            attempts = 1
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(max(1, attempts)),
+            wait=_RetryWait(deadline),
+            retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)),
+            reraise=True,
+            before_sleep=lambda rs: log.debug("retrying %s after %r", what, rs.outcome.exception()),
+        )
+        return retrying(self._send, method, url, what, timeout or self.timeout, kwargs)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        timeout: tuple[float, float],
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
+        with self.session() as sess:
+            try:
+                response = sess.request(method, url, timeout=timeout, **kwargs)
+            except requests.RequestException as exc:
+                raise transport_error(exc, what) from exc
+        if response.status_code >= 400:
+            error = error_for_response(response, what)
+            response.close()
+            raise error
+        return response
+
+    def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Send a request and decode its JSON reply (``InvalidResponseError`` if it is not)."""
+        response = self.request(method, url, **kwargs)
+        what = kwargs.get("what") or f"{method.upper()} {urlsplit(response.url).path}"
+        try:
+            return response.json()
+        except ValueError:
+            raise InvalidResponseError(
+                f"{what}: the server replied with non-JSON content: {_body_snippet(response)!r}",
+                status_code=response.status_code,
+                url=response.url,
+            ) from None
+
+    def close(self) -> None:
+        """Close every pooled session; idempotent."""
+        self._closed = True
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for sess in sessions:
+            sess.close()
+

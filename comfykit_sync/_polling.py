@@ -1,0 +1,97 @@
+"""The one polling loop: check until a result appears or the deadline passes (tenacity).
+
+The interval grows with the time already waited (``ratio`` of elapsed time, between
+``min_interval`` and ``max_interval``), so the detection delay stays a small fraction of the job's
+run time while long jobs are polled at a modest rate. Transient errors (transport problems, 5xx,
+429) are retried on the same schedule; any other exception ends the loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import tenacity
+
+from .errors import RateLimitError, ServerError, TransportError
+
+T = TypeVar("T")
+
+TRANSIENT_ERRORS = (TransportError, ServerError, RateLimitError)
+
+
+class DeadlineExceeded(Exception):
+    """Internal: the polling deadline passed; ``last_error`` is the last transient error seen."""
+
+    def __init__(self, last_error: BaseException | None) -> None:
+        super().__init__("deadline exceeded")
+        self.last_error = last_error
+
+
+class ProportionalWait(tenacity.wait.wait_base):
+    """Wait ``ratio`` × elapsed, clamped to [min_interval, max_interval] and to the deadline."""
+
+    def __init__(
+        self,
+        *,
+        started: float,
+        deadline: float,
+        min_interval: float,
+        max_interval: float,
+        ratio: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.started, self.deadline = started, deadline
+        self.min_interval, self.max_interval, self.ratio = min_interval, max_interval, ratio
+        self.clock = clock
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        now = self.clock()
+        wait = min(max((now - self.started) * self.ratio, self.min_interval), self.max_interval)
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, RateLimitError) and exc.retry_after:
+            wait = max(wait, exc.retry_after)
+        return max(0.0, min(wait, self.deadline - now))
+
+
+def poll(
+    check: Callable[[], T | None],
+    *,
+    deadline: float,
+    started: float | None = None,
+    min_interval: float = 0.02,
+    max_interval: float = 2.0,
+    ratio: float = 0.1,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Call ``check`` until it returns something other than ``None``; return that.
+
+    ``deadline`` and ``started`` are ``clock()`` values. Raises :class:`DeadlineExceeded` when the
+    deadline passes first; non-transient exceptions from ``check`` propagate unchanged.
+    """
+    started = clock() if started is None else started
+
+    def expired(retry_state: tenacity.RetryCallState) -> T:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        raise DeadlineExceeded(exc) from exc
+
+    retrying = tenacity.Retrying(
+        retry=(
+            tenacity.retry_if_result(lambda result: result is None)
+            | tenacity.retry_if_exception_type(TRANSIENT_ERRORS)
+        ),
+        wait=ProportionalWait(
+            started=started,
+            deadline=deadline,
+            min_interval=min_interval,
+            max_interval=max_interval,
+            ratio=ratio,
+            clock=clock,
+        ),
+        stop=lambda retry_state: clock() >= deadline,
+        sleep=sleep,
+        retry_error_callback=expired,
+    )
+    return retrying(check)

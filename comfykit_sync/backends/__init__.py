@@ -1,0 +1,1 @@
+"""Execution backends; each built-in backend is a plugin module registering its class."""

@@ -1,0 +1,116 @@
+"""The backend contract: what the kit asks of every execution service.
+
+One backend object exists per kit and is shared by all threads, so implementations must be
+thread-safe. Methods that talk to the server raise typed errors from ``errors.py``; the kit turns
+anything raised after submission into a failed ``ExecuteResult``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from .._http import HttpClient
+    from ..config import Config
+    from ..models import OutputItem, Workflow
+    from ..params import UploadSource, WorkflowSpec
+
+
+@attrs.frozen
+class BackendContext:
+    """What a backend gets from its kit: settings, the HTTP client and the plugin manager."""
+
+    config: Config
+    http: HttpClient
+    plugin_manager: pluggy.PluginManager
+
+
+@attrs.frozen
+class PreparedJob:
+    """A workflow with the caller's parameters bound, ready to submit.
+
+    ``values`` are the bound parameter values by name (uploads already resolved to server names);
+    ``prompt_id`` is minted by the client so that an ambiguous submit can be checked.
+    """
+
+    prompt_id: str
+    workflow: Workflow
+    spec: WorkflowSpec
+    graph: Mapping[str, Any] = attrs.field(repr=False)
+    values: Mapping[str, Any] = attrs.field(repr=False)
+    seeds: Mapping[str, int]
+
+
+@attrs.frozen
+class Submission:
+    """A queued job: the id the server uses and any warnings from submission."""
+
+    prompt_id: str
+    warnings: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class JobState:
+    """Where a job is: ``pending`` (with queue ``position``), ``running``, ``finished`` or
+    ``unknown`` (the server does not know it)."""
+
+    state: str
+    position: int | None = None
+
+
+@attrs.frozen
+class RunOutcome:
+    """A finished job: raw outputs, items to classify, and the error if it did not succeed."""
+
+    prompt_id: str
+    outputs: Mapping[str, Any]
+    items: tuple[OutputItem, ...] = ()
+    error: Exception | None = None
+
+
+class Backend(abc.ABC):
+    """Base class of execution backends; subclasses set ``name`` and ``capabilities``."""
+
+    name: ClassVar[str]
+    #: optional features: "upload", "cancel", "events", "reattach"
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, context: BackendContext) -> None:
+        self.context = context
+
+    @abc.abstractmethod
+    def upload(self, source: UploadSource) -> str:
+        """Upload a media file; return the value to put in the node input."""
+
+    @abc.abstractmethod
+    def submit(self, job: PreparedJob) -> Submission:
+        """Queue the job. Raise ``WorkflowValidationError`` when the server rejects it."""
+
+    @abc.abstractmethod
+    def status(self, prompt_id: str) -> JobState:
+        """Where the job is now."""
+
+    @abc.abstractmethod
+    def wait(self, prompt_id: str, spec: WorkflowSpec, *, deadline: float) -> RunOutcome:
+        """Block until the job finishes (``deadline`` is a ``time.monotonic`` value).
+
+        Raises ``ExecutionTimeout`` at the deadline (without cancelling: the kit decides) and
+        ``PromptLostError`` when the server forgot the job.
+        """
+
+    @abc.abstractmethod
+    def outputs(self, prompt_id: str, spec: WorkflowSpec) -> RunOutcome | None:
+        """The outcome of a finished job, or ``None`` while it is not finished."""
+
+    @abc.abstractmethod
+    def cancel(self, prompt_id: str) -> bool:
+        """Cancel the job (dequeue if pending, interrupt if running); True if it was live."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release sockets and threads; idempotent."""

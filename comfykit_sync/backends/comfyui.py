@@ -1,0 +1,299 @@
+"""ComfyUI REST calls shared by the HTTP and WebSocket backends (spec: comfyui-protocol.md)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from .._http import HttpClient
+from .._media_source import open_media
+from .._multipart import MultipartStream
+from ..errors import (
+    APIError,
+    ExecutionError,
+    ExecutionInterrupted,
+    InvalidResponseError,
+    TransportError,
+    WorkflowValidationError,
+)
+from ..models import OutputItem
+from ..params import UploadSource, WorkflowSpec
+from .base import JobState, PreparedJob, RunOutcome, Submission
+
+log = logging.getLogger(__name__)
+
+#: UI-output keys that carry flags about other items rather than items of their own
+FLAG_KEYS = frozenset({"animated"})
+
+
+def describe_node(spec: WorkflowSpec, graph: Mapping[str, Any], node_id: str) -> str:
+    """``node 3 (KSampler)``, plus the DSL parameters bound to it, for messages."""
+    node = graph.get(node_id)
+    class_type = node.get("class_type") if isinstance(node, Mapping) else None
+    text = f"node {node_id}" + (f" ({class_type})" if class_type else "")
+    names = [p.name for p in spec.params.values() if any(t.node_id == node_id for t in p.targets)]
+    if names:
+        text += f" [parameters: {', '.join(names)}]"
+    return text
+
+
+def validation_error(
+    body: Any, spec: WorkflowSpec, graph: Mapping[str, Any], *, status_code: int, url: str | None
+) -> WorkflowValidationError:
+    """Map a ``/prompt`` rejection (``error`` + ``node_errors``) to DSL parameter names."""
+    body = body if isinstance(body, Mapping) else {}
+    node_errors = body.get("node_errors") or {}
+    error = body.get("error") if isinstance(body.get("error"), Mapping) else {}
+    lines: list[str] = []
+    param_errors: dict[str, str] = {}
+    for node_id, entry in node_errors.items() if isinstance(node_errors, Mapping) else ():
+        class_type = entry.get("class_type") if isinstance(entry, Mapping) else None
+        for err in entry.get("errors", []) if isinstance(entry, Mapping) else []:
+            info = err.get("extra_info") or {}
+            field = info.get("input_name")
+            reason = ": ".join(str(p) for p in (err.get("message"), err.get("details")) if p)
+            param = spec.param_for(str(node_id), field) if field else None
+            where = f"node {node_id}" + (f" ({class_type})" if class_type else "")
+            if field:
+                where += f" input {field!r}"
+            if param:
+                param_errors[param] = reason
+                lines.append(f"parameter {param!r} ({where}): {reason}")
+            else:
+                lines.append(f"{where}: {reason}")
+    if not lines:
+        detail = error.get("details") or ""
+        lines.append(": ".join(p for p in (error.get("message", "rejected"), detail) if p))
+    message = "ComfyUI rejected the workflow: " + "; ".join(lines)
+    return WorkflowValidationError(
+        message,
+        node_errors=node_errors if isinstance(node_errors, Mapping) else {},
+        param_errors=param_errors,
+        status_code=status_code,
+        url=url,
+        body=body,
+    )
+
+
+def execution_error(
+    prompt_id: str, entry: Mapping[str, Any], spec: WorkflowSpec
+) -> ExecutionError | None:
+    """Classify a finished history entry (spec §5): ``None`` on success, else the error."""
+    status = entry.get("status") if isinstance(entry.get("status"), Mapping) else {}
+    messages = [m for m in status.get("messages") or [] if isinstance(m, (list, tuple)) and len(m) == 2]
+    graph = _entry_graph(entry)
+    for name, data in messages:
+        if name == "execution_interrupted":
+            node = data.get("node_id")
+            where = f" at {describe_node(spec, graph, str(node))}" if node else ""
+            return ExecutionInterrupted(
+                f"the prompt was interrupted on the server{where}",
+                prompt_id=prompt_id,
+                node_id=str(node) if node else None,
+                node_type=data.get("node_type"),
+            )
+    if status.get("status_str") != "error":
+        return None
+    for name, data in messages:
+        if name == "execution_error" and data.get("exception_type") != "ExecutionBlocked":
+            node = str(data.get("node_id")) if data.get("node_id") is not None else None
+            where = describe_node(spec, graph, node) if node else "a node"
+            exc_type = data.get("exception_type") or "Exception"
+            text = str(data.get("exception_message") or "").strip() or "(no message)"
+            return ExecutionError(
+                f"{where} failed with {exc_type}: {text}",
+                prompt_id=prompt_id,
+                node_id=node,
+                node_type=data.get("node_type"),
+                exception_type=exc_type,
+                traceback=tuple(str(line) for line in data.get("traceback") or ()),
+            )
+    return ExecutionError("the prompt failed on the server (no error details)", prompt_id=prompt_id)
+
+
+def _entry_graph(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    prompt = entry.get("prompt")
+    if isinstance(prompt, (list, tuple)) and len(prompt) > 2 and isinstance(prompt[2], Mapping):
+        return prompt[2]
+    return {}
+
+
+class ComfyUIClient:
+    """Typed wrappers of the ComfyUI endpoints the backends use."""
+
+    def __init__(self, http: HttpClient, *, client_id: str, comfy_org_api_key: str | None,
+                 upload_subfolder: str = "") -> None:
+        self.http = http
+        self.client_id = client_id
+        self.comfy_org_api_key = comfy_org_api_key
+        self.upload_subfolder = upload_subfolder
+
+    # -- submission -------------------------------------------------------------------------
+    def submit(self, job: PreparedJob, *, deadline: float) -> tuple[str, Mapping[str, Any]]:
+        """``POST /prompt`` once; return (prompt_id, node_errors of a 200).
+
+        An ambiguous failure (the request may have reached the server) is resolved by looking
+        for the client-minted id in ``/queue`` and ``/history`` before a single retry.
+        """
+        body: dict[str, Any] = {"prompt": job.graph, "client_id": self.client_id,
+                                "prompt_id": job.prompt_id}
+        if self.comfy_org_api_key:
+            body["extra_data"] = {"api_key_comfy_org": self.comfy_org_api_key}
+        for attempt in range(2):
+            try:
+                reply = self.http.json("POST", "/prompt", json=body, what="submitting the workflow",
+                                       idempotent=False, deadline=deadline)
+                break
+            except APIError as exc:
+                if exc.status_code == 400:
+                    raise validation_error(exc.body, job.spec, job.graph,
+                                           status_code=400, url=exc.url) from exc
+                if attempt or not (exc.status_code and exc.status_code >= 502):
+                    raise
+                if self.is_known(job.prompt_id):
+                    return job.prompt_id, {}
+            except TransportError as exc:
+                if attempt or exc.sent is False:
+                    raise  # already retried inside the HTTP client when nothing was sent
+                if self.is_known(job.prompt_id):
+                    return job.prompt_id, {}
+        if not isinstance(reply, Mapping) or not reply.get("prompt_id"):
+            raise InvalidResponseError(f"POST /prompt replied without a prompt_id: {reply!r:.200}")
+        return str(reply["prompt_id"]), reply.get("node_errors") or {}
+
+    def is_known(self, prompt_id: str) -> bool:
+        """Whether the server has the prompt queued, running or in history."""
+        running, pending = self.queue()
+        return prompt_id in running or prompt_id in pending or self.history(prompt_id) is not None
+
+    # -- state ------------------------------------------------------------------------------
+    def history(self, prompt_id: str, *, timeout: tuple[float, float] | None = None
+                ) -> Mapping[str, Any] | None:
+        """The history entry of a finished prompt, or ``None`` while unknown/unfinished."""
+        reply = self.http.json("GET", f"/history/{prompt_id}", what="reading the history",
+                               timeout=timeout)
+        if not isinstance(reply, Mapping):
+            raise InvalidResponseError(f"GET /history replied with {type(reply).__name__}")
+        entry = reply.get(prompt_id)
+        return entry if isinstance(entry, Mapping) else None
+
+    def queue(self) -> tuple[list[str], list[str]]:
+        """(running ids, pending ids in run order)."""
+        reply = self.http.json("GET", "/queue", what="reading the queue")
+        if not isinstance(reply, Mapping):
+            raise InvalidResponseError("GET /queue did not reply with an object")
+
+        def items(key: str) -> list[list[Any]]:
+            return [i for i in reply.get(key) or [] if isinstance(i, (list, tuple)) and len(i) > 1]
+
+        running = [str(item[1]) for item in items("queue_running")]
+        pending = sorted(items("queue_pending"), key=lambda i: (i[0] if isinstance(i[0], (int, float)) else 0))
+        return running, [str(item[1]) for item in pending]
+
+    def state(self, prompt_id: str) -> JobState:
+        running, pending = self.queue()
+        if prompt_id in running:
+            return JobState("running")
+        if prompt_id in pending:
+            return JobState("pending", position=pending.index(prompt_id))
+        if self.history(prompt_id) is not None:
+            return JobState("finished")
+        return JobState("unknown")
+
+    def cancel(self, prompt_id: str) -> bool:
+        """Dequeue if pending, interrupt only this prompt if running (spec §4 guidance)."""
+        running, pending = self.queue()
+        if prompt_id in pending:
+            self.http.request("POST", "/queue", json={"delete": [prompt_id]},
+                              what="deleting the prompt from the queue", idempotent=True)
+            return True
+        if prompt_id in running:
+            self.http.request("POST", "/interrupt", json={"prompt_id": prompt_id},
+                              what="interrupting the prompt", idempotent=True)
+            return True
+        return False
+
+    # -- media ------------------------------------------------------------------------------
+    def upload(self, source: UploadSource) -> str:
+        """Stream a file to ``/upload/image``; return the value for the loader node's input."""
+        with open_media(source, self.http) as media:
+            body = MultipartStream(
+                {"type": "input", "subfolder": self.upload_subfolder, "overwrite": "false"},
+                file_field="image",
+                filename=media.filename,
+                fileobj=media.fileobj,
+                size=media.size,
+                content_type=media.content_type,
+            )
+            reply = self.http.json(
+                "POST", "/upload/image", data=body, headers={"Content-Type": body.content_type},
+                what=f"uploading {media.filename!r}",
+            )
+        if not isinstance(reply, Mapping) or not reply.get("name"):
+            raise InvalidResponseError(f"POST /upload/image replied without a name: {reply!r:.200}")
+        value = str(reply["name"])
+        if reply.get("subfolder"):
+            value = f"{reply['subfolder']}/{value}"
+        if reply.get("type", "input") != "input":
+            value += f" [{reply['type']}]"
+        return value
+
+    def view_url(self, record: Mapping[str, Any]) -> str:
+        """The percent-encoded ``/view`` URL of a file record."""
+        query = urlencode({
+            "filename": str(record.get("filename", "")),
+            "subfolder": str(record.get("subfolder") or ""),
+            "type": str(record.get("type") or "output"),
+        })
+        return f"{self.http.base_url}/view?{query}"
+
+    # -- results ----------------------------------------------------------------------------
+    def outcome(self, prompt_id: str, entry: Mapping[str, Any], spec: WorkflowSpec) -> RunOutcome:
+        """Build the run outcome (items named through ``meta`` and the DSL) from history."""
+        outputs = entry.get("outputs") if isinstance(entry.get("outputs"), Mapping) else {}
+        meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
+        items: list[OutputItem] = []
+        for node_id, node_output in outputs.items():
+            if not isinstance(node_output, Mapping):
+                continue
+            node_meta = meta.get(node_id) if isinstance(meta.get(node_id), Mapping) else {}
+            display = str(node_meta.get("display_node") or node_meta.get("real_node_id") or node_id)
+            var = spec.output_var(display)
+            for key, values in node_output.items():
+                if key in FLAG_KEYS:
+                    continue
+                for value in values if isinstance(values, (list, tuple)) else [values]:
+                    url = self.view_url(value) if isinstance(value, Mapping) and value.get("filename") else None
+                    items.append(OutputItem(node_id=display, key=key, value=value, var=var,
+                                            node_output=node_output, url=url))
+        return RunOutcome(prompt_id=prompt_id, outputs=outputs, items=tuple(items),
+                          error=execution_error(prompt_id, entry, spec))
+
+
+def submit_with_warnings(
+    client: ComfyUIClient, job: PreparedJob, *, on_node_errors: str, deadline: float
+) -> Submission:
+    """Submit; a 200 with ``node_errors`` fails the job (cancelling it) or becomes warnings."""
+    prompt_id, node_errors = client.submit(job, deadline=deadline)
+    if not node_errors:
+        return Submission(prompt_id)
+    error = validation_error({"node_errors": node_errors}, job.spec, job.graph,
+                             status_code=200, url=client.http.url("/prompt"))
+    error.prompt_id = prompt_id
+    if on_node_errors == "warn":
+        log.warning("%s (prompt %s runs without those outputs)", error, prompt_id)
+        return Submission(prompt_id, warnings=(str(error),))
+    try:
+        client.cancel(prompt_id)
+    except (APIError, TransportError) as exc:
+        log.warning("could not cancel partially invalid prompt %s: %s", prompt_id, exc)
+    raise error
+
+
+def remaining_timeout(default: tuple[float, float], deadline: float) -> tuple[float, float]:
+    """The request timeout, shortened so a request never outlives the deadline by much."""
+    left = max(0.5, deadline - time.monotonic())
+    return (min(default[0], left), min(default[1], left))

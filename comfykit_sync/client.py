@@ -1,0 +1,285 @@
+"""``ComfyKit``: the blocking façade that loads, binds, runs and reports a workflow."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import pluggy
+
+from ._http import HttpClient
+from .backends.base import Backend, BackendContext, PreparedJob, RunOutcome
+from .config import Config
+from .errors import (
+    ComfyKitError,
+    ConfigurationError,
+    ExecutionTimeout,
+    PluginError,
+    UnsupportedSourceError,
+)
+from .models import Artifact, ExecuteResult, Workflow
+from .params import (
+    UploadSource,
+    WorkflowSpec,
+    apply_params,
+    parse_workflow,
+    randomize_seeds,
+    validate_params,
+)
+from .plugins import make_plugin_manager
+from .registry import BackendRegistry
+
+log = logging.getLogger("comfykit_sync")
+
+
+class ComfyKit:
+    """Runs ComfyUI workflows on a local server or a cloud backend, synchronously.
+
+    Arguments keep the original ComfyKit's names and environment variables; each setting is
+    resolved as argument > environment variable > default (see :class:`Config`). One kit is safe
+    to share between threads. Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        comfyui_url: str | None = None,
+        executor_type: str | None = None,
+        api_key: str | None = None,
+        cookies: str | Mapping[str, str] | None = None,
+        runninghub_url: str | None = None,
+        runninghub_api_key: str | None = None,
+        runninghub_timeout: float | None = None,
+        runninghub_retry_count: int | None = None,
+        runninghub_instance_type: str | None = None,
+        *,
+        plugin_manager: pluggy.PluginManager | None = None,
+        **options: Any,
+    ) -> None:
+        self.config = Config.resolve(
+            comfyui_url=comfyui_url,
+            executor_type=executor_type,
+            api_key=api_key,
+            cookies=cookies,
+            runninghub_url=runninghub_url,
+            runninghub_api_key=runninghub_api_key,
+            runninghub_timeout=runninghub_timeout,
+            runninghub_retry_count=runninghub_retry_count,
+            runninghub_instance_type=runninghub_instance_type,
+            **options,
+        )
+        self._http = HttpClient(
+            self.config.comfyui_url,
+            token=self.config.api_key,
+            cookies=self.config.cookies,
+            timeout=self.config.request_timeout,
+        )
+        self._pm = plugin_manager
+        self._registry: BackendRegistry | None = None
+        self._backends: dict[str, Backend] = {}
+        self._lock = threading.RLock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"ComfyKit(comfyui_url={self.config.comfyui_url!r}, "
+            f"executor_type={self.config.executor_type!r})"
+        )
+
+    def __enter__(self) -> ComfyKit:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- plugins and backends ---------------------------------------------------------------
+    @property
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """The plugin manager (built on first use unless one was injected)."""
+        with self._lock:
+            if self._pm is None:
+                self._pm = make_plugin_manager()
+            return self._pm
+
+    @property
+    def backends(self) -> BackendRegistry:
+        """Registered backend classes by name."""
+        with self._lock:
+            if self._registry is None:
+                self._registry = BackendRegistry(self.plugin_manager)
+            return self._registry
+
+    def backend(self, name: str | None = None) -> Backend:
+        """The kit's backend object ``name`` (default: from ``executor_type``), created once."""
+        name = name or self.config.default_backend
+        with self._lock:
+            self._check_open()
+            if name not in self._backends:
+                cls = self.backends.get(name)
+                context = BackendContext(self.config, self._http, self.plugin_manager)
+                self._backends[name] = cls(context)
+            return self._backends[name]
+
+    # -- workflows --------------------------------------------------------------------------
+    def load_workflow(self, source: Any) -> Workflow:
+        """Load a workflow from a path, URL, dict or any source a plugin understands."""
+        if isinstance(source, Workflow):
+            return source
+        workflow = self.plugin_manager.hook.comfykit_load_workflow(
+            source=source, config=self.config, session=self._http
+        )
+        if workflow is None:
+            raise UnsupportedSourceError(
+                f"no loader recognised the workflow source {source!r}: expected an existing "
+                "file path, an http(s) URL or an API-format dict"
+            )
+        return workflow
+
+    def list_params(self, workflow: Any) -> WorkflowSpec:
+        """The workflow's DSL parameters and output names, without running it."""
+        return parse_workflow(self.load_workflow(workflow).graph)
+
+    # -- execution --------------------------------------------------------------------------
+    def execute(
+        self,
+        workflow: Any,
+        params: Mapping[str, Any] | None = None,
+        *,
+        backend: str | None = None,
+        timeout: float | None = None,
+        raise_on_error: bool = False,
+    ) -> ExecuteResult:
+        """Run ``workflow`` with ``params`` and wait for the result.
+
+        Caller mistakes (unreadable workflow, bad parameters, unknown backend) raise before
+        anything is sent. What happens after that is reported in the result: ``status`` is
+        ``"failed"`` and ``error`` holds the typed exception (raised instead with
+        ``raise_on_error=True``). ``timeout`` (seconds, default the kit's) bounds the whole call;
+        on expiry the job is cancelled on the server.
+        """
+        started = time.monotonic()
+        limit = self.config.with_options(timeout=timeout).timeout if timeout else self.config.timeout
+        deadline = started + limit
+        wf = self.load_workflow(workflow)
+        spec = parse_workflow(wf.graph)
+        values = validate_params(spec, params)
+        runner = self.backend(backend or wf.backend)
+        uploads = {name: v for name, v in values.items() if isinstance(v, UploadSource)}
+        if uploads and "upload" not in runner.capabilities:
+            raise ConfigurationError(f"backend {runner.name!r} cannot upload files "
+                                     f"(parameters: {', '.join(uploads)})")
+        result = self._run(runner, wf, spec, values, uploads, started, deadline, limit)
+        return result.raise_for_status() if raise_on_error else result
+
+    def execute_json(
+        self, workflow: Mapping[str, Any], params: Mapping[str, Any] | None = None, **options: Any
+    ) -> ExecuteResult:
+        """Like :meth:`execute` for an API-format dict (used directly, never written to disk)."""
+        if not isinstance(workflow, Mapping):
+            raise UnsupportedSourceError(f"execute_json needs a dict, got {type(workflow).__name__}")
+        return self.execute(workflow, params, **options)
+
+    def _run(
+        self,
+        runner: Backend,
+        wf: Workflow,
+        spec: WorkflowSpec,
+        values: dict[str, Any],
+        uploads: Mapping[str, UploadSource],
+        started: float,
+        deadline: float,
+        limit: float,
+    ) -> ExecuteResult:
+        def failed(error: ComfyKitError, prompt_id: str | None, seeds: Mapping[str, int] = {}
+                   ) -> ExecuteResult:
+            return ExecuteResult(status="failed", prompt_id=prompt_id, msg=str(error), error=error,
+                                 duration=time.monotonic() - started, seeds=dict(seeds),
+                                 backend=runner.name)
+
+        try:
+            for name, source in uploads.items():
+                values[name] = runner.upload(source)
+        except ComfyKitError as exc:
+            return failed(exc, None)
+        graph = apply_params(wf.graph, spec, values)
+        seeds = randomize_seeds(graph, policy=self.config.seed_policy)
+        job = PreparedJob(prompt_id=str(uuid.uuid4()), workflow=wf, spec=spec, graph=graph,
+                          values=values, seeds=seeds)
+        try:
+            submission = runner.submit(job)
+        except ComfyKitError as exc:
+            return failed(exc, getattr(exc, "prompt_id", None), seeds)
+        prompt_id = submission.prompt_id
+        log.debug("submitted prompt %s to %s", prompt_id, runner.name)
+        try:
+            outcome = runner.wait(prompt_id, spec, deadline=deadline)
+        except ExecutionTimeout as exc:
+            cancelled = self._cancel_quietly(runner, prompt_id)
+            note = "it was cancelled on the server" if cancelled else "it was no longer running"
+            error = ExecutionTimeout(f"prompt {prompt_id} did not finish within {limit:g} s; {note}",
+                                     cancelled=cancelled, prompt_id=prompt_id)
+            error.__cause__ = exc
+            return failed(error, prompt_id, seeds)
+        except ComfyKitError as exc:
+            return failed(exc, prompt_id, seeds)
+        except KeyboardInterrupt:
+            self._cancel_quietly(runner, prompt_id)
+            raise
+        return self._result(runner, outcome, started, seeds, submission.warnings)
+
+    def _result(self, runner: Backend, outcome: RunOutcome, started: float,
+                seeds: Mapping[str, int], warnings: tuple[str, ...]) -> ExecuteResult:
+        error = outcome.error
+        artifacts: list[Artifact] = []
+        hook = self.plugin_manager.hook.comfykit_parse_output
+        for item in outcome.items:
+            try:
+                artifact = hook(output=item, config=self.config)
+            except Exception as exc:  # a parser plugin broke: report it, keep the job's outputs
+                error = error or PluginError(f"an output parser failed on node {item.node_id} "
+                                             f"({item.key}): {type(exc).__name__}: {exc}")
+                continue
+            if artifact is not None:
+                artifacts.append(artifact)
+        return ExecuteResult(
+            status="completed" if error is None else "failed",
+            prompt_id=outcome.prompt_id,
+            duration=time.monotonic() - started,
+            artifacts=tuple(artifacts),
+            outputs=outcome.outputs,
+            msg=str(error) if error is not None else None,
+            error=error if isinstance(error, ComfyKitError) or error is None else PluginError(str(error)),
+            seeds=dict(seeds),
+            warnings=warnings,
+            backend=runner.name,
+        )
+
+    @staticmethod
+    def _cancel_quietly(runner: Backend, prompt_id: str) -> bool:
+        try:
+            return runner.cancel(prompt_id)
+        except ComfyKitError as exc:
+            log.warning("could not cancel prompt %s: %s", prompt_id, exc)
+            return False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ComfyKitError("this ComfyKit is closed")
+
+    def close(self) -> None:
+        """Close backends and HTTP sessions; safe to call more than once."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            backends, self._backends = list(self._backends.values()), {}
+        for runner in backends:
+            try:
+                runner.close()
+            except Exception as exc:  # closing must go on for the others
+                log.warning("closing backend %s failed: %s", runner.name, exc)
+        self._http.close()

@@ -1,0 +1,211 @@
+"""Settings: constructor argument > environment variable > default, for every setting.
+
+An argument counts as given when it is not ``None``; an environment variable counts as set when
+it is not empty. Invalid values raise :class:`ConfigurationError` naming the argument or the
+variable they came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import attrs
+
+from .errors import ConfigurationError
+
+T = TypeVar("T")
+
+DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
+DEFAULT_RUNNINGHUB_URL = "https://www.runninghub.ai"
+EXECUTOR_BACKENDS = {"http": "comfyui-http", "websocket": "comfyui-ws"}
+SEED_POLICIES = ("zero", "always", "off")
+NODE_ERROR_POLICIES = ("fail", "warn")
+
+
+def _url(value: str, origin: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"{origin} must be an http(s):// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _positive_float(value: Any, origin: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{origin} must be a number of seconds, got {value!r}") from None
+    if number <= 0:
+        raise ConfigurationError(f"{origin} must be positive, got {value!r}")
+    return number
+
+
+def _non_negative_int(value: Any, origin: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{origin} must be a whole number, got {value!r}") from None
+    if number < 0 or isinstance(value, bool) or (isinstance(value, float) and value != number):
+        raise ConfigurationError(f"{origin} must be a whole number >= 0, got {value!r}")
+    return number
+
+
+def _executor(value: Any, origin: str) -> str:
+    name = str(value).strip().lower()
+    if name == "ws":
+        name = "websocket"
+    if name not in EXECUTOR_BACKENDS:
+        raise ConfigurationError(f"{origin} must be 'http' or 'websocket', got {value!r}")
+    return name
+
+
+def _request_timeout(value: Any, origin: str) -> tuple[float, float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        pair: tuple[Any, Any] = (value, value)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        pair = (value[0], value[1])
+    else:
+        raise ConfigurationError(f"{origin} must be seconds or a (connect, read) pair, got {value!r}")
+    return (_positive_float(pair[0], origin), _positive_float(pair[1], origin))
+
+
+def _seed_policy(value: Any, origin: str) -> str:
+    if value not in SEED_POLICIES:
+        raise ConfigurationError(f"{origin} must be one of {', '.join(SEED_POLICIES)}, got {value!r}")
+    return str(value)
+
+
+def _node_errors(value: Any, origin: str) -> str:
+    if value not in NODE_ERROR_POLICIES:
+        raise ConfigurationError(f"{origin} must be 'fail' or 'warn', got {value!r}")
+    return str(value)
+
+
+def _text(value: Any, origin: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{origin} must be a string")
+    return value
+
+
+def _cookies(value: Any, origin: str) -> str | dict[str, str]:
+    """Cookies as a ``dict``, a JSON object string, ``"k=v; k2=v2"``, or an http(s) URL to fetch."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{origin} must be a dict or a string")
+    text = value.strip()
+    if text.startswith(("http://", "https://")):
+        return text
+    return parse_cookie_text(text, origin)
+
+
+def parse_cookie_text(text: str, origin: str) -> dict[str, str]:
+    """Parse a JSON object or ``k=v; k2=v2`` cookie text (values never appear in errors)."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ConfigurationError(f"{origin} looks like JSON but does not parse") from None
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"{origin} must be a JSON object")
+        return {str(k): str(v) for k, v in data.items()}
+    cookies: dict[str, str] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        name, sep, val = part.partition("=")
+        if not sep or not name.strip():
+            raise ConfigurationError(f"{origin} must look like 'name=value; name2=value2'")
+        cookies[name.strip()] = val.strip()
+    return cookies
+
+
+def _resolve(
+    arg: T | None,
+    env_name: str | None,
+    default: Any,
+    convert: Callable[[Any, str], Any],
+    arg_name: str,
+    env: Mapping[str, str],
+) -> Any:
+    if arg is not None:
+        return convert(arg, f"argument {arg_name}")
+    if env_name and env.get(env_name, "").strip():
+        return convert(env[env_name], f"environment variable {env_name}")
+    return default
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Resolved, validated settings of one :class:`~comfykit_sync.ComfyKit` (secrets hidden)."""
+
+    comfyui_url: str = DEFAULT_COMFYUI_URL
+    executor_type: str = "http"
+    api_key: str | None = attrs.field(default=None, repr=False)
+    cookies: str | dict[str, str] | None = attrs.field(default=None, repr=False)
+    comfy_org_api_key: str | None = attrs.field(default=None, repr=False)
+    runninghub_url: str = DEFAULT_RUNNINGHUB_URL
+    runninghub_api_key: str | None = attrs.field(default=None, repr=False)
+    runninghub_timeout: float = 300.0
+    runninghub_retry_count: int = 3
+    runninghub_instance_type: str | None = None
+    timeout: float = 1800.0
+    request_timeout: tuple[float, float] = (5.0, 60.0)
+    poll_max_interval: float = 2.0
+    seed_policy: str = "zero"
+    on_node_errors: str = "fail"
+    upload_subfolder: str = ""
+    max_workflow_bytes: int = 32 * 1024 * 1024
+    client_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def default_backend(self) -> str:
+        """The backend for local ComfyUI workflows, from ``executor_type``."""
+        return EXECUTOR_BACKENDS[self.executor_type]
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str] | None = None, **args: Any) -> Config:
+        """Build a config from constructor arguments (``None`` = not given) and ``env``."""
+        env = os.environ if env is None else env
+        table: dict[str, tuple[str | None, Any, Callable[[Any, str], Any]]] = {
+            "comfyui_url": ("COMFYUI_BASE_URL", DEFAULT_COMFYUI_URL, _url),
+            "executor_type": ("COMFYUI_EXECUTOR_TYPE", "http", _executor),
+            "api_key": ("COMFYUI_API_KEY", None, _text),
+            "cookies": ("COMFYUI_COOKIES", None, _cookies),
+            "comfy_org_api_key": ("COMFY_ORG_API_KEY", None, _text),
+            "runninghub_url": ("RUNNINGHUB_BASE_URL", DEFAULT_RUNNINGHUB_URL, _url),
+            "runninghub_api_key": ("RUNNINGHUB_API_KEY", None, _text),
+            "runninghub_timeout": ("RUNNINGHUB_TIMEOUT", 300.0, _positive_float),
+            "runninghub_retry_count": ("RUNNINGHUB_RETRY_COUNT", 3, _non_negative_int),
+            "runninghub_instance_type": ("RUNNINGHUB_INSTANCE_TYPE", None, _text),
+            "timeout": ("COMFYUI_TIMEOUT", 1800.0, _positive_float),
+            "request_timeout": (None, (5.0, 60.0), _request_timeout),
+            "poll_max_interval": (None, 2.0, _positive_float),
+            "seed_policy": ("COMFYKIT_SEED_POLICY", "zero", _seed_policy),
+            "on_node_errors": (None, "fail", _node_errors),
+            "upload_subfolder": (None, "", _text),
+            "max_workflow_bytes": (None, 32 * 1024 * 1024, _non_negative_int),
+            "client_id": (None, None, _text),
+        }
+        unknown = set(args) - set(table)
+        if unknown:
+            raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values = {
+            name: _resolve(args.get(name), env_name, default, convert, name, env)
+            for name, (env_name, default, convert) in table.items()
+        }
+        if values["client_id"] is None:
+            del values["client_id"]
+        return cls(**values)
+
+    def with_options(self, **changes: Any) -> Config:
+        """A copy with some settings replaced (validated like constructor arguments)."""
+        current = attrs.asdict(self, recurse=False)
+        current.update({k: v for k, v in changes.items() if v is not None})
+        return Config.resolve(env={}, **current)

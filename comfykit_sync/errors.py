@@ -1,0 +1,208 @@
+"""The exception tree of comfykit-sync.
+
+::
+
+    ComfyKitError
+    ├── ConfigurationError (ValueError)      bad setting, unknown backend
+    ├── PluginError                          a plugin failed to load or broke a hook contract
+    ├── WorkflowError (ValueError)           the workflow cannot be used
+    │   ├── UnsupportedSourceError           no loader claimed the source
+    │   ├── WorkflowLoadError                unreadable, not JSON, UI format, too large
+    │   ├── DSLError                         a node-title marker is malformed (names node and field)
+    │   └── ParameterError                   missing / unknown / ill-typed parameter, missing upload file
+    ├── TransportError (ConnectionError)     the server could not be reached or the connection broke
+    │   └── RequestTimeout (TimeoutError)    a single request exceeded its timeout
+    ├── APIError                             the server answered, but not with what we asked for
+    │   ├── InvalidResponseError             non-JSON or malformed reply
+    │   ├── WorkflowValidationError          400 / 200 with node_errors, mapped to DSL parameter names
+    │   ├── AuthenticationError              401 / 403
+    │   ├── NotFoundError (KeyError)         404
+    │   ├── RateLimitError                   429 (carries retry_after)
+    │   └── ServerError                      5xx
+    └── ExecutionError                       the job ran and did not complete
+        ├── ExecutionTimeout (TimeoutError)  a deadline expired (the job was cancelled unless detached)
+        ├── ExecutionCancelled               cancelled by the caller
+        ├── ExecutionInterrupted             interrupted on the server
+        └── PromptLostError                  the server no longer knows the prompt (restart, deleted)
+
+Caller mistakes (``ConfigurationError``, ``WorkflowError``) are raised before anything is sent;
+everything that happens to a submitted job is reported in ``ExecuteResult.error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class ComfyKitError(Exception):
+    """Base class of every error raised or reported by comfykit-sync."""
+
+
+class ConfigurationError(ComfyKitError, ValueError):
+    """A setting is invalid, or a backend or option does not exist."""
+
+
+class PluginError(ComfyKitError):
+    """A plugin failed to load, or broke a hook's contract."""
+
+    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+
+
+class WorkflowError(ComfyKitError, ValueError):
+    """The workflow cannot be used as given."""
+
+
+class UnsupportedSourceError(WorkflowError):
+    """No loader recognised the workflow source."""
+
+
+class WorkflowLoadError(WorkflowError):
+    """The workflow source was recognised but could not be read or is not API format."""
+
+
+class DSLError(WorkflowError):
+    """A DSL marker in a node title is malformed or names a missing input."""
+
+    def __init__(self, message: str, *, node_id: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.node_id = node_id
+        self.field = field
+
+
+class ParameterError(WorkflowError):
+    """The caller's parameters do not fit the workflow."""
+
+    def __init__(self, message: str, *, params: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.params = params
+
+
+class TransportError(ComfyKitError, ConnectionError):
+    """The server could not be reached, or the connection broke mid-request."""
+
+    def __init__(self, message: str, *, url: str | None = None, sent: bool | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        #: False when the request provably never reached the server; None when unknown.
+        self.sent = sent
+
+
+class RequestTimeout(TransportError, TimeoutError):
+    """A single request took longer than its timeout."""
+
+
+class APIError(ComfyKitError):
+    """The server answered with an error or an unusable reply."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        url: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.url = url
+        self.body = body
+
+
+class InvalidResponseError(APIError):
+    """The reply was not JSON, or not the JSON shape the protocol promises."""
+
+
+class WorkflowValidationError(APIError):
+    """ComfyUI rejected (part of) the workflow; ``node_errors`` maps node ids to their errors.
+
+    ``param_errors`` maps the DSL parameter names at fault to their messages (empty when the
+    failing inputs are not bound to any parameter). ``prompt_id`` is set when the server queued
+    the valid part of the workflow (a 200 with ``node_errors``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node_errors: Mapping[str, Any] | None = None,
+        prompt_id: str | None = None,
+        param_errors: Mapping[str, str] | None = None,
+        status_code: int | None = None,
+        url: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, url=url, body=body)
+        self.node_errors = dict(node_errors or {})
+        self.prompt_id = prompt_id
+        self.param_errors = dict(param_errors or {})
+
+
+class AuthenticationError(APIError):
+    """The server (or a proxy in front of it) refused our credentials (401/403)."""
+
+
+class NotFoundError(APIError, KeyError):
+    """The server does not know the requested resource (404)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class RateLimitError(APIError):
+    """Too many requests (429); ``retry_after`` is the server's hint in seconds, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """The server failed (5xx)."""
+
+
+class ExecutionError(ComfyKitError):
+    """The job was submitted and did not complete.
+
+    ``node_id``, ``node_type``, ``exception_type`` and ``traceback`` describe the failing node
+    when the server reported one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        prompt_id: str | None = None,
+        node_id: str | None = None,
+        node_type: str | None = None,
+        exception_type: str | None = None,
+        traceback: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.prompt_id = prompt_id
+        self.node_id = node_id
+        self.node_type = node_type
+        self.exception_type = exception_type
+        self.traceback = traceback
+
+
+class ExecutionTimeout(ExecutionError, TimeoutError):
+    """A deadline expired; ``cancelled`` says whether the job was cancelled on the server."""
+
+    def __init__(self, message: str, *, cancelled: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.cancelled = cancelled
+
+
+class ExecutionCancelled(ExecutionError):
+    """The job was cancelled at the caller's request."""
+
+
+class ExecutionInterrupted(ExecutionError):
+    """The job was interrupted on the server."""
+
+
+class PromptLostError(ExecutionError):
+    """The server no longer knows the prompt: deleted from the queue, restarted, or evicted."""

@@ -1,0 +1,50 @@
+"""Hook specifications: the whole extension surface of comfykit-sync.
+
+Plugins implement these with ``from comfykit_sync import hookimpl``. Built-in loaders, backends
+and parsers are plugins too, registered with ``trylast=True`` so that any third-party plugin is
+asked first. Each hook is documented with its exact signature in ``docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ._http import HttpClient
+    from .backends.base import Backend
+    from .config import Config
+    from .models import Artifact, OutputItem, Workflow
+
+PROJECT = "comfykit_sync"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def comfykit_register_backends(register: Callable[[type[Backend]], None]) -> None:
+    """Call ``register(BackendClass)`` for each backend the plugin provides.
+
+    Backend names (``BackendClass.name``) are unique; two plugins registering the same name is a
+    ``PluginError`` that names both.
+    """
+
+
+@hookspec(firstresult=True)
+def comfykit_load_workflow(source: Any, config: Config, session: HttpClient) -> Workflow | None:
+    """Turn a workflow ``source`` (path, URL, dict, id, ...) into a ``Workflow``.
+
+    Return ``None`` when the source is not yours; raise a ``WorkflowError`` only for a source you
+    claimed. ``session`` is the kit's HTTP client: use it for any download so that timeouts,
+    size limits and credential scoping apply.
+    """
+
+
+@hookspec(firstresult=True)
+def comfykit_parse_output(output: OutputItem, config: Config) -> Artifact | None:
+    """Classify one output item into an ``Artifact``, or return ``None`` to leave it unclaimed.
+
+    Unclaimed items are never dropped: they stay in ``ExecuteResult.outputs`` (the raw outputs).
+    """

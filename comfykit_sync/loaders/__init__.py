@@ -1,0 +1,2 @@
+"""Workflow loaders; each built-in loader is a plugin module implementing
+``comfykit_load_workflow``."""

@@ -1,0 +1,42 @@
+"""Loader for workflow files given as a path (``str`` or ``os.PathLike``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .. import hookimpl
+from ..config import Config
+from ..errors import WorkflowLoadError
+from ..models import Workflow
+from ._api_format import api_graph, parse_json
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.lower().endswith(".json") or "/" in text or "\\" in text or text.startswith("~")
+
+
+@hookimpl(trylast=True)
+def comfykit_load_workflow(source: Any, config: Config) -> Workflow | None:
+    if isinstance(source, os.PathLike):
+        path = Path(source)
+    elif isinstance(source, str) and not source.startswith(("http://", "https://")):
+        path = Path(source).expanduser()
+        if not path.is_file() and not _looks_like_path(source):
+            return None  # not a file we know: another loader may claim it
+    else:
+        return None
+    where = f"workflow file {str(path)!r}"
+    try:
+        size = path.stat().st_size
+        if size > config.max_workflow_bytes:
+            raise WorkflowLoadError(f"{where} is {size} bytes, over the {config.max_workflow_bytes} limit")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise WorkflowLoadError(f"{where} does not exist (working directory: {os.getcwd()})") from None
+    except IsADirectoryError:
+        raise WorkflowLoadError(f"{where} is a directory") from None
+    except OSError as exc:
+        raise WorkflowLoadError(f"{where} cannot be read: {exc.strerror or exc}") from exc
+    return Workflow(graph=api_graph(parse_json(data, where), where), source=str(path))

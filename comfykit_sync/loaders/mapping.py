@@ -1,0 +1,17 @@
+"""Loader for workflows given as a dict (``execute_json``): used as is, no temporary files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .. import hookimpl
+from ..models import Workflow
+from ._api_format import api_graph
+
+
+@hookimpl(trylast=True)
+def comfykit_load_workflow(source: Any) -> Workflow | None:
+    if not isinstance(source, Mapping):
+        return None
+    return Workflow(graph=api_graph(source, "the workflow dict"), source="<dict>")

@@ -1,0 +1,38 @@
+"""Loader for ``http(s)://`` workflow URLs: bounded time and size, credentials only to their origin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import hookimpl
+from .._http import HttpClient
+from ..config import Config
+from ..errors import ComfyKitError, WorkflowLoadError
+from ..models import Workflow
+from ._api_format import api_graph, parse_json
+
+CHUNK = 64 * 1024
+
+
+@hookimpl(trylast=True)
+def comfykit_load_workflow(source: Any, config: Config, session: HttpClient) -> Workflow | None:
+    if not isinstance(source, str) or not source.startswith(("http://", "https://")):
+        return None
+    where = f"workflow URL {source}"
+    limit = config.max_workflow_bytes
+    try:
+        response = session.request("GET", source, what=f"downloading {where}", stream=True)
+        with response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise WorkflowLoadError(f"{where} is {declared} bytes, over the {limit} limit")
+            data = bytearray()
+            for chunk in response.iter_content(CHUNK):
+                data += chunk
+                if len(data) > limit:
+                    raise WorkflowLoadError(f"{where} is larger than the {limit} byte limit")
+    except WorkflowLoadError:
+        raise
+    except ComfyKitError as exc:
+        raise WorkflowLoadError(f"could not load {where}: {exc}") from exc
+    return Workflow(graph=api_graph(parse_json(bytes(data), where), where), source=source)

@@ -1,0 +1,494 @@
+"""Workflow parameters: the node-title DSL, parameter validation and binding, seed randomization.
+
+A node's ``_meta.title`` is split on ``,``; each stripped segment starting with ``$`` is a marker,
+anything else is display text (``Sampler, $seed, $steps``):
+
+* ``$name`` exposes the input ``name``; ``$name.field`` exposes ``field`` (split at the first
+  ``.``, so ``$a.b.c`` targets input ``b.c``) as parameter ``name``.
+* A trailing ``!`` makes it required (``$prompt.text!``); a ``~`` before the name or the field
+  marks an upload (``$~image``, ``$img.~image``); ``:description`` after the marker is a note.
+* ``$output.<name>`` names the node's results ``<name>`` (default: the node id).
+* A parameter's type (bool, int, float, str, object) and default come from the input's value in
+  the workflow; a linked or ``null`` input has none (type ``any``) and must be required.
+* The same name on several inputs fans out: one value is written to all of them.
+
+Deviations from the original ComfyKit, which accepted anything and failed late or silently:
+names must be identifiers (``-`` allowed) and fields must exist in the node (``DSLError``,
+also for required markers); ``$output.<name>`` works as any segment (``$output.x, $seed``), only
+an exactly-``$output.``-titled node keeps its verbatim remainder; output classes such as
+``SaveImage`` may have parameters; an omitted fanned-out parameter leaves every node with its
+own value, and one required declaration makes it required; declarations disagreeing on type or
+upload are errors; a ``!`` inside a description is warned about; values are coerced to the
+parameter's type, unknown parameters are rejected, and upload values are normalised into
+:class:`UploadSource` (a string that is neither a URL nor a local file is a server file name);
+seeds can be randomized per policy and the seeds used are reported.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import numbers
+import os
+import posixpath
+import random
+import re
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import attrs
+
+from ._dsl import Marker, describe_node, parse_title
+from .config import SEED_POLICIES
+from .errors import ConfigurationError, DSLError, ParameterError, WorkflowError
+
+ParamType = Literal["bool", "int", "float", "str", "object", "any"]
+
+#: Media loader classes and their file input: such an input is an upload even without ``~``.
+MEDIA_FILE_INPUTS: Mapping[str, str] = MappingProxyType(
+    {
+        "LoadImage": "image",
+        "LoadImageMask": "image",
+        "LoadAudio": "audio",
+        "LoadVideo": "file",
+        "VHS_LoadVideo": "video",
+        "VHS_LoadAudioUpload": "audio",
+    }
+)
+
+MAX_SEED = 2**63 - 1
+
+
+def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class ParamTarget:
+    """One node input a parameter writes to; ``default`` is that input's own literal or None."""
+
+    node_id: str
+    field: str
+    class_type: str
+    upload: bool
+    default: Any
+
+
+@attrs.frozen
+class ParamSpec:
+    """A named workflow parameter; ``default`` is the first optional declaration's literal."""
+
+    name: str
+    type: ParamType
+    required: bool
+    default: Any
+    upload: bool
+    targets: tuple[ParamTarget, ...] = attrs.field(converter=tuple)
+    description: str | None = None
+
+
+@attrs.frozen
+class WorkflowSpec:
+    """What a workflow's titles declare: parameters (declaration order) and output names."""
+
+    params: Mapping[str, ParamSpec] = attrs.field(factory=dict, converter=_frozen_mapping)
+    outputs: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def output_var(self, node_id: str) -> str:
+        """The result variable of a node: its ``$output.<name>``, else the node id."""
+        return self.outputs.get(node_id, node_id)
+
+    def param_for(self, node_id: str, field: str) -> str | None:
+        """The parameter bound to input ``field`` of node ``node_id``, if any."""
+        for spec in self.params.values():
+            if any(t.node_id == node_id and t.field == field for t in spec.targets):
+                return spec.name
+        return None
+
+
+@attrs.frozen
+class UploadSource:
+    """A local file, bytes, file object or URL still to be uploaded for an upload parameter."""
+
+    kind: Literal["path", "bytes", "file", "url"]
+    value: Any
+    filename: str | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _is_link(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    )
+
+
+def _literal_type(value: Any) -> ParamType:
+    if value is None or _is_link(value):
+        return "any"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "str" if isinstance(value, str) else "object"
+
+
+def _unify(a: ParamType, b: ParamType) -> ParamType | None:
+    if a == b or b == "any":
+        return a
+    if a == "any":
+        return b
+    return "float" if {a, b} == {"int", "float"} else None
+
+
+def _check_graph(graph: Any) -> None:
+    if not isinstance(graph, Mapping):
+        raise WorkflowError(f"an API-format workflow is a JSON object, got {type(graph).__name__}")
+
+
+def parse_workflow(graph: Mapping[str, Any]) -> WorkflowSpec:
+    """Read the DSL markers of an API-format graph; raise :class:`DSLError` for a bad marker."""
+    _check_graph(graph)
+    declarations: dict[str, list[tuple[Marker, ParamTarget, ParamType]]] = {}
+    bound: dict[tuple[str, str], str] = {}
+    outputs: dict[str, str] = {}
+    warnings: list[str] = []
+    for node_id, node in graph.items():
+        if not isinstance(node_id, str):
+            raise WorkflowError(f"node ids must be strings, got {node_id!r}")
+        if not isinstance(node, dict) or "_meta" not in node:
+            continue
+        meta = node["_meta"]
+        title = meta.get("title") if isinstance(meta, dict) else None
+        title = title if isinstance(title, str) else ""
+        class_type = node.get("class_type")
+        class_type = class_type if isinstance(class_type, str) else ""
+        inputs = node.get("inputs")
+        inputs = inputs if isinstance(inputs, dict) else {}
+        parsed = parse_title(title, node_id=node_id, class_type=class_type)
+        warnings.extend(parsed.warnings)
+        if parsed.output is not None:
+            outputs[node_id] = parsed.output
+        where = describe_node(node_id, class_type, title)
+        for marker in parsed.markers:
+            previous = bound.get((node_id, marker.field))
+            if previous == marker.name:
+                warnings.append(
+                    f"{where}: {previous!r} is declared twice for input {marker.field!r}"
+                )
+                continue
+            if previous is not None:
+                raise DSLError(
+                    f"{where}: input {marker.field!r} is bound to both {previous!r} and "
+                    f"{marker.name!r}",
+                    node_id=node_id,
+                    field=marker.field,
+                )
+            bound[(node_id, marker.field)] = marker.name
+            target, ptype = _bind(marker, node_id, class_type, inputs, where)
+            declarations.setdefault(marker.name, []).append((marker, target, ptype))
+    params = {name: _merge(name, decls) for name, decls in declarations.items()}
+    return WorkflowSpec(params, outputs, tuple(warnings))
+
+
+def _bind(
+    marker: Marker, node_id: str, class_type: str, inputs: Mapping[Any, Any], where: str
+) -> tuple[ParamTarget, ParamType]:
+    if marker.field not in inputs:
+        available = ", ".join(repr(k) for k in inputs) or "none"
+        raise DSLError(
+            f"{where}: parameter {marker.name!r} targets input {marker.field!r}, which "
+            f"{class_type or 'the node'} does not have (inputs: {available})",
+            node_id=node_id,
+            field=marker.field,
+        )
+    value = inputs[marker.field]
+    ptype = _literal_type(value)
+    if ptype == "any" and not marker.required:
+        raise DSLError(
+            f"{where}: input {marker.field!r} of parameter {marker.name!r} is linked/null so it "
+            "has no default; mark it required with '!'",
+            node_id=node_id,
+            field=marker.field,
+        )
+    upload = marker.upload or MEDIA_FILE_INPUTS.get(class_type) == marker.field
+    literal = None if ptype == "any" else copy.deepcopy(value)
+    return ParamTarget(node_id, marker.field, class_type, upload, literal), ptype
+
+
+def _merge(name: str, decls: list[tuple[Marker, ParamTarget, ParamType]]) -> ParamSpec:
+    _, first, ptype = decls[0]
+    type_node = first.node_id
+    for _, target, other in decls[1:]:
+        if target.upload != first.upload:
+            uploads, plain = (first, target) if first.upload else (target, first)
+            raise DSLError(
+                f"parameter {name!r} is an upload on node {uploads.node_id!r} but not on node "
+                f"{plain.node_id!r}",
+                node_id=target.node_id,
+                field=target.field,
+            )
+        unified = _unify(ptype, other)
+        if unified is None:
+            raise DSLError(
+                f"parameter {name!r} is {ptype} on node {type_node!r} but {other} on node "
+                f"{target.node_id!r}",
+                node_id=target.node_id,
+                field=target.field,
+            )
+        if unified != ptype:
+            ptype, type_node = unified, target.node_id
+    return ParamSpec(
+        name=name,
+        type=ptype,
+        required=any(m.required for m, _, _ in decls),
+        default=next((t.default for m, t, _ in decls if not m.required), None),
+        upload=first.upload,
+        targets=tuple(t for _, t, _ in decls),
+        description=next((m.description for m, _, _ in decls if m.description), None),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation and coercion
+
+
+class _Invalid(Exception):
+    """A value does not fit its parameter (turned into a ParameterError by validate_params)."""
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"str {value[:40]!r}{'...' if len(value) > 40 else ''}"
+    return type(value).__name__
+
+
+def _expected(kind: str, value: Any) -> _Invalid:
+    return _Invalid(f"expected {kind}, got {_describe(value)}")
+
+
+_INT_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+_BOOL_TEXT = {
+    **dict.fromkeys(("true", "1", "yes", "on"), True),
+    **dict.fromkeys(("false", "0", "no", "off"), False),
+}
+
+
+def _to_int(value: Any) -> int:
+    try:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and _INT_TEXT.fullmatch(value):
+            return int(value)
+    except ValueError:  # more digits than int() converts
+        pass
+    raise _expected("int", value)
+
+
+def _to_float(value: Any) -> float:
+    try:
+        if isinstance(value, (numbers.Real, str)) and not isinstance(value, bool):
+            result = float(value)
+            if math.isfinite(result):
+                return result
+    except (ValueError, OverflowError):
+        pass
+    raise _expected("a finite float", value)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _BOOL_TEXT:
+        return _BOOL_TEXT[value.strip().lower()]
+    raise _expected("bool (true/false, 1/0, yes/no, on/off)", value)
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        if isinstance(value, (numbers.Integral, float)) and not isinstance(value, bool):
+            return str(value)
+    except ValueError:  # more digits than str() converts
+        pass
+    raise _expected("str", value)
+
+
+def _to_json(value: Any) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        raise _expected("a JSON-serialisable value", value) from None
+    return value
+
+
+_COERCE: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
+    {
+        "int": _to_int,
+        "float": _to_float,
+        "bool": _to_bool,
+        "str": _to_str,
+        "object": _to_json,
+        "any": _to_json,
+    }
+)
+
+
+def _looks_local(text: str) -> bool:
+    return os.path.isabs(text) or text.startswith(("./", "../", "~", ".\\", "..\\"))
+
+
+def _upload_source(value: Any) -> UploadSource | str:
+    if isinstance(value, str):
+        if value[:8].lower().startswith(("http://", "https://")):
+            try:
+                filename = posixpath.basename(unquote(urlsplit(value).path))
+            except ValueError as exc:
+                raise _Invalid(f"invalid URL {value!r}: {exc}") from None
+            return UploadSource("url", value, filename or None)
+        path = os.path.expanduser(value)
+        if os.path.isfile(path):
+            return UploadSource("path", path, os.path.basename(path))
+        if _looks_local(value):
+            raise _Invalid(f"upload file not found: {value}")
+        return value  # a file already on the server, e.g. "cat.png"
+    if isinstance(value, os.PathLike):
+        path = os.fsdecode(value)
+        if not os.path.isfile(path):
+            raise _Invalid(f"upload file not found: {path}")
+        return UploadSource("path", path, os.path.basename(path))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return UploadSource("bytes", bytes(value), None)
+    if callable(getattr(value, "read", None)):
+        name = getattr(value, "name", None)
+        filename = os.path.basename(name) if isinstance(name, str) else ""
+        return UploadSource("file", value, filename or None)
+    raise _expected("a URL, path, server file name, bytes or file object", value)
+
+
+def validate_params(spec: WorkflowSpec, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check and coerce the caller's params; raise one :class:`ParameterError` listing all problems.
+
+    Returns name → coerced value (an :class:`UploadSource` or server file name for uploads) for
+    the supplied params only.
+    """
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise ParameterError(
+            f"params must be a mapping of parameter names to values, got {type(params).__name__}"
+        )
+    problems: list[str] = []
+    culprits: list[str] = []
+    non_str = [repr(k) for k in params if not isinstance(k, str)]
+    if non_str:
+        problems.append(f"parameter names must be strings, got {', '.join(non_str)}")
+        culprits.extend(non_str)
+    unknown = [k for k in params if isinstance(k, str) and k not in spec.params]
+    if unknown:
+        known = ", ".join(spec.params) or "none"
+        problems.append(
+            f"unknown parameter(s) {', '.join(unknown)} (this workflow's parameters: {known})"
+        )
+        culprits.extend(unknown)
+    missing = [name for name, p in spec.params.items() if p.required and name not in params]
+    if missing:
+        problems.append(f"missing required parameter(s) {', '.join(missing)}")
+        culprits.extend(missing)
+    values: dict[str, Any] = {}
+    for name, value in params.items():
+        param = spec.params.get(name) if isinstance(name, str) else None
+        if param is None:
+            continue
+        try:
+            values[name] = _upload_source(value) if param.upload else _COERCE[param.type](value)
+        except _Invalid as exc:
+            problems.append(f"parameter {name!r}: {exc}")
+            culprits.append(name)
+    if problems:
+        raise ParameterError("; ".join(problems), params=tuple(culprits))
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Binding and seeds
+
+
+def apply_params(
+    graph: Mapping[str, Any], spec: WorkflowSpec, values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return a deep copy of ``graph`` with each value written to every target of its parameter.
+
+    ``values`` are validated values whose uploads are already resolved to server file names.
+    """
+    _check_graph(graph)
+    result = {node_id: copy.deepcopy(node) for node_id, node in graph.items()}
+    for name, value in values.items():
+        param = spec.params.get(name)
+        if param is None:
+            raise ParameterError(f"unknown parameter {name!r}", params=(str(name),))
+        if isinstance(value, UploadSource):
+            raise ParameterError(
+                f"parameter {name!r} is an unresolved {value.kind} upload; upload it and pass the "
+                "server file name",
+                params=(name,),
+            )
+        for target in param.targets:
+            node = result.get(target.node_id)
+            inputs = node.setdefault("inputs", {}) if isinstance(node, dict) else None
+            if not isinstance(inputs, dict):
+                raise WorkflowError(
+                    f"node {target.node_id!r} of parameter {name!r} has no inputs object"
+                )
+            inputs[target.field] = copy.deepcopy(value)
+    return result
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def randomize_seeds(
+    graph: dict[str, Any], *, policy: str = "zero", rng: random.Random | None = None
+) -> dict[str, int]:
+    """Randomize ``seed`` inputs in place per ``policy``; return the literal seeds by node id.
+
+    ``"zero"``: seeds equal to 0 or ``"0"``; ``"always"``: every int seed; ``"off"``: none.
+    New seeds are uniform in [0, 2**63-1]. The result maps node id → seed (``seed`` before
+    ``noise_seed``) for every node that has one, randomized or not.
+    """
+    if policy not in SEED_POLICIES:
+        raise ConfigurationError(
+            f"seed policy must be one of {', '.join(SEED_POLICIES)}, got {policy!r}"
+        )
+    source = rng if rng is not None else random.SystemRandom()
+    used: dict[str, int] = {}
+    for node_id, node in graph.items():
+        inputs = node.get("inputs") if isinstance(node, dict) else None
+        if not isinstance(inputs, dict):
+            continue
+        seed = inputs.get("seed")
+        is_zero = (_is_int(seed) and seed == 0) or (isinstance(seed, str) and seed.strip() == "0")
+        if (policy == "always" and _is_int(seed)) or (policy == "zero" and is_zero):
+            inputs["seed"] = source.randint(0, MAX_SEED)
+        literal = next((inputs[k] for k in ("seed", "noise_seed") if _is_int(inputs.get(k))), None)
+        if literal is not None:
+            used[node_id] = literal
+    return used
