@@ -8,7 +8,6 @@ retried (tenacity); a non-idempotent one is retried only when it provably never 
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import queue
@@ -16,12 +15,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
 import tenacity
-from requests.auth import AuthBase
 
 from .config import parse_cookie_text
 from .errors import (
@@ -34,6 +31,9 @@ from .errors import (
     ServerError,
     TransportError,
 )
+
+if TYPE_CHECKING:  # requests is imported on first use: it is most of the import time
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def origin_of(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port
 
 
-class OriginAuth(AuthBase):
+class OriginAuth:
     """Adds a bearer token and cookies to requests for one origin, and to no other."""
 
     def __init__(
@@ -92,6 +92,8 @@ def _retry_after(response: requests.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        import email.utils
+
         parsed = email.utils.parsedate_to_datetime(value)
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
@@ -129,6 +131,8 @@ def error_for_response(response: requests.Response, what: str) -> APIError:
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
+    import requests
+
     if isinstance(exc, requests.ConnectTimeout):
         return True
     text = repr(exc)
@@ -139,6 +143,8 @@ def _never_sent(exc: requests.RequestException) -> bool:
 
 def transport_error(exc: requests.RequestException, what: str) -> TransportError:
     """Wrap a requests exception; ``sent=False`` when the request provably never left."""
+    import requests
+
     url = exc.request.url if exc.request is not None else None
     sent = False if _never_sent(exc) else None
     if isinstance(exc, requests.Timeout):
@@ -214,6 +220,8 @@ class HttpClient:
         return self._cookie_cache
 
     def _fetch_cookie_text(self, url: str) -> str:
+        import requests
+
         try:
             response = requests.get(url, timeout=self.timeout)
         except requests.RequestException as exc:
@@ -235,6 +243,8 @@ class HttpClient:
         try:
             sess = self._idle.get_nowait()
         except queue.Empty:
+            import requests
+
             sess = requests.Session()
             sess.auth = self.auth
             with self._lock:
@@ -289,6 +299,8 @@ class HttpClient:
         timeout: tuple[float, float],
         kwargs: dict[str, Any],
     ) -> requests.Response:
+        import requests
+
         with self.session() as sess:
             try:
                 response = sess.request(method, url, timeout=timeout, **kwargs)

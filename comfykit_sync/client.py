@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
+from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
@@ -264,6 +266,25 @@ class ComfyKit:
         except ComfyKitError as exc:
             log.warning("could not cancel prompt %s: %s", prompt_id, exc)
             return False
+
+    # -- downloads --------------------------------------------------------------------------
+    def download(self, source: Artifact | str, path: str | os.PathLike[str]) -> Path:
+        """Stream an output (artifact or URL) to ``path``; parent folders are created.
+
+        Credentials go only to the configured server's origin, as for every request.
+        """
+        url = source.url if isinstance(source, Artifact) else source
+        if not url:
+            raise ConfigurationError("this artifact has no URL to download")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        response = self._http.request("GET", url, what=f"downloading {target.name}", stream=True)
+        with response, open(partial, "wb") as fh:
+            for chunk in response.iter_content(256 * 1024):
+                fh.write(chunk)
+        partial.replace(target)
+        return target
 
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -12,16 +12,20 @@ anything else is display text (``Sampler, $seed, $steps``):
   the workflow; a linked or ``null`` input has none (type ``any``) and must be required.
 * The same name on several inputs fans out: one value is written to all of them.
 
-Deviations from the original ComfyKit, which accepted anything and failed late or silently:
-names must be identifiers (``-`` allowed) and fields must exist in the node (``DSLError``,
-also for required markers); ``$output.<name>`` works as any segment (``$output.x, $seed``), only
-an exactly-``$output.``-titled node keeps its verbatim remainder; output classes such as
-``SaveImage`` may have parameters; an omitted fanned-out parameter leaves every node with its
-own value, and one required declaration makes it required; declarations disagreeing on type or
-upload are errors; a ``!`` inside a description is warned about; values are coerced to the
-parameter's type, unknown parameters are rejected, and upload values are normalised into
-:class:`UploadSource` (a string that is neither a URL nor a local file is a server file name);
-seeds can be randomized per policy and the seeds used are reported.
+Deviations from the original ComfyKit (which accepted anything and failed late or silently):
+
+* names must be identifiers (``-`` allowed) and fields must exist in the node: ``DSLError``
+  naming the node, also for required markers;
+* ``$output.<name>`` is recognised in any segment (``$output.x, $seed``); a title starting with
+  ``$output.`` and without ``,`` keeps the rest verbatim; output classes (``SaveImage``) may have
+  parameters;
+* an omitted fanned-out parameter leaves each node its own value, one required declaration
+  makes it required, and declarations disagreeing on type or upload are errors;
+* a ``!`` swallowed by a ``:description`` is reported in ``WorkflowSpec.warnings``;
+* values are coerced to the parameter's type, unknown parameters are errors, lists never become
+  links of str/int/float/bool inputs, and upload values become :class:`UploadSource` (a string
+  that is neither a URL nor a local file is a file already on the server);
+* seeds are randomized per policy (``zero``/``always``/``off``) and the seeds used are reported.
 """
 
 from __future__ import annotations

@@ -97,7 +97,9 @@ ROWS = [
         Row("$width.value", "easy int", {"value": 1024}, {"width": P("value", False, "int", 1024)}),
         id="$width.value",
     ),
-    pytest.param(Row("$cfg", inputs={"cfg": 7.5}, params={"cfg": P("cfg", False, "float", 7.5)}), id="$cfg"),
+    pytest.param(
+        Row("$cfg", inputs={"cfg": 7.5}, params={"cfg": P("cfg", False, "float", 7.5)}), id="$cfg"
+    ),
     pytest.param(
         Row("$flag", inputs={"flag": False}, params={"flag": P("flag", False, "bool", False)}),
         id="$flag",
@@ -121,15 +123,30 @@ ROWS = [
         id="$~image",
     ),
     pytest.param(
-        Row("$img.~image!", "LoadImage", {"image": "a.png"}, {"img": P("image", True, "str", None, True)}),
+        Row(
+            "$img.~image!",
+            "LoadImage",
+            {"image": "a.png"},
+            {"img": P("image", True, "str", None, True)},
+        ),
         id="$img.~image!",
     ),
     pytest.param(
-        Row("$~img.~image!", "LoadImage", {"image": "a.png"}, {"img": P("image", True, "str", None, True)}),
+        Row(
+            "$~img.~image!",
+            "LoadImage",
+            {"image": "a.png"},
+            {"img": P("image", True, "str", None, True)},
+        ),
         id="$~img.~image!",
     ),
     pytest.param(  # original: need_upload=False (but upload-processed by class anyway)
-        Row("$img.image", "LoadImage", {"image": "a.png"}, {"img": P("image", False, "str", "a.png", True)}),
+        Row(
+            "$img.image",
+            "LoadImage",
+            {"image": "a.png"},
+            {"img": P("image", False, "str", "a.png", True)},
+        ),
         id="$img.image",
     ),
     pytest.param(
@@ -195,7 +212,12 @@ ROWS = [
         id="$output.cover on CLIPTextEncode",
     ),
     pytest.param(  # original: output var "cover, $foo", no parameter
-        Row("$output.cover, $foo", inputs={"foo": 1}, params={"foo": P("foo", False, "int", 1)}, output="cover"),
+        Row(
+            "$output.cover, $foo",
+            inputs={"foo": 1},
+            params={"foo": P("foo", False, "int", 1)},
+            output="cover",
+        ),
         id="$output.cover, $foo",
     ),
     pytest.param(  # original: parameter "output" -> field "cover"
@@ -214,7 +236,9 @@ ROWS = [
         Row("Final, $output.x", "SaveImage", {"filename_prefix": "p"}, output="x"),
         id="Final, $output.x on SaveImage",
     ),
-    pytest.param(Row("$output.", inputs={"": 1}, error=r"\$output marker without a name"), id="$output."),
+    pytest.param(
+        Row("$output.", inputs={"": 1}, error=r"\$output marker without a name"), id="$output."
+    ),
     pytest.param(  # original: no parameter on known output classes
         Row(
             "$filename_prefix",

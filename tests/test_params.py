@@ -226,7 +226,10 @@ def test_fan_out_type_conflict_names_both_nodes() -> None:
 
 
 def test_fan_out_upload_conflict_names_both_nodes() -> None:
-    graph = {"1": node("$img.image", "LoadImage", image="a.png"), "2": node("$img.image", image="b")}
+    graph = {
+        "1": node("$img.image", "LoadImage", image="a.png"),
+        "2": node("$img.image", image="b"),
+    }
     with pytest.raises(DSLError, match=r"upload on node '1' but not on node '2'"):
         parse_workflow(graph)
 
@@ -404,7 +407,9 @@ def test_upload_invalid_url() -> None:
         upload("http://[::1")
 
 
-def test_upload_existing_local_paths(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upload_existing_local_paths(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     file = tmp_path / "cat.png"
     file.write_bytes(b"png")
     assert upload(str(file)) == UploadSource("path", str(file), "cat.png")
@@ -436,7 +441,9 @@ def test_upload_missing_pathlike(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize("value", ["cat.png", "sub/cat.png", "pasted/image (1).png"])
-def test_upload_server_file_names_are_kept(value: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upload_server_file_names_are_kept(
+    value: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert upload(value) == value
 
@@ -583,67 +590,97 @@ def test_unknown_seed_policy() -> None:
 # ---------------------------------------------------------------------------------------------
 # Property: bad input only ever raises our errors
 
-DSL_ALPHABET = "$~!.:, abx_-0é中"
-json_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(),
-    st.text(max_size=8),
-)
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8))
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
     max_leaves=6,
 )
-input_names = st.sampled_from(["a", "b", "x", "image", "seed", "b.c", "", "output", " a b"])
-inputs = st.dictionaries(
-    input_names,
-    st.one_of(json_values, st.tuples(st.text(max_size=2), st.integers(0, 3)).map(list)),
-    max_size=4,
-)
+links = st.tuples(st.text(max_size=2), st.integers(0, 3)).map(list)
+MARKERS = ["$a", "$b!", "$~image", "$img.image", "$x.b.c", "$a.seed", "$seed", "$seed!", "$a:d!"]
 titles = st.one_of(
-    st.text(alphabet=DSL_ALPHABET, max_size=20),
-    st.lists(
-        st.sampled_from(["$a", "$b!", "$~image", "$x.b.c", "$output.o", "Text", "$a:d!", "$seed"]),
-        max_size=3,
-    ).map(", ".join),
+    st.lists(st.sampled_from([*MARKERS, "$output.o", "Text"]), min_size=1, max_size=3).map(
+        ", ".join
+    ),
+    st.text(alphabet="$~!.:, abx_-0é中", max_size=20),
     st.integers(),
     st.none(),
 )
-nodes = st.one_of(
-    st.fixed_dictionaries(
-        {
-            "class_type": st.one_of(st.sampled_from(["LoadImage", "KSampler", "SaveImage", ""]), st.integers()),
-            "inputs": st.one_of(inputs, st.none()),
-            "_meta": st.one_of(st.fixed_dictionaries({"title": titles}), st.none(), st.text(max_size=3)),
-        }
-    ),
-    json_scalars,
-)
-graphs = st.dictionaries(st.sampled_from(["1", "2", "3", "4"]), nodes, max_size=4)
-param_values = st.one_of(
+
+
+@st.composite
+def nodes(draw: st.DrawFn) -> Any:
+    """Mostly well-formed nodes whose inputs usually hold the fields their markers name."""
+    shape = draw(st.integers(0, 9))
+    if shape == 0:
+        return draw(json_scalars)
+    present = [k for k in ("a", "b", "image", "b.c", "seed", "", " a b") if draw(st.integers(0, 5))]
+    node: dict[str, Any] = {
+        "class_type": draw(st.sampled_from(["LoadImage", "KSampler", "SaveImage", "", 3])),
+        "inputs": {k: draw(st.one_of(json_scalars, links, json_values)) for k in present},
+    }
+    if shape == 1:
+        node["inputs"] = draw(json_values)
+    if shape != 2:
+        node["_meta"] = {"title": draw(titles)} if shape != 3 else draw(json_values)
+    return node
+
+
+graphs = st.dictionaries(st.sampled_from(["1", "2", "3"]), nodes(), max_size=3)
+any_values = st.one_of(
     json_values,
     st.binary(max_size=4),
-    st.builds(pathlib.PurePosixPath, st.text(max_size=6)).map(lambda p: pathlib.Path(str(p))),
+    st.text(max_size=6).map(pathlib.Path),
     st.sampled_from(["https://h/x.png", "http://[::1", "./nope.png", "~/nope", "/nope", "cat.png"]),
     st.builds(io.BytesIO),
 )
-param_names = st.one_of(st.sampled_from(["a", "b", "x", "image", "seed", "output", "z"]), st.integers())
-params = st.one_of(st.none(), st.dictionaries(param_names, param_values, max_size=4), st.integers())
+fitting_values = {
+    "int": st.integers() | st.integers().map(str),
+    "float": st.floats(allow_nan=False, allow_infinity=False) | st.integers(-9, 9),
+    "bool": st.booleans() | st.sampled_from(["yes", "Off", "1", 0]),
+    "str": st.text(max_size=8) | st.integers(),
+    "object": json_values,
+    "any": json_values,
+}
+any_params = st.one_of(
+    st.dictionaries(st.sampled_from(["a", "b", "img", "seed", "z"]) | st.integers(), any_values),
+    st.none(),
+    st.integers(),
+)
 
 
-@settings(max_examples=400, deadline=None)
-@given(graph=graphs, supplied=params)
-def test_bad_input_only_raises_our_errors(graph: dict[str, Any], supplied: Any) -> None:
+def params_for(spec: WorkflowSpec) -> st.SearchStrategy[dict[str, Any]]:
+    """Params for spec's names, with values that often (not always) fit their parameter."""
+    strategies = {
+        name: (st.sampled_from(["cat.png", "s/x.png"]) if p.upload else fitting_values[p.type])
+        | any_values
+        for name, p in spec.params.items()
+    }
+    required = {n: s for n, s in strategies.items() if spec.params[n].required}
+    return st.fixed_dictionaries(
+        required, optional={n: s for n, s in strategies.items() if n not in required}
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(graph=graphs, data=st.data())
+def test_bad_input_only_raises_our_errors(graph: dict[str, Any], data: st.DataObject) -> None:
     try:
         spec = parse_workflow(graph)
     except (DSLError, WorkflowError):
         return
     try:
-        values = validate_params(spec, supplied)
+        values = validate_params(
+            spec, data.draw(params_for(spec) if data.draw(st.booleans()) else any_params)
+        )
     except ParameterError:
         return
-    if not any(isinstance(v, UploadSource) for v in values.values()):
-        applied = apply_params(graph, spec, values)
-        assert isinstance(randomize_seeds(applied, rng=random.Random(0)), Mapping)
+    if any(isinstance(v, UploadSource) for v in values.values()):
+        return
+    applied = apply_params(graph, spec, values)
+    for name, value in values.items():
+        for target in spec.params[name].targets:
+            assert applied[target.node_id]["inputs"][target.field] == value
+    assert isinstance(randomize_seeds(applied, rng=random.Random(0)), Mapping)

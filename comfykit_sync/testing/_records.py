@@ -77,10 +77,6 @@ class Script:
     submit_status: int | None = None
     outputs: dict[str, dict[str, Any]] | None = attrs.field(default=None, converter=_outputs)
 
-    def forces_execution(self, node_id: str) -> bool:
-        """Whether this script needs ``node_id`` to really run (not be cached)."""
-        return node_id in (self.error_node, self.blocked_node)
-
 
 @attrs.define(kw_only=True)
 class PromptRecord:

@@ -1,0 +1,133 @@
+"""Core benchmarks: HTTP completion-detection delay, upload memory, import time.
+
+Run: ``python bench/core.py [--runs 30] [--json results.json]``. The fake ComfyUI runs in a
+separate process on 127.0.0.1; every figure is printed, none is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+WORKFLOWS = HERE.parent / "comfykit_sync" / "testing" / "workflows"
+
+
+def start_server(*extra: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "comfykit_sync.testing.fake_comfyui", "--port", "0", *extra],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http://127.0.0.1:"):
+        proc.kill()
+        raise SystemExit(f"fake server did not start: {url!r}")
+    return proc, url
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def detection_delay(url: str, runs: int, job_seconds: float) -> dict[str, float]:
+    from comfykit_sync import ComfyKit
+
+    requests.post(f"{url}/_fake/config", json={"duration": job_seconds}, timeout=5)
+    delays = []
+    with ComfyKit(url, executor_type="http") as kit:
+        for i in range(runs):
+            result = kit.execute(WORKFLOWS / "text_to_image.json", {"prompt": f"bench {i}"})
+            returned = time.time()
+            result.raise_for_status()
+            record = requests.get(f"{url}/_fake/prompts/{result.prompt_id}", timeout=5).json()
+            delays.append((returned - record["finished_at"]) * 1000)
+    return {"p50_ms": percentile(delays, 0.5), "p95_ms": percentile(delays, 0.95),
+            "runs": runs, "job_ms": job_seconds * 1000}
+
+
+UPLOAD_CHILD = r"""
+import os, resource, sys
+from comfykit_sync import ComfyKit
+url, path, workflow = sys.argv[1:4]
+with ComfyKit(url, request_timeout=(5, 300)) as kit:
+    kit.list_params(workflow)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = kit.execute(workflow, {"image": path})
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(result.status, (after - before) / 1024, result.msg or "")
+"""
+
+
+def upload_memory(url: str, size_mb: int) -> dict[str, float | str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.png"
+        chunk = os.urandom(1024 * 1024)
+        with open(path, "wb") as fh:
+            fh.write(b"\x89PNG\r\n\x1a\n")
+            for _ in range(size_mb):
+                fh.write(chunk)
+        out = subprocess.run(
+            [sys.executable, "-c", UPLOAD_CHILD, url, str(path),
+             str(WORKFLOWS / "image_to_image.json")],
+            capture_output=True, text=True, timeout=600, check=True,
+        ).stdout.split(maxsplit=2)
+    return {"status": out[0], "added_peak_rss_mib": float(out[1]), "file_mib": size_mb}
+
+
+def import_time(repeats: int) -> dict[str, float]:
+    code = "import time; t = time.perf_counter(); import comfykit_sync; " \
+           "print(time.perf_counter() - t)"
+    samples = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout) * 1000
+        for _ in range(repeats)
+    ]
+    return {"median_ms": statistics.median(samples), "runs": repeats}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--upload-mb", type=int, default=200)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+
+    proc, url = start_server("--workers", "1", "--max-upload-mb", str(args.upload_mb + 16))
+    try:
+        results = {
+            "http_detection_300ms": detection_delay(url, args.runs, 0.3),
+            "http_detection_0ms": detection_delay(url, args.runs, 0.0),
+            "upload": upload_memory(url, args.upload_mb),
+            "import": import_time(7),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    d300, d0 = results["http_detection_300ms"], results["http_detection_0ms"]
+    print(f"{'measure':<42}{'value':>12}   target")
+    print(f"{'HTTP detection delay p50, 300 ms job':<42}{d300['p50_ms']:>9.1f} ms   <= 40 ms")
+    print(f"{'HTTP detection delay p95, 300 ms job':<42}{d300['p95_ms']:>9.1f} ms")
+    print(f"{'HTTP detection delay p50, 0 ms job':<42}{d0['p50_ms']:>9.1f} ms")
+    up = results["upload"]
+    print(f"{'peak RSS added by a %d MB upload' % args.upload_mb:<42}"
+          f"{up['added_peak_rss_mib']:>8.1f} MiB   <= 16 MiB ({up['status']})")
+    print(f"{'import comfykit_sync (median of 7)':<42}{results['import']['median_ms']:>9.1f} ms"
+          "   <= 150 ms")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
