@@ -6,6 +6,8 @@ import pytest
 
 from recording_server import RecordingServer
 
+pytest_plugins = ["comfykit_sync.testing.pytest_plugin"]
+
 
 
 

@@ -147,7 +147,11 @@ def _file_state(node: dict[str, Any], folders: Folders) -> list[Any]:
 
 
 def execution_order(graph: dict[str, Any], outputs: list[str], cached: set[str]) -> list[str]:
-    """Depth-first dependency order from the output nodes; cached nodes are leaves."""
+    """Depth-first dependency order from the output nodes.
+
+    Cached nodes are only listed when they are output nodes (their cached UI
+    is replayed); their inputs are not needed.
+    """
     order: list[str] = []
     seen: set[str] = set()
 
@@ -157,7 +161,8 @@ def execution_order(graph: dict[str, Any], outputs: list[str], cached: set[str])
         seen.add(node_id)
         if node_id not in cached:
             for source in _sources(graph, node_id):
-                visit(source)
+                if source not in cached:
+                    visit(source)
         order.append(node_id)
 
     for output in outputs:

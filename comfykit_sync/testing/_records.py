@@ -89,7 +89,7 @@ class PromptRecord:
     """
 
     prompt_id: str
-    graph: dict[str, Any]
+    graph: dict[str, Any] = attrs.field(repr=False)
     client_id: str | None
     extra_data: dict[str, Any]
     number: float = 0

@@ -1,0 +1,853 @@
+"""A protocol-faithful fake ComfyUI server for tests and benchmarks.
+
+HTTP and the ``/ws`` WebSocket share one port (every route also under
+``/api``); the asyncio loop runs in a background daemon thread::
+
+    with FakeComfyUI(duration=0.2) as server:
+        server.script(Script(error_node="3"))
+        requests.post(server.url + "/prompt", json={"prompt": graph})
+
+Run it in its own process (prints its URL as the first stdout line)::
+
+    python -m comfykit_sync.testing.fake_comfyui --port 0 --workers 1 --duration 0.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import heapq
+import ipaddress
+import json
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from . import _files, _media
+from ._executor import Executor, Job, Outcome, OutputCache
+from ._folders import Folders
+from ._nodes import CATALOGUE
+from ._records import PromptRecord, RequestRecord, Script
+from ._validation import validate_prompt
+from ._ws import Hub
+
+__all__ = ["FakeComfyUI", "PromptRecord", "RequestRecord", "Script", "main"]
+
+COMFYUI_VERSION = "0.3.64"
+MAX_HISTORY = 10000
+MAX_REQUESTS = 10000
+SENSITIVE_EXTRA_DATA_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
+_STARTUP_TIMEOUT = 10.0
+_SHUTDOWN_TIMEOUT = 10.0
+
+log = logging.getLogger(__name__)
+Match = Callable[[dict[str, Any]], bool]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@attrs.define
+class _FailureRule:
+    path: str
+    status: int
+    remaining: int
+    body: str | bytes | dict[str, Any] | None
+    retry_after: int
+
+    def response(self) -> web.Response:
+        headers = {"Retry-After": str(self.retry_after)} if self.status == 429 else None
+        if isinstance(self.body, dict):
+            return web.json_response(self.body, status=self.status, headers=headers)
+        body = self.body if self.body is not None else _status_text(self.status)
+        if isinstance(body, bytes):
+            return web.Response(status=self.status, body=body, headers=headers)
+        return web.Response(status=self.status, text=body, headers=headers)
+
+
+def _status_text(status: int) -> str:
+    try:
+        return f"{status}: {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _server_error() -> web.Response:
+    """What aiohttp answers when a handler raises (e.g. on a body that is not JSON)."""
+    return web.Response(
+        status=500, text="500 Internal Server Error\n\nServer got itself in trouble"
+    )
+
+
+async def _json_body(request: web.Request) -> Any:
+    """The JSON body; ValueError when it is not JSON (the caller answers 500)."""
+    return json.loads(await request.text())
+
+
+def _api_path(path: str) -> str:
+    """``/api/prompt`` -> ``/prompt``."""
+    return path[4:] if path.startswith("/api/") else path
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class FakeComfyUI:
+    """A fake ComfyUI server: real HTTP + WebSocket on 127.0.0.1, fake nodes.
+
+    ``workers`` prompts run at once (real ComfyUI: 1); ``duration`` seconds is
+    the default execution time of a prompt (settable at any time);
+    ``cache`` enables ComfyUI's node output cache; ``previews`` sends binary
+    preview frames during sampler steps.
+    """
+
+    def __init__(
+        self,
+        workers: int = 1,
+        duration: float = 0.0,
+        cache: bool = True,
+        max_upload_size: int = 100 * 1024 * 1024,
+        previews: bool = False,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.workers = workers
+        self.duration = duration
+        self.max_upload_size = max_upload_size
+        self.host = host
+        self._requested_port = port
+        root = Path(tempfile.mkdtemp(prefix="fake-comfyui-")).resolve()
+        self._cleanup_root = weakref.finalize(self, shutil.rmtree, root, ignore_errors=True)
+        self._folders = Folders(root)
+        (self._folders.input / "example.png").write_bytes(_media.png(64, 64, (200, 120, 40)))
+        self._hub = Hub()
+        self._cache = OutputCache(cache)
+        self._executor = Executor(
+            self._folders, self._cache, self._send_event, self._send_preview if previews else None
+        )
+        self._lock = threading.Lock()
+        self._scripts: list[tuple[Script, Match | None]] = []
+        self._failures: list[_FailureRule] = []
+        self._prompts: dict[str, PromptRecord] = {}
+        self._requests: deque[RequestRecord] = deque(maxlen=MAX_REQUESTS)
+        self._pending: list[tuple[float, int, Job]] = []
+        self._running: dict[int, Job] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._history: dict[str, dict[str, Any]] = {}
+        self._number = 0
+        self._seq = 0
+        self._port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._startup_error: BaseException | None = None
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeComfyUI:
+        """Start serving in a daemon thread; returns once the port is listening."""
+        if self._thread is not None or self._stopped:
+            raise RuntimeError("a FakeComfyUI can only be started once")
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready,), name="fake-comfyui", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(_STARTUP_TIMEOUT):
+            raise RuntimeError("fake ComfyUI did not start in time")
+        if self._startup_error is not None:
+            self._thread.join(_SHUTDOWN_TIMEOUT)
+            raise RuntimeError("fake ComfyUI failed to start") from self._startup_error
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: cancel jobs, close sockets, remove the temp dir. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None and thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            try:
+                future.result(_SHUTDOWN_TIMEOUT)
+            except Exception:  # a failed or slow shutdown must not keep the caller waiting
+                log.exception("fake ComfyUI shutdown failed")
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(_SHUTDOWN_TIMEOUT)
+        self._cleanup_root()
+
+    def __enter__(self) -> FakeComfyUI:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _serve(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._startup())
+        except BaseException as ex:  # reported to start() in the calling thread
+            self._startup_error = ex
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _startup(self) -> None:
+        app = web.Application(client_max_size=self.max_upload_size, middlewares=[self._middleware])
+        self._add_routes(app)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self._requested_port)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def _shutdown(self) -> None:
+        self._pending.clear()
+        await self._cancel_jobs()
+        self._hub.abort_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _cancel_jobs(self) -> None:
+        """Cancel every job task (running or in its final delay) and wait for them."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._running.clear()
+
+    # ---------------------------------------------------------------- public API
+
+    @property
+    def port(self) -> int:
+        """The TCP port actually bound."""
+        if self._port is None:
+            raise RuntimeError("the server is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8188``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """WebSocket URL, e.g. ``ws://127.0.0.1:8188/ws``."""
+        return f"ws://{self.host}:{self.port}/ws"
+
+    @property
+    def input_dir(self) -> Path:
+        return self._folders.input
+
+    @property
+    def output_dir(self) -> Path:
+        return self._folders.output
+
+    @property
+    def temp_dir(self) -> Path:
+        return self._folders.temp
+
+    @property
+    def prompts(self) -> dict[str, PromptRecord]:
+        """Snapshot of prompt id -> record (the records themselves stay live)."""
+        with self._lock:
+            return dict(self._prompts)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every HTTP request and WebSocket handshake seen (the last 10000)."""
+        with self._lock:
+            return list(self._requests)
+
+    def script(self, script: Script, match: Match | None = None) -> None:
+        """Apply ``script`` to the next queued prompt (FIFO), or the next one ``match`` accepts.
+
+        A script waits for a prompt that passes validation, except one with
+        ``submit_status``, which answers the very next matching submission.
+        """
+        with self._lock:
+            self._scripts.append((script, match))
+
+    def fail_requests(
+        self,
+        path: str,
+        status: int = 503,
+        times: int = 1,
+        body: str | bytes | dict[str, Any] | None = None,
+        *,
+        retry_after: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests to ``path`` (``/api`` prefix ignored) with ``status``.
+
+        A 429 carries ``Retry-After: retry_after``. A dict ``body`` is sent as JSON.
+        """
+        rule = _FailureRule(_api_path("/" + path.lstrip("/")), status, times, body, retry_after)
+        with self._lock:
+            self._failures.append(rule)
+
+    def forget_all(self) -> None:
+        """Simulate a restart: queue, history, cache and sockets are gone; jobs become "lost"."""
+        self._call(self._forget)
+
+    def _call(self, function: Callable[[], Awaitable[None]]) -> None:
+        if self._loop is None or self._stopped:
+            raise RuntimeError("the server is not running")
+        asyncio.run_coroutine_threadsafe(function(), self._loop).result(_SHUTDOWN_TIMEOUT)
+
+    async def _forget(self) -> None:
+        for _, _, job in self._pending:
+            job.record.status = "lost"
+        self._pending.clear()
+        for job in self._running.values():
+            job.record.status = "lost"
+        await self._cancel_jobs()
+        self._history.clear()
+        self._cache.clear()
+        self._number = 0
+        self._hub.abort_all()
+
+    # ------------------------------------------------------------ HTTP plumbing
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Record the request, apply scripted failures and ComfyUI's origin check."""
+        record = RequestRecord(
+            request.method, request.path, dict(request.query), dict(request.headers)
+        )
+        with self._lock:
+            self._requests.append(record)
+            rule = next((r for r in self._failures if r.path == _api_path(request.path)), None)
+            if rule is not None:
+                rule.remaining -= 1
+                if rule.remaining <= 0:
+                    self._failures.remove(rule)
+        if rule is not None:
+            return rule.response()
+        if self._origin_mismatch(request):
+            return web.Response(status=403)
+        return await handler(request)
+
+    @staticmethod
+    def _origin_mismatch(request: web.Request) -> bool:
+        """ComfyUI's ``origin_only_middleware``: loopback Host must match Origin."""
+        host_header = request.headers.get("Host", "").lower()
+        origin_header = request.headers.get("Origin", "")
+        if not host_header or not origin_header:
+            return False
+        origin = urllib.parse.urlparse(origin_header)
+        host = urllib.parse.urlsplit("//" + host_header)
+        host_domain: str | None = host_header
+        origin_domain: str | None = origin.netloc.lower()
+        if origin.port is None:
+            host_domain = host.hostname
+        if host.port is None:
+            origin_domain = origin.hostname
+        return bool(
+            _is_loopback(host.hostname)
+            and host_domain
+            and origin_domain
+            and host_domain != origin_domain
+        )
+
+    def _add_routes(self, app: web.Application) -> None:
+        api: list[tuple[str, str, Handler]] = [
+            ("GET", "/ws", self._websocket),
+            ("POST", "/prompt", self._post_prompt),
+            ("GET", "/prompt", self._get_prompt),
+            ("GET", "/queue", self._get_queue),
+            ("POST", "/queue", self._post_queue),
+            ("POST", "/interrupt", self._post_interrupt),
+            ("GET", "/history", self._get_history),
+            ("GET", "/history/{prompt_id}", self._get_history_item),
+            ("POST", "/history", self._post_history),
+            ("POST", "/upload/image", self._upload_image),
+            ("GET", "/view", self._view),
+            ("GET", "/object_info", self._object_info),
+            ("GET", "/object_info/{node_class}", self._object_info_node),
+            ("GET", "/system_stats", self._system_stats),
+            ("GET", "/features", self._features),
+            ("POST", "/free", self._post_free),
+        ]
+        for method, path, handler in api:
+            app.router.add_route(method, path, handler)
+            app.router.add_route(method, "/api" + path, handler)
+        app.router.add_post("/_fake/config", self._fake_config)
+        app.router.add_post("/_fake/script", self._fake_script)
+        app.router.add_get("/_fake/prompts/{prompt_id}", self._fake_prompt)
+        app.router.add_post("/_fake/forget", self._fake_forget)
+
+    # --------------------------------------------------------- queue and events
+
+    def _queue_info(self) -> dict[str, Any]:
+        return {"exec_info": {"queue_remaining": len(self._pending) + len(self._running)}}
+
+    def _queue_changed(self) -> None:
+        """ComfyUI's ``queue_updated``: a ``status`` broadcast to every socket."""
+        self._hub.broadcast({"type": "status", "data": {"status": self._queue_info()}})
+
+    def _send_event(self, job: Job, event: str, data: dict[str, Any], broadcast: bool) -> None:
+        """To the job's client; to everyone when it has none and ``broadcast`` is set."""
+        if job.client_id is not None:
+            self._hub.send(job.client_id, {"type": event, "data": data})
+        elif broadcast:
+            self._hub.broadcast({"type": event, "data": data})
+
+    def _send_preview(self, job: Job, node_id: str) -> None:
+        self._hub.send_preview(job.client_id, job.prompt_id, node_id)
+
+    def _pump(self) -> None:
+        """Start pending jobs (lowest number first) while a worker is free."""
+        while self._pending and len(self._running) < self.workers and not self._stopped:
+            _, _, job = heapq.heappop(self._pending)
+            if job.script.vanish:
+                job.record.status = "lost"
+                self._queue_changed()
+                continue
+            self._running[job.seq] = job
+            job.record.status = "running"
+            job.record.started_at = time.time()
+            task = asyncio.get_running_loop().create_task(self._run_job(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            self._queue_changed()
+
+    async def _run_job(self, job: Job) -> None:
+        script = job.script
+        loop = asyncio.get_running_loop()
+        timers = []
+        if script.interrupt_after is not None:
+            timers.append(loop.call_later(script.interrupt_after, job.interrupt.set))
+        if script.drop_socket_after is not None and job.client_id is not None:
+            timers.append(loop.call_later(script.drop_socket_after, self._hub.drop, job.client_id))
+        duration = script.duration if script.duration is not None else self.duration
+        try:
+            outcome = await self._executor.run(job, duration)
+            self._write_history(job, outcome)
+            if script.delay_final > 0:
+                await asyncio.sleep(script.delay_final)
+            if job.client_id is not None:
+                message = {"type": "executing", "data": {"node": None, "prompt_id": job.prompt_id}}
+                self._hub.send(job.client_id, message)
+        except Exception:  # a bug in the fake must not wedge the queue
+            log.exception("fake execution of %s crashed", job.prompt_id)
+            job.record.status = "lost"
+            self._running.pop(job.seq, None)
+        finally:
+            for timer in timers:
+                timer.cancel()
+        self._pump()
+
+    def _write_history(self, job: Job, outcome: Outcome) -> None:
+        """Store the history entry and leave the running set, atomically (like ``task_done``)."""
+        self._running.pop(job.seq, None)
+        extra = {k: v for k, v in job.extra_data.items() if k not in SENSITIVE_EXTRA_DATA_KEYS}
+        success = outcome.status == "success"
+        if len(self._history) > MAX_HISTORY:
+            self._history.pop(next(iter(self._history)))
+        self._history[job.prompt_id] = {
+            "prompt": [job.number, job.prompt_id, job.graph, extra, job.outputs],
+            "outputs": outcome.outputs,
+            "status": {
+                "status_str": "success" if success else "error",
+                "completed": success,
+                "messages": outcome.messages,
+            },
+            "meta": outcome.meta,
+        }
+        job.record.status = outcome.status
+        job.record.finished_at = time.time()
+        self._queue_changed()
+
+    # ---------------------------------------------------------------- WebSocket
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=64 * 1024 * 1024)
+        await ws.prepare(request)
+        sid = request.query.get("clientId", "") or uuid.uuid4().hex
+        connection = self._hub.connect(sid, ws, request.transport)
+        try:
+            self._hub.send(
+                sid, {"type": "status", "data": {"status": self._queue_info(), "sid": sid}}
+            )
+            for job in self._running.values():
+                if job.client_id == sid and job.last_node is not None:
+                    self._hub.send(sid, {"type": "executing", "data": {"node": job.last_node}})
+            first = True
+            async for message in ws:
+                if message.type is not web.WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(message.data)
+                except ValueError:
+                    continue
+                if first and isinstance(data, dict) and data.get("type") == "feature_flags":
+                    flags = data.get("data")
+                    connection.flags = flags if isinstance(flags, dict) else {}
+                    self._hub.send(sid, {"type": "feature_flags", "data": self._server_features()})
+                first = False
+        finally:
+            self._hub.disconnect(connection)
+        return ws
+
+    def _server_features(self) -> dict[str, Any]:
+        return {"supports_preview_metadata": True, "max_upload_size": self.max_upload_size}
+
+    # ------------------------------------------------------------------- prompts
+
+    def _find_script(self, graph: dict[str, Any]) -> tuple[Script, Match | None] | None:
+        with self._lock:
+            entries = list(self._scripts)
+        return next((e for e in entries if e[1] is None or e[1](graph)), None)
+
+    def _consume_script(self, entry: tuple[Script, Match | None]) -> None:
+        with self._lock:
+            self._scripts.remove(entry)
+
+    def _count_rejected(self, prompt_id: str | None) -> None:
+        """Count a refused ``POST /prompt`` carrying a client-chosen ``prompt_id``."""
+        if prompt_id is None:
+            return
+        with self._lock:
+            record = self._prompts.get(prompt_id)
+            if record is not None:
+                record.submit_count += 1
+            else:
+                self._prompts[prompt_id] = PromptRecord(
+                    prompt_id=prompt_id,
+                    graph={},
+                    client_id=None,
+                    extra_data={},
+                    submitted_at=time.time(),
+                    status="rejected",
+                )
+
+    def _record_accepted(
+        self, prompt_id: str, graph: dict[str, Any], extra_data: dict[str, Any], number: float
+    ) -> PromptRecord:
+        """Create or (for a reused id) update the record of a queued prompt."""
+        with self._lock:
+            record = self._prompts.get(prompt_id)
+            if record is None:
+                record = PromptRecord(
+                    prompt_id=prompt_id,
+                    graph=graph,
+                    client_id=None,
+                    extra_data=extra_data,
+                    submitted_at=time.time(),
+                    submit_count=0,
+                )
+                self._prompts[prompt_id] = record
+            record.submit_count += 1
+            record.graph = graph
+            record.client_id = extra_data.get("client_id")
+            record.extra_data = extra_data
+            record.number = number
+            record.submitted_at = time.time()
+            record.started_at = record.finished_at = None
+            record.status = "pending"
+            return record
+
+    async def _post_prompt(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _json_body(request)
+            if not isinstance(body, dict):
+                raise TypeError("the body must be a JSON object")
+            number: float = float(body["number"]) if "number" in body else self._number
+        except (ValueError, TypeError):
+            return _server_error()
+        if "number" not in body:
+            if body.get("front"):
+                number = -number
+            self._number += 1
+        if "prompt" not in body:
+            error = {
+                "type": "no_prompt",
+                "message": "No prompt provided",
+                "details": "No prompt provided",
+                "extra_info": {},
+            }
+            return web.json_response({"error": error, "node_errors": {}}, status=400)
+        client_prompt_id = body.get("prompt_id")
+        prompt_id = str(client_prompt_id) if client_prompt_id is not None else str(uuid.uuid4())
+        counted_id = prompt_id if client_prompt_id is not None else None
+        graph = body["prompt"]
+        extra_data = body.get("extra_data", {})
+        if not isinstance(extra_data, dict):
+            return _server_error()
+        if "client_id" in body:
+            extra_data["client_id"] = body["client_id"]
+        scripted = self._find_script(graph) if isinstance(graph, dict) else None
+        if scripted is not None and scripted[0].submit_status is not None:
+            self._consume_script(scripted)
+            self._count_rejected(counted_id)
+            status = scripted[0].submit_status
+            return web.Response(status=status, text=_status_text(status))
+        try:
+            validation = validate_prompt(
+                graph, self._folders, body.get("partial_execution_targets")
+            )
+        except TypeError:
+            return _server_error()
+        if validation.error is not None:
+            self._count_rejected(counted_id)
+            payload = {"error": validation.error, "node_errors": validation.node_errors}
+            return web.json_response(payload, status=400)
+        if scripted is not None:
+            self._consume_script(scripted)
+        record = self._record_accepted(prompt_id, graph, extra_data, number)
+        self._seq += 1
+        job = Job(
+            number=number,
+            seq=self._seq,
+            prompt_id=prompt_id,
+            graph=graph,
+            extra_data=extra_data,
+            outputs=validation.outputs,
+            script=scripted[0] if scripted else Script(),
+            record=record,
+        )
+        heapq.heappush(self._pending, (number, job.seq, job))
+        self._queue_changed()
+        self._pump()
+        return web.json_response(
+            {"prompt_id": prompt_id, "number": number, "node_errors": validation.node_errors}
+        )
+
+    async def _get_prompt(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self._queue_info())
+
+    async def _get_queue(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {
+                "queue_running": [job.queue_item() for job in self._running.values()],
+                "queue_pending": [job.queue_item() for _, _, job in sorted(self._pending)],
+            }
+        )
+
+    def _delete_pending(self, prompt_id: str) -> None:
+        """Remove the first pending item with this id (ComfyUI's ``delete_queue_item``)."""
+        for index, (_, _, job) in enumerate(self._pending):
+            if job.prompt_id == prompt_id:
+                del self._pending[index]
+                heapq.heapify(self._pending)
+                job.record.status = "deleted"
+                self._queue_changed()
+                return
+
+    async def _post_queue(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _json_body(request)
+            if body.get("clear"):
+                for _, _, job in self._pending:
+                    job.record.status = "deleted"
+                self._pending.clear()
+                self._queue_changed()
+            for prompt_id in body.get("delete", []):
+                self._delete_pending(prompt_id)
+        except (ValueError, TypeError, AttributeError):
+            return _server_error()
+        return web.Response()
+
+    async def _post_interrupt(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _json_body(request)
+        except ValueError:
+            body = {}
+        prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
+        for job in self._running.values():
+            if not prompt_id or job.prompt_id == prompt_id:
+                job.interrupt.set()
+        return web.Response()
+
+    async def _get_history(self, request: web.Request) -> web.StreamResponse:
+        try:
+            max_items = int(request.query["max_items"]) if "max_items" in request.query else None
+            offset = int(request.query["offset"]) if "offset" in request.query else -1
+        except ValueError:
+            return _server_error()
+        if offset < 0 and max_items is not None:
+            offset = len(self._history) - max_items
+        out: dict[str, Any] = {}
+        for index, (prompt_id, entry) in enumerate(self._history.items()):
+            if index >= offset:
+                out[prompt_id] = entry
+                if max_items is not None and len(out) >= max_items:
+                    break
+        return web.json_response(out)
+
+    async def _get_history_item(self, request: web.Request) -> web.StreamResponse:
+        prompt_id = request.match_info["prompt_id"]
+        entry = self._history.get(prompt_id)
+        return web.json_response({prompt_id: entry} if entry is not None else {})
+
+    async def _post_history(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _json_body(request)
+            if body.get("clear"):
+                self._history.clear()
+            for prompt_id in body.get("delete", []):
+                self._history.pop(prompt_id, None)
+        except (ValueError, TypeError, AttributeError):
+            return _server_error()
+        return web.Response()
+
+    # ------------------------------------------------------------ files and info
+
+    async def _upload_image(self, request: web.Request) -> web.StreamResponse:
+        return await _files.upload(request, self._folders, self.max_upload_size)
+
+    async def _view(self, request: web.Request) -> web.StreamResponse:
+        return _files.view(request, self._folders)
+
+    async def _object_info(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {name: node.object_info(self._folders) for name, node in CATALOGUE.items()}
+        )
+
+    async def _object_info_node(self, request: web.Request) -> web.StreamResponse:
+        node = CATALOGUE.get(request.match_info["node_class"])
+        return web.json_response({node.name: node.object_info(self._folders)} if node else {})
+
+    async def _system_stats(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {
+                "system": {
+                    "os": sys.platform,
+                    "ram_total": 17179869184,
+                    "ram_free": 8589934592,
+                    "comfyui_version": COMFYUI_VERSION,
+                    "required_frontend_version": "1.27.10",
+                    "python_version": sys.version,
+                    "pytorch_version": "2.8.0+cpu",
+                    "embedded_python": False,
+                    "argv": ["main.py"],
+                },
+                "devices": [
+                    {
+                        "name": "cpu",
+                        "type": "cpu",
+                        "index": None,
+                        "vram_total": 17179869184,
+                        "vram_free": 8589934592,
+                        "torch_vram_total": 17179869184,
+                        "torch_vram_free": 8589934592,
+                    }
+                ],
+            }
+        )
+
+    async def _features(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self._server_features())
+
+    async def _post_free(self, request: web.Request) -> web.StreamResponse:
+        try:
+            await _json_body(request)
+        except ValueError:
+            return _server_error()
+        return web.Response()
+
+    # ------------------------------------------------------------ control API
+
+    async def _fake_config(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _json_body(request)
+            self.duration = float(body["duration"])
+        except (ValueError, TypeError, KeyError) as ex:
+            return web.json_response(
+                {"error": f"expected {{'duration': seconds}}: {ex}"}, status=400
+            )
+        return web.json_response({"duration": self.duration})
+
+    async def _fake_script(self, request: web.Request) -> web.StreamResponse:
+        try:
+            script = Script(**await _json_body(request))
+        except (ValueError, TypeError) as ex:
+            return web.json_response({"error": f"invalid script: {ex}"}, status=400)
+        self.script(script)
+        return web.json_response(attrs.asdict(script))
+
+    async def _fake_prompt(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            record = self._prompts.get(request.match_info["prompt_id"])
+        if record is None:
+            return web.json_response({"error": "unknown prompt id"}, status=404)
+        return web.json_response(record.to_json())
+
+    async def _fake_forget(self, request: web.Request) -> web.StreamResponse:
+        await self._forget()
+        return web.Response()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve in the foreground until SIGTERM/SIGINT; the URL is the first stdout line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m comfykit_sync.testing.fake_comfyui",
+        description="Run a fake ComfyUI server.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--workers", type=int, default=1, help="prompts executed at once")
+    parser.add_argument("--duration", type=float, default=0.0, help="seconds per prompt")
+    parser.add_argument("--previews", action="store_true", help="send sampler preview frames")
+    parser.add_argument("--no-cache", action="store_true", help="disable the node output cache")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server = FakeComfyUI(
+        workers=args.workers,
+        duration=args.duration,
+        cache=not args.no_cache,
+        previews=args.previews,
+        host=args.host,
+        port=args.port,
+    )
+    with server:
+        print(server.url, flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
