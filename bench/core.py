@@ -25,7 +25,8 @@ WORKFLOWS = HERE.parent / "comfykit_sync" / "testing" / "workflows"
 def start_server(*extra: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "comfykit_sync.testing.fake_comfyui", "--port", "0", *extra],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
@@ -52,8 +53,12 @@ def detection_delay(url: str, runs: int, job_seconds: float) -> dict[str, float]
             result.raise_for_status()
             record = requests.get(f"{url}/_fake/prompts/{result.prompt_id}", timeout=5).json()
             delays.append((returned - record["finished_at"]) * 1000)
-    return {"p50_ms": percentile(delays, 0.5), "p95_ms": percentile(delays, 0.95),
-            "runs": runs, "job_ms": job_seconds * 1000}
+    return {
+        "p50_ms": percentile(delays, 0.5),
+        "p95_ms": percentile(delays, 0.95),
+        "runs": runs,
+        "job_ms": job_seconds * 1000,
+    }
 
 
 UPLOAD_CHILD = r"""
@@ -78,19 +83,33 @@ def upload_memory(url: str, size_mb: int) -> dict[str, float | str]:
             for _ in range(size_mb):
                 fh.write(chunk)
         out = subprocess.run(
-            [sys.executable, "-c", UPLOAD_CHILD, url, str(path),
-             str(WORKFLOWS / "image_to_image.json")],
-            capture_output=True, text=True, timeout=600, check=True,
+            [
+                sys.executable,
+                "-c",
+                UPLOAD_CHILD,
+                url,
+                str(path),
+                str(WORKFLOWS / "image_to_image.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
         ).stdout.split(maxsplit=2)
     return {"status": out[0], "added_peak_rss_mib": float(out[1]), "file_mib": size_mb}
 
 
 def import_time(repeats: int) -> dict[str, float]:
-    code = "import time; t = time.perf_counter(); import comfykit_sync; " \
-           "print(time.perf_counter() - t)"
+    code = (
+        "import time; t = time.perf_counter(); import comfykit_sync; print(time.perf_counter() - t)"
+    )
     samples = [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout) * 1000
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        * 1000
         for _ in range(repeats)
     ]
     return {"median_ms": statistics.median(samples), "runs": repeats}
@@ -121,10 +140,14 @@ def main() -> None:
     print(f"{'HTTP detection delay p95, 300 ms job':<42}{d300['p95_ms']:>9.1f} ms")
     print(f"{'HTTP detection delay p50, 0 ms job':<42}{d0['p50_ms']:>9.1f} ms")
     up = results["upload"]
-    print(f"{'peak RSS added by a %d MB upload' % args.upload_mb:<42}"
-          f"{up['added_peak_rss_mib']:>8.1f} MiB   <= 16 MiB ({up['status']})")
-    print(f"{'import comfykit_sync (median of 7)':<42}{results['import']['median_ms']:>9.1f} ms"
-          "   <= 150 ms")
+    print(
+        f"{f'peak RSS added by a {args.upload_mb} MB upload':<42}"
+        f"{up['added_peak_rss_mib']:>8.1f} MiB   <= 16 MiB ({up['status']})"
+    )
+    print(
+        f"{'import comfykit_sync (median of 7)':<42}{results['import']['median_ms']:>9.1f} ms"
+        "   <= 150 ms"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

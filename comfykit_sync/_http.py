@@ -227,8 +227,10 @@ class HttpClient:
         except requests.RequestException as exc:
             raise transport_error(exc, "fetching cookies") from exc
         if response.status_code >= 400:  # the body is not quoted: it may hold cookie values
-            raise APIError(f"fetching cookies failed: HTTP {response.status_code}",
-                           status_code=response.status_code)
+            raise APIError(
+                f"fetching cookies failed: HTTP {response.status_code}",
+                status_code=response.status_code,
+            )
         return response.text
 
     def url(self, path: str) -> str:
@@ -332,4 +334,3 @@ class HttpClient:
             sessions, self._sessions = self._sessions, []
         for sess in sessions:
             sess.close()
-

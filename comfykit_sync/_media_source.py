@@ -27,8 +27,14 @@ from .params import UploadSource
 CHUNK = 256 * 1024
 SPOOL_MAX = 8 * 1024 * 1024
 _MAGIC = (
-    (b"\x89PNG", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"GIF8", ".gif"), (b"fLaC", ".flac"),
-    (b"OggS", ".ogg"), (b"ID3", ".mp3"), (b"\x1aE\xdf\xa3", ".webm"), (b"glTF", ".glb"),
+    (b"\x89PNG", ".png"),
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"GIF8", ".gif"),
+    (b"fLaC", ".flac"),
+    (b"OggS", ".ogg"),
+    (b"ID3", ".mp3"),
+    (b"\x1aE\xdf\xa3", ".webm"),
+    (b"glTF", ".glb"),
 )
 _UNSAFE = re.compile(r"[\x00-\x1f/\\:*?\"<>|]+")
 
@@ -69,7 +75,9 @@ def _content_type(filename: str) -> str:
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
-def _spool(chunks: Iterator[bytes], limit: int | None, what: str) -> tuple[IO[bytes], int, str, bytes]:
+def _spool(
+    chunks: Iterator[bytes], limit: int | None, what: str
+) -> tuple[IO[bytes], int, str, bytes]:
     """Copy ``chunks`` to a spooled temp file; return (file, size, sha256, first bytes)."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX)
     digest, size, head = hashlib.sha256(), 0, b""
@@ -123,8 +131,9 @@ def open_media(
         return
     if source.kind == "url":
         url = str(source.value)
-        response = http.request("GET", url, what=f"downloading media {_url_filename(url)!r}",
-                                stream=True)
+        response = http.request(
+            "GET", url, what=f"downloading media {_url_filename(url)!r}", stream=True
+        )
         with response:
             spool, size, digest, head = _spool(
                 response.iter_content(CHUNK), max_bytes, f"media at {url}"

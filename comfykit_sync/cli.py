@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 DEMO_WORKFLOW = Path(__file__).parent / "testing" / "workflows" / "text_to_image.json"
 
@@ -15,8 +15,10 @@ def demo(args: argparse.Namespace) -> int:
     try:
         from .testing import FakeComfyUI
     except ImportError as exc:  # aiohttp comes with the "testing" extra
-        print(f"the demo needs the testing extra: pip install 'comfykit-sync[testing]' ({exc})",
-              file=sys.stderr)
+        print(
+            f"the demo needs the testing extra: pip install 'comfykit-sync[testing]' ({exc})",
+            file=sys.stderr,
+        )
         return 2
     from . import ComfyKit
 
@@ -53,11 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="comfykit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo_cmd = commands.add_parser("demo", help="run an example workflow on a bundled fake server")
-    demo_cmd.add_argument("--output", default="comfykit-demo-output",
-                          help="directory for the downloaded outputs")
+    demo_cmd.add_argument(
+        "--output", default="comfykit-demo-output", help="directory for the downloaded outputs"
+    )
     demo_cmd.add_argument("--prompt", default="a watercolor fox in the snow")
-    demo_cmd.add_argument("--duration", type=float, default=0.5,
-                          help="seconds the fake server takes per job")
+    demo_cmd.add_argument(
+        "--duration", type=float, default=0.5, help="seconds the fake server takes per job"
+    )
     demo_cmd.set_defaults(func=demo)
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -7,8 +7,8 @@ import os
 import threading
 import time
 import uuid
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -163,7 +163,9 @@ class ComfyKit:
         on expiry the job is cancelled on the server.
         """
         started = time.monotonic()
-        limit = self.config.with_options(timeout=timeout).timeout if timeout else self.config.timeout
+        limit = (
+            self.config.with_options(timeout=timeout).timeout if timeout else self.config.timeout
+        )
         deadline = started + limit
         wf = self.load_workflow(workflow)
         spec = parse_workflow(wf.graph)
@@ -171,8 +173,9 @@ class ComfyKit:
         runner = self.backend(backend or wf.backend)
         uploads = {name: v for name, v in values.items() if isinstance(v, UploadSource)}
         if uploads and "upload" not in runner.capabilities:
-            raise ConfigurationError(f"backend {runner.name!r} cannot upload files "
-                                     f"(parameters: {', '.join(uploads)})")
+            raise ConfigurationError(
+                f"backend {runner.name!r} cannot upload files (parameters: {', '.join(uploads)})"
+            )
         result = self._run(runner, wf, spec, values, uploads, started, deadline, limit)
         return result.raise_for_status() if raise_on_error else result
 
@@ -181,7 +184,9 @@ class ComfyKit:
     ) -> ExecuteResult:
         """Like :meth:`execute` for an API-format dict (used directly, never written to disk)."""
         if not isinstance(workflow, Mapping):
-            raise UnsupportedSourceError(f"execute_json needs a dict, got {type(workflow).__name__}")
+            raise UnsupportedSourceError(
+                f"execute_json needs a dict, got {type(workflow).__name__}"
+            )
         return self.execute(workflow, params, **options)
 
     def _run(
@@ -195,11 +200,18 @@ class ComfyKit:
         deadline: float,
         limit: float,
     ) -> ExecuteResult:
-        def failed(error: ComfyKitError, prompt_id: str | None, seeds: Mapping[str, int] = {}
-                   ) -> ExecuteResult:
-            return ExecuteResult(status="failed", prompt_id=prompt_id, msg=str(error), error=error,
-                                 duration=time.monotonic() - started, seeds=dict(seeds),
-                                 backend=runner.name)
+        def failed(
+            error: ComfyKitError, prompt_id: str | None, seeds: Mapping[str, int] = {}
+        ) -> ExecuteResult:
+            return ExecuteResult(
+                status="failed",
+                prompt_id=prompt_id,
+                msg=str(error),
+                error=error,
+                duration=time.monotonic() - started,
+                seeds=dict(seeds),
+                backend=runner.name,
+            )
 
         try:
             for name, source in uploads.items():
@@ -208,8 +220,14 @@ class ComfyKit:
             return failed(exc, None)
         graph = apply_params(wf.graph, spec, values)
         seeds = randomize_seeds(graph, policy=self.config.seed_policy)
-        job = PreparedJob(prompt_id=str(uuid.uuid4()), workflow=wf, spec=spec, graph=graph,
-                          values=values, seeds=seeds)
+        job = PreparedJob(
+            prompt_id=str(uuid.uuid4()),
+            workflow=wf,
+            spec=spec,
+            graph=graph,
+            values=values,
+            seeds=seeds,
+        )
         try:
             submission = runner.submit(job)
         except ComfyKitError as exc:
@@ -221,8 +239,11 @@ class ComfyKit:
         except ExecutionTimeout as exc:
             cancelled = self._cancel_quietly(runner, prompt_id)
             note = "it was cancelled on the server" if cancelled else "it was no longer running"
-            error = ExecutionTimeout(f"prompt {prompt_id} did not finish within {limit:g} s; {note}",
-                                     cancelled=cancelled, prompt_id=prompt_id)
+            error = ExecutionTimeout(
+                f"prompt {prompt_id} did not finish within {limit:g} s; {note}",
+                cancelled=cancelled,
+                prompt_id=prompt_id,
+            )
             error.__cause__ = exc
             return failed(error, prompt_id, seeds)
         except ComfyKitError as exc:
@@ -232,8 +253,14 @@ class ComfyKit:
             raise
         return self._result(runner, outcome, started, seeds, submission.warnings)
 
-    def _result(self, runner: Backend, outcome: RunOutcome, started: float,
-                seeds: Mapping[str, int], warnings: tuple[str, ...]) -> ExecuteResult:
+    def _result(
+        self,
+        runner: Backend,
+        outcome: RunOutcome,
+        started: float,
+        seeds: Mapping[str, int],
+        warnings: tuple[str, ...],
+    ) -> ExecuteResult:
         error = outcome.error
         artifacts: list[Artifact] = []
         hook = self.plugin_manager.hook.comfykit_parse_output
@@ -241,8 +268,10 @@ class ComfyKit:
             try:
                 artifact = hook(output=item, config=self.config)
             except Exception as exc:  # a parser plugin broke: report it, keep the job's outputs
-                error = error or PluginError(f"an output parser failed on node {item.node_id} "
-                                             f"({item.key}): {type(exc).__name__}: {exc}")
+                error = error or PluginError(
+                    f"an output parser failed on node {item.node_id} "
+                    f"({item.key}): {type(exc).__name__}: {exc}"
+                )
                 continue
             if artifact is not None:
                 artifacts.append(artifact)
@@ -253,7 +282,9 @@ class ComfyKit:
             artifacts=tuple(artifacts),
             outputs=outcome.outputs,
             msg=str(error) if error is not None else None,
-            error=error if isinstance(error, ComfyKitError) or error is None else PluginError(str(error)),
+            error=error
+            if isinstance(error, ComfyKitError) or error is None
+            else PluginError(str(error)),
             seeds=dict(seeds),
             warnings=warnings,
             backend=runner.name,

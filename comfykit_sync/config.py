@@ -70,13 +70,17 @@ def _request_timeout(value: Any, origin: str) -> tuple[float, float]:
     elif isinstance(value, (tuple, list)) and len(value) == 2:
         pair = (value[0], value[1])
     else:
-        raise ConfigurationError(f"{origin} must be seconds or a (connect, read) pair, got {value!r}")
+        raise ConfigurationError(
+            f"{origin} must be seconds or a (connect, read) pair, got {value!r}"
+        )
     return (_positive_float(pair[0], origin), _positive_float(pair[1], origin))
 
 
 def _seed_policy(value: Any, origin: str) -> str:
     if value not in SEED_POLICIES:
-        raise ConfigurationError(f"{origin} must be one of {', '.join(SEED_POLICIES)}, got {value!r}")
+        raise ConfigurationError(
+            f"{origin} must be one of {', '.join(SEED_POLICIES)}, got {value!r}"
+        )
     return str(value)
 
 

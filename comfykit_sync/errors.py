@@ -8,22 +8,22 @@
     ├── WorkflowError (ValueError)           the workflow cannot be used
     │   ├── UnsupportedSourceError           no loader claimed the source
     │   ├── WorkflowLoadError                unreadable, not JSON, UI format, too large
-    │   ├── DSLError                         a node-title marker is malformed (names node and field)
-    │   └── ParameterError                   missing / unknown / ill-typed parameter, missing upload file
-    ├── TransportError (ConnectionError)     the server could not be reached or the connection broke
-    │   └── RequestTimeout (TimeoutError)    a single request exceeded its timeout
+    │   ├── DSLError                         a malformed node-title marker (names node and field)
+    │   └── ParameterError                   missing / unknown / ill-typed parameter or upload file
+    ├── TransportError (ConnectionError)     the server could not be reached, or the link broke
+    │   └── RequestTimeout (TimeoutError)    one request exceeded its timeout
     ├── APIError                             the server answered, but not with what we asked for
     │   ├── InvalidResponseError             non-JSON or malformed reply
-    │   ├── WorkflowValidationError          400 / 200 with node_errors, mapped to DSL parameter names
+    │   ├── WorkflowValidationError          400 / 200 with node_errors, mapped to DSL names
     │   ├── AuthenticationError              401 / 403
     │   ├── NotFoundError (KeyError)         404
     │   ├── RateLimitError                   429 (carries retry_after)
     │   └── ServerError                      5xx
     └── ExecutionError                       the job ran and did not complete
-        ├── ExecutionTimeout (TimeoutError)  a deadline expired (the job was cancelled unless detached)
+        ├── ExecutionTimeout (TimeoutError)  a deadline expired (the job is cancelled)
         ├── ExecutionCancelled               cancelled by the caller
         ├── ExecutionInterrupted             interrupted on the server
-        └── PromptLostError                  the server no longer knows the prompt (restart, deleted)
+        └── PromptLostError                  the server forgot the prompt (restart, deleted)
 
 Caller mistakes (``ConfigurationError``, ``WorkflowError``) are raised before anything is sent;
 everything that happens to a submitted job is reported in ``ExecuteResult.error``.
@@ -66,7 +66,9 @@ class WorkflowLoadError(WorkflowError):
 class DSLError(WorkflowError):
     """A DSL marker in a node title is malformed or names a missing input."""
 
-    def __init__(self, message: str, *, node_id: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, node_id: str | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.node_id = node_id
         self.field = field

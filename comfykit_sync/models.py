@@ -99,8 +99,12 @@ class ExecuteResult:
     texts: list[str] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        for kind, attr in (("image", "images"), ("video", "videos"), ("audio", "audios"),
-                           ("text", "texts")):
+        for kind, attr in (
+            ("image", "images"),
+            ("video", "videos"),
+            ("audio", "audios"),
+            ("text", "texts"),
+        ):
             grouped = _group(self.artifacts, kind)
             object.__setattr__(self, f"{attr}_by_var", grouped)
             object.__setattr__(self, attr, [v for values in grouped.values() for v in values])

@@ -19,6 +19,7 @@ class BackendRegistry:
         self._classes: dict[str, type[Backend]] = {}
         self._owners: dict[str, str] = {}
         for impl in pm.hook.comfykit_register_backends.get_hookimpls():
+
             def register(cls: type[Backend], _plugin: str = impl.plugin_name) -> None:
                 self._add(cls, _plugin)
 

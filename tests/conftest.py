@@ -3,12 +3,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from recording_server import RecordingServer
 
 pytest_plugins = ["comfykit_sync.testing.pytest_plugin"]
-
-
 
 
 @pytest.fixture

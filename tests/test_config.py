@@ -9,12 +9,24 @@ from comfykit_sync.config import Config
 
 # (setting, env var, env value, parsed env value, argument value, default)
 CASES = [
-    ("comfyui_url", "COMFYUI_BASE_URL", "http://10.0.0.1:8188/", "http://10.0.0.1:8188",
-     "http://127.0.0.1:9000", "http://127.0.0.1:8188"),
+    (
+        "comfyui_url",
+        "COMFYUI_BASE_URL",
+        "http://10.0.0.1:8188/",
+        "http://10.0.0.1:8188",
+        "http://127.0.0.1:9000",
+        "http://127.0.0.1:8188",
+    ),
     ("executor_type", "COMFYUI_EXECUTOR_TYPE", "websocket", "websocket", "http", "http"),
     ("api_key", "COMFYUI_API_KEY", "env-key", "env-key", "arg-key", None),
-    ("runninghub_url", "RUNNINGHUB_BASE_URL", "https://rh.example", "https://rh.example",
-     "https://rh2.example", "https://www.runninghub.ai"),
+    (
+        "runninghub_url",
+        "RUNNINGHUB_BASE_URL",
+        "https://rh.example",
+        "https://rh.example",
+        "https://rh2.example",
+        "https://www.runninghub.ai",
+    ),
     ("runninghub_api_key", "RUNNINGHUB_API_KEY", "rh-env", "rh-env", "rh-arg", None),
     ("runninghub_timeout", "RUNNINGHUB_TIMEOUT", "42", 42.0, 7, 300.0),
     ("runninghub_retry_count", "RUNNINGHUB_RETRY_COUNT", "5", 5, 3, 3),
@@ -23,8 +35,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("name,env_name,env_value,parsed,arg,default", CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    "name,env_name,env_value,parsed,arg,default", CASES, ids=[c[0] for c in CASES]
+)
 def test_precedence(name, env_name, env_value, parsed, arg, default):
     env = {env_name: env_value}
     assert getattr(Config.resolve(env={}), name) == default
@@ -44,14 +57,17 @@ def test_comfyui_api_key_is_not_a_runninghub_key():
     assert config.comfy_org_api_key is None
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    ({"comfyui_url": "ftp://x"}, "comfyui_url"),
-    ({"executor_type": "grpc"}, "executor_type"),
-    ({"runninghub_timeout": -1}, "runninghub_timeout"),
-    ({"runninghub_retry_count": 1.5}, "runninghub_retry_count"),
-    ({"seed_policy": "sometimes"}, "seed_policy"),
-    ({"request_timeout": (1, 2, 3)}, "request_timeout"),
-])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        ({"comfyui_url": "ftp://x"}, "comfyui_url"),
+        ({"executor_type": "grpc"}, "executor_type"),
+        ({"runninghub_timeout": -1}, "runninghub_timeout"),
+        ({"runninghub_retry_count": 1.5}, "runninghub_retry_count"),
+        ({"seed_policy": "sometimes"}, "seed_policy"),
+        ({"request_timeout": (1, 2, 3)}, "request_timeout"),
+    ],
+)
 def test_invalid_arguments_name_the_setting(kwargs, needle):
     with pytest.raises(ConfigurationError, match=needle):
         Config.resolve(env={}, **kwargs)
@@ -67,10 +83,13 @@ def test_unknown_option_is_an_error():
         ComfyKit(colour="red")
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("a=1; b=2", {"a": "1", "b": "2"}),
-    ('{"a": "1", "b": 2}', {"a": "1", "b": "2"}),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("a=1; b=2", {"a": "1", "b": "2"}),
+        ('{"a": "1", "b": 2}', {"a": "1", "b": "2"}),
+    ],
+)
 def test_cookie_formats(text, expected):
     assert Config.resolve(env={}, cookies=text).cookies == expected
     assert Config.resolve(env={"COMFYUI_COOKIES": text}).cookies == expected
@@ -83,8 +102,12 @@ def test_bad_cookie_text_does_not_echo_the_value():
 
 
 def test_secrets_never_in_repr():
-    kit = ComfyKit(api_key="sk-proxy", cookies="session=c00kie", runninghub_api_key="rh-key",
-                   comfy_org_api_key="corg-key")
+    kit = ComfyKit(
+        api_key="sk-proxy",
+        cookies="session=c00kie",
+        runninghub_api_key="rh-key",
+        comfy_org_api_key="corg-key",
+    )
     try:
         for text in (repr(kit), repr(kit.config), str(kit.config)):
             for secret in ("sk-proxy", "c00kie", "rh-key", "corg-key"):

@@ -6,6 +6,7 @@ import io
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -122,10 +123,16 @@ def test_rejected_workflow_names_the_parameter(kit, fake_comfyui):
 
 def _two_branch_workflow() -> dict:
     wf = graph(T2I)
-    wf["20"] = {"class_type": "LoadImage", "inputs": {"image": "example.png"},
-                "_meta": {"title": "$photo.image"}}
-    wf["21"] = {"class_type": "SaveImage", "inputs": {"filename_prefix": "b", "images": ["20", 0]},
-                "_meta": {"title": "$output.copy"}}
+    wf["20"] = {
+        "class_type": "LoadImage",
+        "inputs": {"image": "example.png"},
+        "_meta": {"title": "$photo.image"},
+    }
+    wf["21"] = {
+        "class_type": "SaveImage",
+        "inputs": {"filename_prefix": "b", "images": ["20", 0]},
+        "_meta": {"title": "$output.copy"},
+    }
     return wf
 
 
@@ -148,8 +155,11 @@ def test_partially_invalid_prompt_can_run_with_warnings(fake_comfyui):
 
 
 def test_execution_error_names_node_and_parameters(kit, fake_comfyui):
-    fake_comfyui.script(Script(error_node="3", error_message="CUDA out of memory",
-                               error_type="torch.OutOfMemoryError"))
+    fake_comfyui.script(
+        Script(
+            error_node="3", error_message="CUDA out of memory", error_type="torch.OutOfMemoryError"
+        )
+    )
     result = kit.execute(T2I, {"prompt": "x"})
     assert result.status == "failed" and result.prompt_id
     error = result.error
@@ -200,10 +210,15 @@ def test_timeout_interrupts_the_running_prompt(kit, fake_comfyui):
 
 def test_timeout_deletes_a_pending_prompt(kit, fake_comfyui):
     fake_comfyui.duration = 3.0
-    blocker = threading.Thread(target=kit.execute, args=(T2I, {"prompt": "first"}),
-                               kwargs={"timeout": 1.5})
+    blocker = threading.Thread(
+        target=kit.execute, args=(T2I, {"prompt": "first"}), kwargs={"timeout": 1.5}
+    )
     blocker.start()
     try:
+        for _ in range(200):  # until the first prompt runs (bounded)
+            if any(r.status == "running" for r in fake_comfyui.prompts.values()):
+                break
+            time.sleep(0.01)
         result = kit.execute(T2I, {"prompt": "second"}, timeout=0.5)
     finally:
         blocker.join()
@@ -272,11 +287,14 @@ def test_upload_local_path_streams_the_file(kit, fake_comfyui, tmp_path):
     assert fake_comfyui.prompts[again.prompt_id].graph["10"]["inputs"]["image"] == "my cat (1).png"
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: PNG,
-    lambda p: io.BytesIO(PNG),
-    lambda p: open(p, "rb"),  # noqa: SIM115 - closed by the test's tmp_path cleanup
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: PNG,
+        lambda p: io.BytesIO(PNG),
+        lambda p: open(p, "rb"),  # noqa: SIM115 - closed by the test's tmp_path cleanup
+    ],
+)
 def test_upload_bytes_and_file_objects(kit, fake_comfyui, tmp_path, make):
     path = tmp_path / "src.png"
     path.write_bytes(PNG)
@@ -311,8 +329,7 @@ def test_server_side_file_name_is_used_verbatim(kit, fake_comfyui):
     assert not any(r.path.endswith("/upload/image") for r in fake_comfyui.requests)
 
 
-def test_default_upload_value_is_not_uploaded_from_cwd(kit, fake_comfyui, tmp_path,
-                                                       monkeypatch):
+def test_default_upload_value_is_not_uploaded_from_cwd(kit, fake_comfyui, tmp_path, monkeypatch):
     (tmp_path / "example.png").write_bytes(b"local file that must not be uploaded")
     monkeypatch.chdir(tmp_path)
     result = kit.execute(I2I)

@@ -14,7 +14,9 @@ from comfykit_sync import (
     WorkflowLoadError,
 )
 
-API = {"9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "x"}, "_meta": {"title": "t"}}}
+API = {
+    "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "x"}, "_meta": {"title": "t"}}
+}
 UI = {"last_node_id": 9, "nodes": [{"id": 9, "type": "SaveImage"}], "links": [], "version": 0.4}
 
 
@@ -50,11 +52,14 @@ def test_node_without_class_type_is_named(kit):
         kit.load_workflow({"7": {"inputs": {}}})
 
 
-@pytest.mark.parametrize("content,needle", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "JSON object"),
-    ("{}", "no nodes"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ("{}", "no nodes"),
+    ],
+)
 def test_unusable_files(kit, tmp_path, content, needle):
     path = tmp_path / "bad.json"
     path.write_text(content)

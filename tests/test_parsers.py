@@ -13,8 +13,14 @@ def parse():
     hook = make_plugin_manager(autoload=False).hook.comfykit_parse_output
 
     def parse(key, value, node_output=None, var="v"):
-        item = OutputItem(node_id="9", key=key, value=value, var=var,
-                          node_output=node_output or {key: [value]}, url="u")
+        item = OutputItem(
+            node_id="9",
+            key=key,
+            value=value,
+            var=var,
+            node_output=node_output or {key: [value]},
+            url="u",
+        )
         return hook(output=item, config=None)
 
     return parse
@@ -24,21 +30,24 @@ def rec(name, **extra):
     return {"filename": name, "subfolder": "", "type": "output", **extra}
 
 
-@pytest.mark.parametrize("key,name,kind", [
-    ("images", "a.png", "image"),
-    ("images", "a.JPG", "image"),
-    ("images", "clip.mp4", "video"),          # SaveVideo reports videos under images
-    ("images", "clip.webm", "video"),
-    ("gifs", "anim.gif", "video"),            # VHS
-    ("audio", "voice.flac", "audio"),
-    ("audio", "voice.opus", "audio"),
-    ("3d", "mesh.glb", "model3d"),
-    ("images", "logo.svg", "image"),
-    ("images", "x.tif", "image"),
-    ("images", "film.mkv", "video"),
-    ("latents", "x.latent", "file"),          # unknown types are kept, never dropped
-    ("whatever", "a.png", "image"),           # any key
-])
+@pytest.mark.parametrize(
+    "key,name,kind",
+    [
+        ("images", "a.png", "image"),
+        ("images", "a.JPG", "image"),
+        ("images", "clip.mp4", "video"),  # SaveVideo reports videos under images
+        ("images", "clip.webm", "video"),
+        ("gifs", "anim.gif", "video"),  # VHS
+        ("audio", "voice.flac", "audio"),
+        ("audio", "voice.opus", "audio"),
+        ("3d", "mesh.glb", "model3d"),
+        ("images", "logo.svg", "image"),
+        ("images", "x.tif", "image"),
+        ("images", "film.mkv", "video"),
+        ("latents", "x.latent", "file"),  # unknown types are kept, never dropped
+        ("whatever", "a.png", "image"),  # any key
+    ],
+)
 def test_files_classified_by_extension(parse, key, name, kind):
     artifact = parse(key, rec(name))
     assert artifact.kind == kind and artifact.filename == name and artifact.url == "u"

@@ -46,9 +46,19 @@ def test_third_party_loader_is_asked_before_builtins(tmp_path):
 
 
 def _backend(name):
-    return type(f"B_{name}", (Backend,), {"name": name, "upload": None, "submit": None,
-                                          "status": None, "wait": None, "outputs": None,
-                                          "cancel": None})
+    return type(
+        f"B_{name}",
+        (Backend,),
+        {
+            "name": name,
+            "upload": None,
+            "submit": None,
+            "status": None,
+            "wait": None,
+            "outputs": None,
+            "cancel": None,
+        },
+    )
 
 
 def test_backend_name_clash_names_both_plugins():
@@ -101,7 +111,8 @@ def test_entry_point_that_fails_to_import_is_reported(monkeypatch):
         name="good", value="comfykit_sync_test_good_plugin", group="comfykit_sync"
     )
     monkeypatch.setattr(
-        importlib.metadata, "entry_points",
+        importlib.metadata,
+        "entry_points",
         lambda group=None: [broken, good] if group == "comfykit_sync" else [],
     )
     pm = make_plugin_manager(env={})

@@ -28,8 +28,18 @@ def test_interval_grows_with_elapsed_time_and_is_capped():
     def check():
         return "done" if next(calls) == 400 else None
 
-    assert poll(check, deadline=clock.now + 3600, clock=clock, sleep=clock.sleep,
-                min_interval=0.02, max_interval=2.0, ratio=0.1) == "done"
+    assert (
+        poll(
+            check,
+            deadline=clock.now + 3600,
+            clock=clock,
+            sleep=clock.sleep,
+            min_interval=0.02,
+            max_interval=2.0,
+            ratio=0.1,
+        )
+        == "done"
+    )
     assert clock.sleeps[0] == pytest.approx(0.02)
     assert max(clock.sleeps) == pytest.approx(2.0)
     assert clock.sleeps == sorted(clock.sleeps)

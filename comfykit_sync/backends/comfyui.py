@@ -83,7 +83,9 @@ def execution_error(
 ) -> ExecutionError | None:
     """Classify a finished history entry (spec §5): ``None`` on success, else the error."""
     status = entry.get("status") if isinstance(entry.get("status"), Mapping) else {}
-    messages = [m for m in status.get("messages") or [] if isinstance(m, (list, tuple)) and len(m) == 2]
+    messages = [
+        m for m in status.get("messages") or [] if isinstance(m, (list, tuple)) and len(m) == 2
+    ]
     graph = _entry_graph(entry)
     for name, data in messages:
         if name == "execution_interrupted":
@@ -124,8 +126,14 @@ def _entry_graph(entry: Mapping[str, Any]) -> Mapping[str, Any]:
 class ComfyUIClient:
     """Typed wrappers of the ComfyUI endpoints the backends use."""
 
-    def __init__(self, http: HttpClient, *, client_id: str, comfy_org_api_key: str | None,
-                 upload_subfolder: str = "") -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        client_id: str,
+        comfy_org_api_key: str | None,
+        upload_subfolder: str = "",
+    ) -> None:
         self.http = http
         self.client_id = client_id
         self.comfy_org_api_key = comfy_org_api_key
@@ -138,19 +146,29 @@ class ComfyUIClient:
         An ambiguous failure (the request may have reached the server) is resolved by looking
         for the client-minted id in ``/queue`` and ``/history`` before a single retry.
         """
-        body: dict[str, Any] = {"prompt": job.graph, "client_id": self.client_id,
-                                "prompt_id": job.prompt_id}
+        body: dict[str, Any] = {
+            "prompt": job.graph,
+            "client_id": self.client_id,
+            "prompt_id": job.prompt_id,
+        }
         if self.comfy_org_api_key:
             body["extra_data"] = {"api_key_comfy_org": self.comfy_org_api_key}
         for attempt in range(2):
             try:
-                reply = self.http.json("POST", "/prompt", json=body, what="submitting the workflow",
-                                       idempotent=False, deadline=deadline)
+                reply = self.http.json(
+                    "POST",
+                    "/prompt",
+                    json=body,
+                    what="submitting the workflow",
+                    idempotent=False,
+                    deadline=deadline,
+                )
                 break
             except APIError as exc:
                 if exc.status_code == 400:
-                    raise validation_error(exc.body, job.spec, job.graph,
-                                           status_code=400, url=exc.url) from exc
+                    raise validation_error(
+                        exc.body, job.spec, job.graph, status_code=400, url=exc.url
+                    ) from exc
                 if attempt or not (exc.status_code and exc.status_code >= 502):
                     raise
                 if self.is_known(job.prompt_id):
@@ -170,11 +188,13 @@ class ComfyUIClient:
         return prompt_id in running or prompt_id in pending or self.history(prompt_id) is not None
 
     # -- state ------------------------------------------------------------------------------
-    def history(self, prompt_id: str, *, timeout: tuple[float, float] | None = None
-                ) -> Mapping[str, Any] | None:
+    def history(
+        self, prompt_id: str, *, timeout: tuple[float, float] | None = None
+    ) -> Mapping[str, Any] | None:
         """The history entry of a finished prompt, or ``None`` while unknown/unfinished."""
-        reply = self.http.json("GET", f"/history/{prompt_id}", what="reading the history",
-                               timeout=timeout)
+        reply = self.http.json(
+            "GET", f"/history/{prompt_id}", what="reading the history", timeout=timeout
+        )
         if not isinstance(reply, Mapping):
             raise InvalidResponseError(f"GET /history replied with {type(reply).__name__}")
         entry = reply.get(prompt_id)
@@ -190,7 +210,9 @@ class ComfyUIClient:
             return [i for i in reply.get(key) or [] if isinstance(i, (list, tuple)) and len(i) > 1]
 
         running = [str(item[1]) for item in items("queue_running")]
-        pending = sorted(items("queue_pending"), key=lambda i: (i[0] if isinstance(i[0], (int, float)) else 0))
+        pending = sorted(
+            items("queue_pending"), key=lambda i: i[0] if isinstance(i[0], (int, float)) else 0
+        )
         return running, [str(item[1]) for item in pending]
 
     def state(self, prompt_id: str) -> JobState:
@@ -207,12 +229,22 @@ class ComfyUIClient:
         """Dequeue if pending, interrupt only this prompt if running (spec §4 guidance)."""
         running, pending = self.queue()
         if prompt_id in pending:
-            self.http.request("POST", "/queue", json={"delete": [prompt_id]},
-                              what="deleting the prompt from the queue", idempotent=True)
+            self.http.request(
+                "POST",
+                "/queue",
+                json={"delete": [prompt_id]},
+                what="deleting the prompt from the queue",
+                idempotent=True,
+            )
             return True
         if prompt_id in running:
-            self.http.request("POST", "/interrupt", json={"prompt_id": prompt_id},
-                              what="interrupting the prompt", idempotent=True)
+            self.http.request(
+                "POST",
+                "/interrupt",
+                json={"prompt_id": prompt_id},
+                what="interrupting the prompt",
+                idempotent=True,
+            )
             return True
         return False
 
@@ -229,7 +261,10 @@ class ComfyUIClient:
                 content_type=media.content_type,
             )
             reply = self.http.json(
-                "POST", "/upload/image", data=body, headers={"Content-Type": body.content_type},
+                "POST",
+                "/upload/image",
+                data=body,
+                headers={"Content-Type": body.content_type},
                 what=f"uploading {media.filename!r}",
             )
         if not isinstance(reply, Mapping) or not reply.get("name"):
@@ -243,11 +278,13 @@ class ComfyUIClient:
 
     def view_url(self, record: Mapping[str, Any]) -> str:
         """The percent-encoded ``/view`` URL of a file record."""
-        query = urlencode({
-            "filename": str(record.get("filename", "")),
-            "subfolder": str(record.get("subfolder") or ""),
-            "type": str(record.get("type") or "output"),
-        })
+        query = urlencode(
+            {
+                "filename": str(record.get("filename", "")),
+                "subfolder": str(record.get("subfolder") or ""),
+                "type": str(record.get("type") or "output"),
+            }
+        )
         return f"{self.http.base_url}/view?{query}"
 
     # -- results ----------------------------------------------------------------------------
@@ -266,11 +303,27 @@ class ComfyUIClient:
                 if key in FLAG_KEYS:
                     continue
                 for value in values if isinstance(values, (list, tuple)) else [values]:
-                    url = self.view_url(value) if isinstance(value, Mapping) and value.get("filename") else None
-                    items.append(OutputItem(node_id=display, key=key, value=value, var=var,
-                                            node_output=node_output, url=url))
-        return RunOutcome(prompt_id=prompt_id, outputs=outputs, items=tuple(items),
-                          error=execution_error(prompt_id, entry, spec))
+                    url = (
+                        self.view_url(value)
+                        if isinstance(value, Mapping) and value.get("filename")
+                        else None
+                    )
+                    items.append(
+                        OutputItem(
+                            node_id=display,
+                            key=key,
+                            value=value,
+                            var=var,
+                            node_output=node_output,
+                            url=url,
+                        )
+                    )
+        return RunOutcome(
+            prompt_id=prompt_id,
+            outputs=outputs,
+            items=tuple(items),
+            error=execution_error(prompt_id, entry, spec),
+        )
 
 
 def submit_with_warnings(
@@ -280,8 +333,13 @@ def submit_with_warnings(
     prompt_id, node_errors = client.submit(job, deadline=deadline)
     if not node_errors:
         return Submission(prompt_id)
-    error = validation_error({"node_errors": node_errors}, job.spec, job.graph,
-                             status_code=200, url=client.http.url("/prompt"))
+    error = validation_error(
+        {"node_errors": node_errors},
+        job.spec,
+        job.graph,
+        status_code=200,
+        url=client.http.url("/prompt"),
+    )
     error.prompt_id = prompt_id
     if on_node_errors == "warn":
         log.warning("%s (prompt %s runs without those outputs)", error, prompt_id)

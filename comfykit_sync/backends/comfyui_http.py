@@ -42,15 +42,20 @@ class ComfyUIHttpBackend(Backend):
 
     def submit(self, job: PreparedJob) -> Submission:
         deadline = time.monotonic() + self.context.config.timeout
-        return submit_with_warnings(self.client, job, deadline=deadline,
-                                    on_node_errors=self.context.config.on_node_errors)
+        return submit_with_warnings(
+            self.client, job, deadline=deadline, on_node_errors=self.context.config.on_node_errors
+        )
 
     def status(self, prompt_id: str) -> JobState:
         return self.client.state(prompt_id)
 
     def wait(self, prompt_id: str, spec: WorkflowSpec, *, deadline: float) -> RunOutcome:
-        entry = wait_for_history(self.client, prompt_id, deadline=deadline,
-                                 max_interval=self.context.config.poll_max_interval)
+        entry = wait_for_history(
+            self.client,
+            prompt_id,
+            deadline=deadline,
+            max_interval=self.context.config.poll_max_interval,
+        )
         return self.client.outcome(prompt_id, entry, spec)
 
     def outputs(self, prompt_id: str, spec: WorkflowSpec) -> RunOutcome | None:
@@ -96,8 +101,9 @@ def wait_for_history(
         return entry
 
     try:
-        return poll(check, deadline=deadline, started=started, max_interval=max_interval,
-                    sleep=sleep)
+        return poll(
+            check, deadline=deadline, started=started, max_interval=max_interval, sleep=sleep
+        )
     except DeadlineExceeded as exc:
         raise ExecutionTimeout(
             f"prompt {prompt_id} did not finish before the deadline", prompt_id=prompt_id

@@ -26,14 +26,17 @@ def parse_json(data: bytes | str, where: str) -> Any:
 def is_ui_format(data: Mapping[str, Any]) -> bool:
     """True for the editor's graph format (top-level ``nodes`` and ``links`` lists)."""
     return isinstance(data.get("nodes"), list) and (
-        "links" in data or not any(isinstance(v, Mapping) and "class_type" in v for v in data.values())
+        "links" in data
+        or not any(isinstance(v, Mapping) and "class_type" in v for v in data.values())
     )
 
 
 def api_graph(data: Any, where: str) -> dict[str, Any]:
     """Check that ``data`` is an API-format graph and return it as a plain dict."""
     if not isinstance(data, Mapping):
-        raise WorkflowLoadError(f"{where} must be a JSON object of nodes, got {type(data).__name__}")
+        raise WorkflowLoadError(
+            f"{where} must be a JSON object of nodes, got {type(data).__name__}"
+        )
     if is_ui_format(data):
         raise WorkflowLoadError(f"{where} cannot be run: {UI_FORMAT_HINT}")
     if not data:

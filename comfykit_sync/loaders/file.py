@@ -31,10 +31,14 @@ def comfykit_load_workflow(source: Any, config: Config) -> Workflow | None:
     try:
         size = path.stat().st_size
         if size > config.max_workflow_bytes:
-            raise WorkflowLoadError(f"{where} is {size} bytes, over the {config.max_workflow_bytes} limit")
+            raise WorkflowLoadError(
+                f"{where} is {size} bytes, over the {config.max_workflow_bytes} limit"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
-        raise WorkflowLoadError(f"{where} does not exist (working directory: {os.getcwd()})") from None
+        raise WorkflowLoadError(
+            f"{where} does not exist (working directory: {os.getcwd()})"
+        ) from None
     except IsADirectoryError:
         raise WorkflowLoadError(f"{where} is a directory") from None
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""Loader for ``http(s)://`` workflow URLs: bounded time and size, credentials only to their origin."""
+"""Loader for ``http(s)://`` workflow URLs: bounded in time and size; credentials stay home."""
 
 from __future__ import annotations
 

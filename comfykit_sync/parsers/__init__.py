@@ -1,1 +1,1 @@
-"""Output parsers; each built-in parser is a plugin module implementing ``comfykit_parse_output``."""
+"""Output parsers; each built-in parser is a plugin implementing ``comfykit_parse_output``."""

@@ -19,9 +19,7 @@ EXTENSIONS: dict[str, str] = {
         "image",
     ),
     **dict.fromkeys((".mp4", ".mov", ".avi", ".webm", ".gif", ".mkv", ".m4v"), "video"),
-    **dict.fromkeys(
-        (".mp3", ".wav", ".flac", ".ogg", ".aac", ".m4a", ".wma", ".opus"), "audio"
-    ),
+    **dict.fromkeys((".mp3", ".wav", ".flac", ".ogg", ".aac", ".m4a", ".wma", ".opus"), "audio"),
     **dict.fromkeys((".glb", ".gltf", ".obj", ".fbx", ".stl", ".ply", ".usdz"), "model3d"),
 }
 MIME_PREFIXES = {"image/gif": "video", "image/": "image", "video/": "video", "audio/": "audio"}
