@@ -201,7 +201,7 @@ class ComfyKit:
         limit: float,
     ) -> ExecuteResult:
         def failed(
-            error: ComfyKitError, prompt_id: str | None, seeds: Mapping[str, int] = {}
+            error: ComfyKitError, prompt_id: str | None, seeds: Mapping[str, int] | None = None
         ) -> ExecuteResult:
             return ExecuteResult(
                 status="failed",
@@ -209,7 +209,8 @@ class ComfyKit:
                 msg=str(error),
                 error=error,
                 duration=time.monotonic() - started,
-                seeds=dict(seeds),
+                seeds=dict(seeds or {}),
+                warnings=spec.warnings,
                 backend=runner.name,
             )
 
@@ -251,7 +252,7 @@ class ComfyKit:
         except KeyboardInterrupt:
             self._cancel_quietly(runner, prompt_id)
             raise
-        return self._result(runner, outcome, started, seeds, submission.warnings)
+        return self._result(runner, outcome, started, seeds, spec.warnings + submission.warnings)
 
     def _result(
         self,
@@ -282,9 +283,7 @@ class ComfyKit:
             artifacts=tuple(artifacts),
             outputs=outcome.outputs,
             msg=str(error) if error is not None else None,
-            error=error
-            if isinstance(error, ComfyKitError) or error is None
-            else PluginError(str(error)),
+            error=error,
             seeds=dict(seeds),
             warnings=warnings,
             backend=runner.name,

@@ -5,8 +5,6 @@ from collections.abc import Iterator
 import pytest
 from recording_server import RecordingServer
 
-pytest_plugins = ["comfykit_sync.testing.pytest_plugin"]
-
 
 @pytest.fixture
 def recording_server() -> Iterator[RecordingServer]:

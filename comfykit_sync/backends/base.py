@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from .._http import HttpClient
     from ..config import Config
+    from ..errors import ComfyKitError
     from ..models import OutputItem, Workflow
     from ..params import UploadSource, WorkflowSpec
 
@@ -71,7 +72,7 @@ class RunOutcome:
     prompt_id: str
     outputs: Mapping[str, Any]
     items: tuple[OutputItem, ...] = ()
-    error: Exception | None = None
+    error: ComfyKitError | None = None
 
 
 class Backend(abc.ABC):

@@ -40,21 +40,6 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return width, height
 
 
-def png_text(data: bytes) -> dict[str, str]:
-    """The ``tEXt`` chunks of a PNG as a dict."""
-    out: dict[str, str] = {}
-    pos = 8
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + length]
-        if kind == b"tEXt":
-            key, _, value = body.partition(b"\x00")
-            out[key.decode("latin-1")] = value.decode("latin-1")
-        pos += 12 + length
-    return out
-
-
 def jpeg_gray() -> bytes:
     """An 8x8 mid-grey baseline JPEG (one DC-only block, one-code Huffman tables)."""
     app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"

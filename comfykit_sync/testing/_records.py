@@ -11,17 +11,6 @@ from typing import Any
 
 import attrs
 
-PROMPT_STATUSES = (
-    "pending",
-    "running",
-    "success",
-    "error",
-    "interrupted",
-    "deleted",
-    "lost",
-    "rejected",
-)
-
 
 def _opt_str(value: object) -> str | None:
     """Node ids may be given as ints; ComfyUI node ids are strings."""
@@ -82,8 +71,9 @@ class Script:
 class PromptRecord:
     """What the fake server knows about one prompt id.
 
-    ``status`` is one of :data:`PROMPT_STATUSES`; ``"rejected"`` means every
-    ``POST /prompt`` carrying this id was refused (nothing queued).
+    ``status``: "pending", "running", "success", "error", "interrupted",
+    "deleted" (removed from the queue), "lost" (vanished or dropped by a
+    restart) or "rejected" (every ``POST /prompt`` with this id was refused).
     ``submit_count`` counts every ``POST /prompt`` whose body carried this id.
     When an id is reused, the record describes its latest submission.
     """

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import heapq
 import ipaddress
 import json
 import logging
@@ -40,9 +39,9 @@ import attrs
 from aiohttp import web
 
 from . import _files, _media
-from ._executor import Executor, Job, Outcome, OutputCache
 from ._folders import Folders
 from ._nodes import CATALOGUE
+from ._queue import PromptQueue
 from ._records import PromptRecord, RequestRecord, Script
 from ._validation import validate_prompt
 from ._ws import Hub
@@ -50,9 +49,7 @@ from ._ws import Hub
 __all__ = ["FakeComfyUI", "PromptRecord", "RequestRecord", "Script", "main"]
 
 COMFYUI_VERSION = "0.3.64"
-MAX_HISTORY = 10000
 MAX_REQUESTS = 10000
-SENSITIVE_EXTRA_DATA_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
 _STARTUP_TIMEOUT = 10.0
 _SHUTDOWN_TIMEOUT = 10.0
 
@@ -134,8 +131,6 @@ class FakeComfyUI:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.workers = workers
-        self.duration = duration
         self.max_upload_size = max_upload_size
         self.host = host
         self._requested_port = port
@@ -144,21 +139,19 @@ class FakeComfyUI:
         self._folders = Folders(root)
         (self._folders.input / "example.png").write_bytes(_media.png(64, 64, (200, 120, 40)))
         self._hub = Hub()
-        self._cache = OutputCache(cache)
-        self._executor = Executor(
-            self._folders, self._cache, self._send_event, self._send_preview if previews else None
+        self._queue = PromptQueue(
+            self._folders,
+            self._hub,
+            workers=workers,
+            duration=duration,
+            cache=cache,
+            previews=previews,
         )
         self._lock = threading.Lock()
         self._scripts: list[tuple[Script, Match | None]] = []
         self._failures: list[_FailureRule] = []
         self._prompts: dict[str, PromptRecord] = {}
         self._requests: deque[RequestRecord] = deque(maxlen=MAX_REQUESTS)
-        self._pending: list[tuple[float, int, Job]] = []
-        self._running: dict[int, Job] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._history: dict[str, dict[str, Any]] = {}
-        self._number = 0
-        self._seq = 0
         self._port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -236,26 +229,21 @@ class FakeComfyUI:
     async def _startup(self) -> None:
         app = web.Application(client_max_size=self.max_upload_size, middlewares=[self._middleware])
         self._add_routes(app)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._requested_port)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self._requested_port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = runner.addresses[0][1]
 
     async def _shutdown(self) -> None:
-        self._pending.clear()
-        await self._cancel_jobs()
+        await self._queue.close()
         self._hub.abort_all()
         if self._runner is not None:
             await self._runner.cleanup()
-
-    async def _cancel_jobs(self) -> None:
-        """Cancel every job task (running or in its final delay) and wait for them."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._running.clear()
 
     # ---------------------------------------------------------------- public API
 
@@ -275,6 +263,15 @@ class FakeComfyUI:
     def ws_url(self) -> str:
         """WebSocket URL, e.g. ``ws://127.0.0.1:8188/ws``."""
         return f"ws://{self.host}:{self.port}/ws"
+
+    @property
+    def duration(self) -> float:
+        """Default execution time of a prompt in seconds (settable at any time)."""
+        return self._queue.duration
+
+    @duration.setter
+    def duration(self, seconds: float) -> None:
+        self._queue.duration = seconds
 
     @property
     def input_dir(self) -> Path:
@@ -322,30 +319,18 @@ class FakeComfyUI:
 
         A 429 carries ``Retry-After: retry_after``. A dict ``body`` is sent as JSON.
         """
+        if times < 1:
+            raise ValueError("times must be at least 1")
         rule = _FailureRule(_api_path("/" + path.lstrip("/")), status, times, body, retry_after)
         with self._lock:
             self._failures.append(rule)
 
     def forget_all(self) -> None:
         """Simulate a restart: queue, history, cache and sockets are gone; jobs become "lost"."""
-        self._call(self._forget)
-
-    def _call(self, function: Callable[[], Awaitable[None]]) -> None:
         if self._loop is None or self._stopped:
             raise RuntimeError("the server is not running")
-        asyncio.run_coroutine_threadsafe(function(), self._loop).result(_SHUTDOWN_TIMEOUT)
-
-    async def _forget(self) -> None:
-        for _, _, job in self._pending:
-            job.record.status = "lost"
-        self._pending.clear()
-        for job in self._running.values():
-            job.record.status = "lost"
-        await self._cancel_jobs()
-        self._history.clear()
-        self._cache.clear()
-        self._number = 0
-        self._hub.abort_all()
+        future = asyncio.run_coroutine_threadsafe(self._queue.forget(), self._loop)
+        future.result(_SHUTDOWN_TIMEOUT)
 
     # ------------------------------------------------------------ HTTP plumbing
 
@@ -417,88 +402,6 @@ class FakeComfyUI:
         app.router.add_get("/_fake/prompts/{prompt_id}", self._fake_prompt)
         app.router.add_post("/_fake/forget", self._fake_forget)
 
-    # --------------------------------------------------------- queue and events
-
-    def _queue_info(self) -> dict[str, Any]:
-        return {"exec_info": {"queue_remaining": len(self._pending) + len(self._running)}}
-
-    def _queue_changed(self) -> None:
-        """ComfyUI's ``queue_updated``: a ``status`` broadcast to every socket."""
-        self._hub.broadcast({"type": "status", "data": {"status": self._queue_info()}})
-
-    def _send_event(self, job: Job, event: str, data: dict[str, Any], broadcast: bool) -> None:
-        """To the job's client; to everyone when it has none and ``broadcast`` is set."""
-        if job.client_id is not None:
-            self._hub.send(job.client_id, {"type": event, "data": data})
-        elif broadcast:
-            self._hub.broadcast({"type": event, "data": data})
-
-    def _send_preview(self, job: Job, node_id: str) -> None:
-        self._hub.send_preview(job.client_id, job.prompt_id, node_id)
-
-    def _pump(self) -> None:
-        """Start pending jobs (lowest number first) while a worker is free."""
-        while self._pending and len(self._running) < self.workers and not self._stopped:
-            _, _, job = heapq.heappop(self._pending)
-            if job.script.vanish:
-                job.record.status = "lost"
-                self._queue_changed()
-                continue
-            self._running[job.seq] = job
-            job.record.status = "running"
-            job.record.started_at = time.time()
-            task = asyncio.get_running_loop().create_task(self._run_job(job))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            self._queue_changed()
-
-    async def _run_job(self, job: Job) -> None:
-        script = job.script
-        loop = asyncio.get_running_loop()
-        timers = []
-        if script.interrupt_after is not None:
-            timers.append(loop.call_later(script.interrupt_after, job.interrupt.set))
-        if script.drop_socket_after is not None and job.client_id is not None:
-            timers.append(loop.call_later(script.drop_socket_after, self._hub.drop, job.client_id))
-        duration = script.duration if script.duration is not None else self.duration
-        try:
-            outcome = await self._executor.run(job, duration)
-            self._write_history(job, outcome)
-            if script.delay_final > 0:
-                await asyncio.sleep(script.delay_final)
-            if job.client_id is not None:
-                message = {"type": "executing", "data": {"node": None, "prompt_id": job.prompt_id}}
-                self._hub.send(job.client_id, message)
-        except Exception:  # a bug in the fake must not wedge the queue
-            log.exception("fake execution of %s crashed", job.prompt_id)
-            job.record.status = "lost"
-            self._running.pop(job.seq, None)
-        finally:
-            for timer in timers:
-                timer.cancel()
-        self._pump()
-
-    def _write_history(self, job: Job, outcome: Outcome) -> None:
-        """Store the history entry and leave the running set, atomically (like ``task_done``)."""
-        self._running.pop(job.seq, None)
-        extra = {k: v for k, v in job.extra_data.items() if k not in SENSITIVE_EXTRA_DATA_KEYS}
-        success = outcome.status == "success"
-        if len(self._history) > MAX_HISTORY:
-            self._history.pop(next(iter(self._history)))
-        self._history[job.prompt_id] = {
-            "prompt": [job.number, job.prompt_id, job.graph, extra, job.outputs],
-            "outputs": outcome.outputs,
-            "status": {
-                "status_str": "success" if success else "error",
-                "completed": success,
-                "messages": outcome.messages,
-            },
-            "meta": outcome.meta,
-        }
-        job.record.status = outcome.status
-        job.record.finished_at = time.time()
-        self._queue_changed()
-
     # ---------------------------------------------------------------- WebSocket
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
@@ -507,10 +410,9 @@ class FakeComfyUI:
         sid = request.query.get("clientId", "") or uuid.uuid4().hex
         connection = self._hub.connect(sid, ws, request.transport)
         try:
-            self._hub.send(
-                sid, {"type": "status", "data": {"status": self._queue_info(), "sid": sid}}
-            )
-            for job in self._running.values():
+            status = {"status": self._queue.info(), "sid": sid}
+            self._hub.send(sid, {"type": "status", "data": status})
+            for job in self._queue.running():
                 if job.client_id == sid and job.last_node is not None:
                     self._hub.send(sid, {"type": "executing", "data": {"node": job.last_node}})
             first = True
@@ -542,7 +444,7 @@ class FakeComfyUI:
 
     def _consume_script(self, entry: tuple[Script, Match | None]) -> None:
         with self._lock:
-            self._scripts.remove(entry)
+            self._scripts = [e for e in self._scripts if e is not entry]
 
     def _count_rejected(self, prompt_id: str | None) -> None:
         """Count a refused ``POST /prompt`` carrying a client-chosen ``prompt_id``."""
@@ -593,13 +495,10 @@ class FakeComfyUI:
             body = await _json_body(request)
             if not isinstance(body, dict):
                 raise TypeError("the body must be a JSON object")
-            number: float = float(body["number"]) if "number" in body else self._number
+            explicit = float(body["number"]) if "number" in body else None
         except (ValueError, TypeError):
             return _server_error()
-        if "number" not in body:
-            if body.get("front"):
-                number = -number
-            self._number += 1
+        number = self._queue.next_number(bool(body.get("front"))) if explicit is None else explicit
         if "prompt" not in body:
             error = {
                 "type": "no_prompt",
@@ -635,56 +534,37 @@ class FakeComfyUI:
             return web.json_response(payload, status=400)
         if scripted is not None:
             self._consume_script(scripted)
-        record = self._record_accepted(prompt_id, graph, extra_data, number)
-        self._seq += 1
-        job = Job(
+        self._queue.put(
             number=number,
-            seq=self._seq,
             prompt_id=prompt_id,
             graph=graph,
             extra_data=extra_data,
             outputs=validation.outputs,
             script=scripted[0] if scripted else Script(),
-            record=record,
+            record=self._record_accepted(prompt_id, graph, extra_data, number),
         )
-        heapq.heappush(self._pending, (number, job.seq, job))
-        self._queue_changed()
-        self._pump()
         return web.json_response(
             {"prompt_id": prompt_id, "number": number, "node_errors": validation.node_errors}
         )
 
     async def _get_prompt(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response(self._queue_info())
+        return web.json_response(self._queue.info())
 
     async def _get_queue(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {
-                "queue_running": [job.queue_item() for job in self._running.values()],
-                "queue_pending": [job.queue_item() for _, _, job in sorted(self._pending)],
+                "queue_running": [job.queue_item() for job in self._queue.running()],
+                "queue_pending": [job.queue_item() for job in self._queue.pending()],
             }
         )
-
-    def _delete_pending(self, prompt_id: str) -> None:
-        """Remove the first pending item with this id (ComfyUI's ``delete_queue_item``)."""
-        for index, (_, _, job) in enumerate(self._pending):
-            if job.prompt_id == prompt_id:
-                del self._pending[index]
-                heapq.heapify(self._pending)
-                job.record.status = "deleted"
-                self._queue_changed()
-                return
 
     async def _post_queue(self, request: web.Request) -> web.StreamResponse:
         try:
             body = await _json_body(request)
             if body.get("clear"):
-                for _, _, job in self._pending:
-                    job.record.status = "deleted"
-                self._pending.clear()
-                self._queue_changed()
+                self._queue.clear()
             for prompt_id in body.get("delete", []):
-                self._delete_pending(prompt_id)
+                self._queue.delete(prompt_id)
         except (ValueError, TypeError, AttributeError):
             return _server_error()
         return web.Response()
@@ -694,10 +574,7 @@ class FakeComfyUI:
             body = await _json_body(request)
         except ValueError:
             body = {}
-        prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
-        for job in self._running.values():
-            if not prompt_id or job.prompt_id == prompt_id:
-                job.interrupt.set()
+        self._queue.interrupt(body.get("prompt_id") if isinstance(body, dict) else None)
         return web.Response()
 
     async def _get_history(self, request: web.Request) -> web.StreamResponse:
@@ -706,28 +583,20 @@ class FakeComfyUI:
             offset = int(request.query["offset"]) if "offset" in request.query else -1
         except ValueError:
             return _server_error()
-        if offset < 0 and max_items is not None:
-            offset = len(self._history) - max_items
-        out: dict[str, Any] = {}
-        for index, (prompt_id, entry) in enumerate(self._history.items()):
-            if index >= offset:
-                out[prompt_id] = entry
-                if max_items is not None and len(out) >= max_items:
-                    break
-        return web.json_response(out)
+        return web.json_response(self._queue.history_page(max_items, offset))
 
     async def _get_history_item(self, request: web.Request) -> web.StreamResponse:
         prompt_id = request.match_info["prompt_id"]
-        entry = self._history.get(prompt_id)
+        entry = self._queue.history.get(prompt_id)
         return web.json_response({prompt_id: entry} if entry is not None else {})
 
     async def _post_history(self, request: web.Request) -> web.StreamResponse:
         try:
             body = await _json_body(request)
             if body.get("clear"):
-                self._history.clear()
+                self._queue.history.clear()
             for prompt_id in body.get("delete", []):
-                self._history.pop(prompt_id, None)
+                self._queue.history.pop(prompt_id, None)
         except (ValueError, TypeError, AttributeError):
             return _server_error()
         return web.Response()
@@ -815,7 +684,7 @@ class FakeComfyUI:
         return web.json_response(record.to_json())
 
     async def _fake_forget(self, request: web.Request) -> web.StreamResponse:
-        await self._forget()
+        await self._queue.forget()
         return web.Response()
 
 
