@@ -115,8 +115,8 @@ def running_ids(server: FakeComfyUI) -> list[str]:
 class Socket:
     """websocket-client connection that splits JSON and binary frames."""
 
-    def __init__(self, server: FakeComfyUI, client_id: str | None = None, **options: Any):
-        url = server.ws_url + (f"?clientId={client_id}" if client_id else "")
+    def __init__(self, server: FakeComfyUI, client_id: str | None = None, **options: Any) -> None:
+        url = options.pop("url", server.ws_url) + (f"?clientId={client_id}" if client_id else "")
         self.ws = websocket.create_connection(url, timeout=TIMEOUT, **options)
         self.binary: list[bytes] = []
 
@@ -295,6 +295,8 @@ def test_prompt_level_errors(fake_comfyui: FakeComfyUI) -> None:
     missing = submit(fake_comfyui, {"1": {"inputs": {}}}).json()
     assert missing["error"]["type"] == "invalid_prompt"
     assert "class_type" in missing["error"]["message"]
+    ui_format = submit(fake_comfyui, {"id": "x", "nodes": [], "links": []}).json()
+    assert ui_format["error"]["type"] == "invalid_prompt"
     no_outputs = submit(fake_comfyui, {"1": node("PrimitiveInt", value=1)})
     assert no_outputs.status_code == 400
     assert no_outputs.json()["error"]["type"] == "prompt_no_outputs"
@@ -315,6 +317,14 @@ def test_partially_valid_prompt_runs_the_valid_outputs(fake_comfyui: FakeComfyUI
     assert body["node_errors"]["4"]["dependent_outputs"] == ["9"]
     entry = history(fake_comfyui, body["prompt_id"])
     assert entry["prompt"][4] == ["2"]
+    assert list(entry["outputs"]) == ["2"]
+
+
+def test_partial_execution_targets_and_explicit_number(fake_comfyui: FakeComfyUI) -> None:
+    body = submit(fake_comfyui, image_graph(), partial_execution_targets=["2"], number=7).json()
+    assert body["number"] == 7.0
+    entry = history(fake_comfyui, body["prompt_id"])
+    assert entry["prompt"][0] == 7.0 and entry["prompt"][4] == ["2"]
     assert list(entry["outputs"]) == ["2"]
 
 
@@ -402,7 +412,8 @@ def test_cached_rerun_reports_cached_nodes_and_outputs(
     fake_comfyui.script(Script(no_cached_executed=True))
     third = queued(fake_comfyui, image_graph(seed=2), client_id="client-1")
     messages = socket.until_final(third)
-    assert "executed" not in types(messages) and "executing" in types(messages)
+    assert "executed" not in types(messages)
+    assert [m["data"]["node"] for m in messages if m["type"] == "executing"] == [None]
     assert history(fake_comfyui, third)["outputs"]["9"]["images"][0]["filename"] == "fox_00002_.png"
 
 
@@ -555,12 +566,12 @@ def test_reconnecting_owner_gets_current_node(fake_comfyui: FakeComfyUI, socket:
 
 
 def test_socket_without_client_id_gets_a_sid(fake_comfyui: FakeComfyUI) -> None:
-    anonymous = Socket(fake_comfyui)
+    anonymous = Socket(fake_comfyui, url=f"ws://127.0.0.1:{fake_comfyui.port}/api/ws")
     try:
         sid = anonymous.recv()["data"]["sid"]
         assert len(sid) == 32
         prompt_id = queued(fake_comfyui, text_graph(), client_id=sid)
-        assert anonymous.until_final(prompt_id)[0]["type"] == "status"
+        assert "execution_start" in types(anonymous.until_final(prompt_id))
     finally:
         anonymous.close()
 
@@ -904,6 +915,19 @@ def test_lifecycle() -> None:
     assert not root.exists()
     with pytest.raises(RuntimeError):
         server.start()
+
+
+def test_url_fixture(fake_comfyui: FakeComfyUI, fake_comfyui_url: str) -> None:
+    assert fake_comfyui_url == fake_comfyui.url
+    assert requests.get(f"{fake_comfyui_url}/system_stats", timeout=TIMEOUT).ok
+
+
+def test_pytest_plugin_does_not_import_aiohttp() -> None:
+    code = (
+        "import sys, comfykit_sync.testing.pytest_plugin, comfykit_sync.testing as t;"
+        "assert t.Script and 'aiohttp' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=TIMEOUT)
 
 
 def test_python_m_entry_point() -> None:

@@ -242,6 +242,7 @@ class _Run:
         self.meta: dict[str, dict[str, Any]] = {}
         self.states: dict[str, dict[str, Any]] = {}
         self.signatures: dict[str, str] = {}
+        self.cached: dict[str, CacheEntry] = {}  # taken at start: other runs may prune the cache
 
     def send(self, event: str, data: dict[str, Any], broadcast: bool = False) -> None:
         self.executor.send(self.job, event, data, broadcast)
@@ -259,16 +260,19 @@ class _Run:
         forced = [n for n in (self.script.error_node, self.script.blocked_node) if n]
         self.signatures = signatures(self.graph, self.executor.folders, forced)
         cache.keep_only(set(self.signatures.values()))
-        cached = {n for n, signature in self.signatures.items() if cache.get(signature) is not None}
-        cached_ids = [n for n in self.graph if n in cached]
+        for node_id, signature in self.signatures.items():
+            entry = cache.get(signature)
+            if entry is not None:
+                self.cached[node_id] = entry
+        cached_ids = [n for n in self.graph if n in self.cached]
         self.message("execution_cached", {"nodes": cached_ids, "prompt_id": prompt_id})
-        order = execution_order(self.graph, self.job.outputs, cached)
-        to_run = [node_id for node_id in order if node_id not in cached]
+        order = execution_order(self.graph, self.job.outputs, set(self.cached))
+        to_run = [node_id for node_id in order if node_id not in self.cached]
         share = duration / len(to_run) if to_run else 0.0
         status = "success"
         try:
             for node_id in order:
-                if node_id in cached:
+                if node_id in self.cached:
                     self._replay_cached(node_id)
                 else:
                     await self._run_node(node_id, share)
@@ -312,10 +316,7 @@ class _Run:
         }
 
     def _value(self, source: str, slot: int) -> Any:
-        values = self.values.get(source)
-        if values is None:
-            entry = self.executor.cache.get(self.signatures[source])
-            values = entry.values if entry else ()
+        values = self.values[source] if source in self.values else self.cached[source].values
         return values[slot] if slot < len(values) else None
 
     def _inputs(self, node_id: str) -> dict[str, Any]:
@@ -368,8 +369,7 @@ class _Run:
 
     def _replay_cached(self, node_id: str) -> None:
         """A cached output node: its cached UI again, ``executed`` on newer servers."""
-        entry = self.executor.cache.get(self.signatures[node_id])
-        ui = self._scripted_ui(node_id, entry.ui if entry else None)
+        ui = self._scripted_ui(node_id, self.cached[node_id].ui)
         self._publish(node_id, ui)
         if not self.script.no_cached_executed:
             self._executed_event(node_id, ui)
@@ -432,7 +432,7 @@ class _Run:
         self._publish(node_id, ui)
         if ui:
             self._executed_event(node_id, ui)
-        self.executor.cache.put(self.signatures[node_id], CacheEntry(result.values, ui))
+        self.executor.cache.put(self.signatures[node_id], CacheEntry(result.values, result.ui))
 
     def _send_blocked(self, node_id: str, class_type: str) -> None:
         """The non-fatal ExecutionBlocked variant (not recorded in history)."""

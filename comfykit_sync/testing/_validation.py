@@ -45,13 +45,15 @@ def types_compatible(received: Any, expected: Any) -> bool:
 
 
 def check_structure(prompt: object) -> dict[str, Any] | None:
-    """The ``invalid_prompt`` error for unknown/missing classes; raises TypeError if not a graph."""
-    if not isinstance(prompt, dict) or not all(
-        isinstance(n, dict) and isinstance(n.get("inputs", {}), dict) for n in prompt.values()
-    ):
+    """The ``invalid_prompt`` error for non-node entries, missing or unknown classes.
+
+    A UI-format workflow (``nodes``/``links`` lists) fails here too, as on the
+    real server. Raises TypeError when ``prompt`` is not an object at all.
+    """
+    if not isinstance(prompt, dict):
         raise TypeError("prompt must be an object of node objects")
     for node_id, node in prompt.items():
-        if "class_type" not in node:
+        if not isinstance(node, dict) or "class_type" not in node:
             return _error(
                 "invalid_prompt",
                 "Cannot execute because a node is missing the class_type property.",
@@ -65,6 +67,8 @@ def check_structure(prompt: object) -> dict[str, Any] | None:
                 f"Node ID '#{node_id}'",
                 {},
             )
+        if not isinstance(node.get("inputs", {}), dict):
+            raise TypeError(f"inputs of node {node_id} must be an object")
     return None
 
 

@@ -26,7 +26,7 @@ class Connection:
 
     def __init__(
         self, sid: str, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None
-    ):
+    ) -> None:
         self.sid = sid
         self.ws = ws
         self.transport = transport

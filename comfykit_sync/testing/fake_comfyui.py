@@ -117,7 +117,9 @@ class FakeComfyUI:
     ``workers`` prompts run at once (real ComfyUI: 1); ``duration`` seconds is
     the default execution time of a prompt (settable at any time);
     ``cache`` enables ComfyUI's node output cache; ``previews`` sends binary
-    preview frames during sampler steps.
+    preview frames during sampler steps; ``max_upload_size`` (bytes) caps
+    request bodies (413). ``host``/``port`` choose the bind address (port 0:
+    any free port, read back in :attr:`port`).
     """
 
     def __init__(
@@ -700,6 +702,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=0.0, help="seconds per prompt")
     parser.add_argument("--previews", action="store_true", help="send sampler preview frames")
     parser.add_argument("--no-cache", action="store_true", help="disable the node output cache")
+    parser.add_argument(
+        "--max-upload-mb", type=int, default=100, help="largest accepted upload body, in MB"
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -709,6 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         duration=args.duration,
         cache=not args.no_cache,
         previews=args.previews,
+        max_upload_size=args.max_upload_mb * 1024 * 1024,
         host=args.host,
         port=args.port,
     )
