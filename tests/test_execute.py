@@ -399,3 +399,13 @@ def test_one_kit_shared_by_32_threads_never_mixes_results(tmp_path):
             assert f"filename=job{i}_00001_.png" in url
             assert server.prompts[res.prompt_id].graph["6"]["inputs"]["text"] == f"prompt {i}"
         assert len({res.prompt_id for res in results.values()}) == 200
+
+
+def test_demo_command_runs_and_saves_outputs(tmp_path, capsys):
+    from comfykit_sync.cli import main
+
+    assert main(["demo", "--output", str(tmp_path), "--duration", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "status:    completed" in out and "images[image]" in out
+    [saved] = tmp_path.glob("*.png")
+    assert saved.read_bytes().startswith(b"\x89PNG")
