@@ -191,11 +191,19 @@ class ExecutionError(ComfyKitError):
 
 
 class ExecutionTimeout(ExecutionError, TimeoutError):
-    """A deadline expired; ``cancelled`` says whether the job was cancelled on the server."""
+    """A deadline expired.
 
-    def __init__(self, message: str, *, cancelled: bool = False, **kwargs: Any) -> None:
+    ``deadline`` says which: ``"total"`` (``timeout``) or ``"queue"`` (``queue_timeout``);
+    ``cancelled`` whether the job was cancelled on the server (``False`` when detached: the job
+    may still run and can be re-attached by ``prompt_id``).
+    """
+
+    def __init__(
+        self, message: str, *, cancelled: bool = False, deadline: str = "total", **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.cancelled = cancelled
+        self.deadline = deadline
 
 
 class ExecutionCancelled(ExecutionError):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .._http import HttpClient
     from ..config import Config
     from ..errors import ComfyKitError
+    from ..events import EventCallback
     from ..models import OutputItem, Workflow
     from ..params import UploadSource, WorkflowSpec
 
@@ -98,11 +99,21 @@ class Backend(abc.ABC):
         """Where the job is now."""
 
     @abc.abstractmethod
-    def wait(self, prompt_id: str, spec: WorkflowSpec, *, deadline: float) -> RunOutcome:
-        """Block until the job finishes (``deadline`` is a ``time.monotonic`` value).
+    def wait(
+        self,
+        prompt_id: str,
+        spec: WorkflowSpec,
+        *,
+        deadline: float,
+        queue_deadline: float | None = None,
+        emit: EventCallback | None = None,
+    ) -> RunOutcome:
+        """Block until the job finishes.
 
-        Raises ``ExecutionTimeout`` at the deadline (without cancelling: the kit decides) and
-        ``PromptLostError`` when the server forgot the job.
+        ``deadline`` (a ``time.monotonic`` value) bounds the whole wait, ``queue_deadline`` the
+        time the job may stay queued. Raises ``ExecutionTimeout`` with ``deadline="total"`` or
+        ``"queue"`` (without cancelling: the kit decides) and ``PromptLostError`` when the server
+        forgot the job. ``emit`` receives progress events (it never raises).
         """
 
     @abc.abstractmethod

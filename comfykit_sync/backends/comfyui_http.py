@@ -14,6 +14,7 @@ from typing import Any
 from .. import hookimpl
 from .._polling import DeadlineExceeded, poll
 from ..errors import ExecutionTimeout, PromptLostError
+from ..events import EventCallback, Queued, Started
 from ..params import UploadSource, WorkflowSpec
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
 from .comfyui import ComfyUIClient, remaining_timeout, submit_with_warnings
@@ -49,13 +50,18 @@ class ComfyUIHttpBackend(Backend):
     def status(self, prompt_id: str) -> JobState:
         return self.client.state(prompt_id)
 
-    def wait(self, prompt_id: str, spec: WorkflowSpec, *, deadline: float) -> RunOutcome:
-        entry = wait_for_history(
-            self.client,
-            prompt_id,
-            deadline=deadline,
-            max_interval=self.context.config.poll_max_interval,
-        )
+    def wait(
+        self,
+        prompt_id: str,
+        spec: WorkflowSpec,
+        *,
+        deadline: float,
+        queue_deadline: float | None = None,
+        emit: EventCallback | None = None,
+    ) -> RunOutcome:
+        entry = HistoryWaiter(
+            self.client, prompt_id, deadline=deadline, queue_deadline=queue_deadline, emit=emit
+        ).wait(max_interval=self.context.config.poll_max_interval)
         return self.client.outcome(prompt_id, entry, spec)
 
     def outputs(self, prompt_id: str, spec: WorkflowSpec) -> RunOutcome | None:
@@ -66,48 +72,79 @@ class ComfyUIHttpBackend(Backend):
         return self.client.cancel(prompt_id)
 
 
-def wait_for_history(
-    client: ComfyUIClient,
-    prompt_id: str,
-    *,
-    deadline: float,
-    max_interval: float,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Mapping[str, Any]:
-    """Poll ``/history/{id}`` until the entry exists; check ``/queue`` for a lost prompt."""
-    started = time.monotonic()
-    last_queue_check = started
+class HistoryWaiter:
+    """Polls ``/history/{id}`` until the entry exists, watching ``/queue`` along the way.
 
-    def check() -> Mapping[str, Any] | None:
-        nonlocal last_queue_check
-        timeout = remaining_timeout(client.http.timeout, deadline)
-        entry = client.history(prompt_id, timeout=timeout)
+    The queue check (at the first poll, then every ``QUEUE_CHECK_INTERVAL``) reports the queue
+    position and the start of execution as events, enforces the queue deadline, and detects a
+    prompt the server no longer knows.
+    """
+
+    def __init__(
+        self,
+        client: ComfyUIClient,
+        prompt_id: str,
+        *,
+        deadline: float,
+        queue_deadline: float | None = None,
+        emit: EventCallback | None = None,
+    ) -> None:
+        self.client, self.prompt_id = client, prompt_id
+        self.deadline, self.queue_deadline = deadline, queue_deadline
+        self.emit = emit or (lambda event: None)
+        self.next_queue_check = 0.0
+        self.position: int | None = -1
+        self.started = False
+
+    def wait(
+        self, *, max_interval: float, sleep: Callable[[float], None] = time.sleep
+    ) -> Mapping[str, Any]:
+        try:
+            return poll(self.check, deadline=self.deadline, max_interval=max_interval, sleep=sleep)
+        except DeadlineExceeded as exc:
+            raise ExecutionTimeout(
+                f"prompt {self.prompt_id} did not finish before the deadline",
+                prompt_id=self.prompt_id,
+            ) from exc.last_error
+
+    def check(self) -> Mapping[str, Any] | None:
+        timeout = remaining_timeout(self.client.http.timeout, self.deadline)
+        entry = self.client.history(self.prompt_id, timeout=timeout)
         if entry is not None:
             return entry
         now = time.monotonic()
-        if now - last_queue_check < QUEUE_CHECK_INTERVAL:
+        queue_due = (
+            self.queue_deadline is not None and not self.started and now >= self.queue_deadline
+        )
+        if now < self.next_queue_check and not queue_due:
             return None
-        last_queue_check = now
-        running, pending = client.queue()
-        if prompt_id in running or prompt_id in pending:
+        self.next_queue_check = now + QUEUE_CHECK_INTERVAL
+        running, pending = self.client.queue()
+        if self.prompt_id in running:
+            if not self.started:
+                self.started = True
+                self.emit(Started(self.prompt_id))
             return None
-        entry = client.history(prompt_id, timeout=timeout)  # it may have finished meanwhile
+        if self.prompt_id in pending:
+            position = pending.index(self.prompt_id)
+            if position != self.position:
+                self.position = position
+                self.emit(Queued(self.prompt_id, position))
+            if queue_due:
+                raise ExecutionTimeout(
+                    f"prompt {self.prompt_id} was still queued at its queue deadline",
+                    prompt_id=self.prompt_id,
+                    deadline="queue",
+                )
+            return None
+        entry = self.client.history(self.prompt_id, timeout=timeout)  # finished meanwhile?
         if entry is None:
             raise PromptLostError(
-                f"prompt {prompt_id} is neither queued, running nor in the history: it was "
+                f"prompt {self.prompt_id} is neither queued, running nor in the history: it was "
                 "deleted, or the server restarted",
-                prompt_id=prompt_id,
+                prompt_id=self.prompt_id,
             )
         return entry
-
-    try:
-        return poll(
-            check, deadline=deadline, started=started, max_interval=max_interval, sleep=sleep
-        )
-    except DeadlineExceeded as exc:
-        raise ExecutionTimeout(
-            f"prompt {prompt_id} did not finish before the deadline", prompt_id=prompt_id
-        ) from exc.last_error
 
 
 @hookimpl(trylast=True)
