@@ -163,14 +163,14 @@ class ComfyKit:
         on expiry the job is cancelled on the server.
         """
         started = time.monotonic()
-        limit = (
-            self.config.with_options(timeout=timeout).timeout if timeout else self.config.timeout
-        )
-        deadline = started + limit
+        if timeout is not None:
+            timeout = self.config.with_options(timeout=timeout).timeout  # validated
         wf = self.load_workflow(workflow)
         spec = parse_workflow(wf.graph)
         values = validate_params(spec, params)
         runner = self.backend(backend or wf.backend)
+        limit = timeout or runner.default_timeout
+        deadline = started + limit
         uploads = {name: v for name, v in values.items() if isinstance(v, UploadSource)}
         if uploads and "upload" not in runner.capabilities:
             raise ConfigurationError(

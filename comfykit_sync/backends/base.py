@@ -124,5 +124,10 @@ class Backend(abc.ABC):
     def cancel(self, prompt_id: str) -> bool:
         """Cancel the job (dequeue if pending, interrupt if running); True if it was live."""
 
+    @property
+    def default_timeout(self) -> float:
+        """Seconds a job may take when the caller gives no ``timeout`` (the kit's ``timeout``)."""
+        return self.context.config.timeout
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release sockets and threads; idempotent."""
