@@ -14,15 +14,11 @@ from typing import Any
 import pluggy
 
 from ._http import HttpClient
-from .backends.base import Backend, BackendContext, PreparedJob, RunOutcome
+from .backends.base import Backend, BackendContext, PreparedJob
 from .config import Config
-from .errors import (
-    ComfyKitError,
-    ConfigurationError,
-    ExecutionTimeout,
-    PluginError,
-    UnsupportedSourceError,
-)
+from .errors import ComfyKitError, ConfigurationError, UnsupportedSourceError
+from .events import EventCallback
+from .job import ON_TIMEOUT, Job
 from .models import Artifact, ExecuteResult, Workflow
 from .params import (
     UploadSource,
@@ -150,33 +146,17 @@ class ComfyKit:
         workflow: Any,
         params: Mapping[str, Any] | None = None,
         *,
-        backend: str | None = None,
-        timeout: float | None = None,
         raise_on_error: bool = False,
+        **options: Any,
     ) -> ExecuteResult:
         """Run ``workflow`` with ``params`` and wait for the result.
 
         Caller mistakes (unreadable workflow, bad parameters, unknown backend) raise before
         anything is sent. What happens after that is reported in the result: ``status`` is
         ``"failed"`` and ``error`` holds the typed exception (raised instead with
-        ``raise_on_error=True``). ``timeout`` (seconds, default the kit's) bounds the whole call;
-        on expiry the job is cancelled on the server.
+        ``raise_on_error=True``). ``options`` are those of :meth:`submit`.
         """
-        started = time.monotonic()
-        if timeout is not None:
-            timeout = self.config.with_options(timeout=timeout).timeout  # validated
-        wf = self.load_workflow(workflow)
-        spec = parse_workflow(wf.graph)
-        values = validate_params(spec, params)
-        runner = self.backend(backend or wf.backend)
-        limit = timeout or runner.default_timeout
-        deadline = started + limit
-        uploads = {name: v for name, v in values.items() if isinstance(v, UploadSource)}
-        if uploads and "upload" not in runner.capabilities:
-            raise ConfigurationError(
-                f"backend {runner.name!r} cannot upload files (parameters: {', '.join(uploads)})"
-            )
-        result = self._run(runner, wf, spec, values, uploads, started, deadline, limit)
+        result = self.submit(workflow, params, **options).result()
         return result.raise_for_status() if raise_on_error else result
 
     def execute_json(
@@ -189,21 +169,57 @@ class ComfyKit:
             )
         return self.execute(workflow, params, **options)
 
-    def _run(
+    def submit(
         self,
-        runner: Backend,
-        wf: Workflow,
-        spec: WorkflowSpec,
-        values: dict[str, Any],
-        uploads: Mapping[str, UploadSource],
-        started: float,
-        deadline: float,
-        limit: float,
-    ) -> ExecuteResult:
-        def failed(
-            error: ComfyKitError, prompt_id: str | None, seeds: Mapping[str, int] | None = None
-        ) -> ExecuteResult:
-            return ExecuteResult(
+        workflow: Any,
+        params: Mapping[str, Any] | None = None,
+        *,
+        backend: str | None = None,
+        timeout: float | None = None,
+        queue_timeout: float | None = None,
+        on_timeout: str = "cancel",
+        on_event: EventCallback | None = None,
+    ) -> Job:
+        """Upload media, queue the workflow and return a :class:`Job` without waiting.
+
+        ``timeout`` bounds the whole job (default: the kit's ``timeout``, or the backend's),
+        ``queue_timeout`` the time it may wait in the queue. When one expires the job is
+        cancelled on the server, or left running with ``on_timeout="detach"`` (the failed result
+        keeps the ``prompt_id`` for :meth:`job`). ``on_event`` receives progress events.
+        """
+        started = time.monotonic()
+        timeout = self._seconds(timeout, "timeout")
+        queue_timeout = self._seconds(queue_timeout, "queue_timeout")
+        if on_timeout not in ON_TIMEOUT:
+            raise ConfigurationError(f"on_timeout must be 'cancel' or 'detach', got {on_timeout!r}")
+        wf = self.load_workflow(workflow)
+        spec = parse_workflow(wf.graph)
+        values = validate_params(spec, params)
+        runner = self.backend(backend or wf.backend)
+        uploads = {name: v for name, v in values.items() if isinstance(v, UploadSource)}
+        if uploads and "upload" not in runner.capabilities:
+            raise ConfigurationError(
+                f"backend {runner.name!r} cannot upload files (parameters: {', '.join(uploads)})"
+            )
+
+        def job(prompt_id: str | None, **kwargs: Any) -> Job:
+            return Job(
+                runner=runner,
+                prompt_id=prompt_id,
+                spec=spec,
+                config=self.config,
+                plugin_manager=self.plugin_manager,
+                started=started,
+                timeout=timeout or runner.default_timeout,
+                queue_timeout=queue_timeout,
+                on_timeout=on_timeout,
+                on_event=on_event,
+                **kwargs,
+            )
+
+        def failed(error: ComfyKitError, seeds: Mapping[str, int] | None = None) -> Job:
+            prompt_id = getattr(error, "prompt_id", None)
+            result = ExecuteResult(
                 status="failed",
                 prompt_id=prompt_id,
                 msg=str(error),
@@ -213,15 +229,16 @@ class ComfyKit:
                 warnings=spec.warnings,
                 backend=runner.name,
             )
+            return job(prompt_id, result=result)
 
         try:
             for name, source in uploads.items():
                 values[name] = runner.upload(source)
         except ComfyKitError as exc:
-            return failed(exc, None)
+            return failed(exc)
         graph = apply_params(wf.graph, spec, values)
         seeds = randomize_seeds(graph, policy=self.config.seed_policy)
-        job = PreparedJob(
+        prepared = PreparedJob(
             prompt_id=str(uuid.uuid4()),
             workflow=wf,
             spec=spec,
@@ -230,72 +247,47 @@ class ComfyKit:
             seeds=seeds,
         )
         try:
-            submission = runner.submit(job)
+            submission = runner.submit(prepared)
         except ComfyKitError as exc:
-            return failed(exc, getattr(exc, "prompt_id", None), seeds)
-        prompt_id = submission.prompt_id
-        log.debug("submitted prompt %s to %s", prompt_id, runner.name)
-        try:
-            outcome = runner.wait(prompt_id, spec, deadline=deadline)
-        except ExecutionTimeout as exc:
-            cancelled = self._cancel_quietly(runner, prompt_id)
-            note = "it was cancelled on the server" if cancelled else "it was no longer running"
-            error = ExecutionTimeout(
-                f"prompt {prompt_id} did not finish within {limit:g} s; {note}",
-                cancelled=cancelled,
-                prompt_id=prompt_id,
-            )
-            error.__cause__ = exc
-            return failed(error, prompt_id, seeds)
-        except ComfyKitError as exc:
-            return failed(exc, prompt_id, seeds)
-        except KeyboardInterrupt:
-            self._cancel_quietly(runner, prompt_id)
-            raise
-        return self._result(runner, outcome, started, seeds, spec.warnings + submission.warnings)
+            return failed(exc, seeds)
+        log.debug("submitted prompt %s to %s", submission.prompt_id, runner.name)
+        return job(submission.prompt_id, seeds=seeds, warnings=spec.warnings + submission.warnings)
 
-    def _result(
+    def job(
         self,
-        runner: Backend,
-        outcome: RunOutcome,
-        started: float,
-        seeds: Mapping[str, int],
-        warnings: tuple[str, ...],
-    ) -> ExecuteResult:
-        error = outcome.error
-        artifacts: list[Artifact] = []
-        hook = self.plugin_manager.hook.comfykit_parse_output
-        for item in outcome.items:
-            try:
-                artifact = hook(output=item, config=self.config)
-            except Exception as exc:  # a parser plugin broke: report it, keep the job's outputs
-                error = error or PluginError(
-                    f"an output parser failed on node {item.node_id} "
-                    f"({item.key}): {type(exc).__name__}: {exc}"
-                )
-                continue
-            if artifact is not None:
-                artifacts.append(artifact)
-        return ExecuteResult(
-            status="completed" if error is None else "failed",
-            prompt_id=outcome.prompt_id,
-            duration=time.monotonic() - started,
-            artifacts=tuple(artifacts),
-            outputs=outcome.outputs,
-            msg=str(error) if error is not None else None,
-            error=error,
-            seeds=dict(seeds),
-            warnings=warnings,
-            backend=runner.name,
+        prompt_id: str,
+        workflow: Any = None,
+        *,
+        backend: str | None = None,
+        timeout: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> Job:
+        """Re-attach to a job submitted earlier (by this or another process) by its id.
+
+        Pass the ``workflow`` to name outputs by its ``$output`` markers; without it the names
+        come from the graph the server recorded, when it has one. ``timeout`` (default: the
+        kit's) counts from now; on expiry the job is left running (detached).
+        """
+        spec = parse_workflow(self.load_workflow(workflow).graph) if workflow is not None else None
+        runner = self.backend(backend)
+        return Job(
+            runner=runner,
+            prompt_id=str(prompt_id),
+            spec=spec,
+            config=self.config,
+            plugin_manager=self.plugin_manager,
+            started=time.monotonic(),
+            timeout=self._seconds(timeout, "timeout") or runner.default_timeout,
+            on_timeout="detach",
+            on_event=on_event,
         )
 
-    @staticmethod
-    def _cancel_quietly(runner: Backend, prompt_id: str) -> bool:
-        try:
-            return runner.cancel(prompt_id)
-        except ComfyKitError as exc:
-            log.warning("could not cancel prompt %s: %s", prompt_id, exc)
-            return False
+    def _seconds(self, value: float | None, name: str) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+        return float(value)
 
     # -- downloads --------------------------------------------------------------------------
     def download(self, source: Artifact | str, path: str | os.PathLike[str]) -> Path:

@@ -102,7 +102,7 @@ class Backend(abc.ABC):
     def wait(
         self,
         prompt_id: str,
-        spec: WorkflowSpec,
+        spec: WorkflowSpec | None,
         *,
         deadline: float,
         queue_deadline: float | None = None,
@@ -117,7 +117,7 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def outputs(self, prompt_id: str, spec: WorkflowSpec) -> RunOutcome | None:
+    def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
         """The outcome of a finished job, or ``None`` while it is not finished."""
 
     @abc.abstractmethod

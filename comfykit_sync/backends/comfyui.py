@@ -17,10 +17,11 @@ from ..errors import (
     ExecutionInterrupted,
     InvalidResponseError,
     TransportError,
+    WorkflowError,
     WorkflowValidationError,
 )
 from ..models import OutputItem
-from ..params import UploadSource, WorkflowSpec
+from ..params import UploadSource, WorkflowSpec, parse_workflow
 from .base import JobState, PreparedJob, RunOutcome, Submission
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,14 @@ def execution_error(
                 traceback=tuple(str(line) for line in data.get("traceback") or ()),
             )
     return ExecutionError("the prompt failed on the server (no error details)", prompt_id=prompt_id)
+
+
+def spec_from_entry(entry: Mapping[str, Any]) -> WorkflowSpec:
+    """The DSL spec of the graph a history entry recorded (empty if it has none or bad markers)."""
+    try:
+        return parse_workflow(_entry_graph(entry))
+    except WorkflowError:
+        return WorkflowSpec()
 
 
 def _entry_graph(entry: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -288,8 +297,15 @@ class ComfyUIClient:
         return f"{self.http.base_url}/view?{query}"
 
     # -- results ----------------------------------------------------------------------------
-    def outcome(self, prompt_id: str, entry: Mapping[str, Any], spec: WorkflowSpec) -> RunOutcome:
-        """Build the run outcome (items named through ``meta`` and the DSL) from history."""
+    def outcome(
+        self, prompt_id: str, entry: Mapping[str, Any], spec: WorkflowSpec | None
+    ) -> RunOutcome:
+        """Build the run outcome (items named through ``meta`` and the DSL) from history.
+
+        Without a ``spec`` (a re-attached job), output names come from the DSL markers of the
+        graph the server recorded.
+        """
+        spec = spec or spec_from_entry(entry)
         outputs = entry.get("outputs") if isinstance(entry.get("outputs"), Mapping) else {}
         meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
         items: list[OutputItem] = []

@@ -53,7 +53,7 @@ class ComfyUIHttpBackend(Backend):
     def wait(
         self,
         prompt_id: str,
-        spec: WorkflowSpec,
+        spec: WorkflowSpec | None,
         *,
         deadline: float,
         queue_deadline: float | None = None,
@@ -64,7 +64,7 @@ class ComfyUIHttpBackend(Backend):
         ).wait(max_interval=self.context.config.poll_max_interval)
         return self.client.outcome(prompt_id, entry, spec)
 
-    def outputs(self, prompt_id: str, spec: WorkflowSpec) -> RunOutcome | None:
+    def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
         entry = self.client.history(prompt_id)
         return None if entry is None else self.client.outcome(prompt_id, entry, spec)
 

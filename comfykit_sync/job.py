@@ -1,0 +1,249 @@
+"""``Job``: a handle on a submitted workflow — status, wait, result, cancel, re-attach.
+
+A job has two kinds of deadline: its own (``timeout`` for the whole job, ``queue_timeout`` for
+the time spent queued), which end the job — cancelled on the server, or left running with
+``on_timeout="detach"`` — and the caller's ``wait(timeout)``, which only stops waiting and
+raises ``ExecutionTimeout(deadline="wait")`` while the job goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .backends.base import JobState, RunOutcome
+from .errors import (
+    ComfyKitError,
+    ExecutionCancelled,
+    ExecutionInterrupted,
+    ExecutionTimeout,
+    PluginError,
+    PromptLostError,
+)
+from .events import Completed, EventCallback, Failed, emitter
+from .models import Artifact, ExecuteResult
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from .backends.base import Backend
+    from .config import Config
+    from .params import WorkflowSpec
+
+log = logging.getLogger(__name__)
+
+ON_TIMEOUT = ("cancel", "detach")
+
+
+class Job:
+    """A workflow submitted to a backend. Safe to use from several threads."""
+
+    def __init__(
+        self,
+        *,
+        runner: Backend,
+        prompt_id: str | None,
+        spec: WorkflowSpec | None,
+        config: Config,
+        plugin_manager: pluggy.PluginManager,
+        started: float,
+        timeout: float,
+        queue_timeout: float | None = None,
+        on_timeout: str = "cancel",
+        on_event: EventCallback | None = None,
+        seeds: Mapping[str, int] | None = None,
+        warnings: tuple[str, ...] = (),
+        result: ExecuteResult | None = None,
+    ) -> None:
+        self._runner, self._prompt_id, self._spec = runner, prompt_id, spec
+        self._config, self._pm = config, plugin_manager
+        self._started, self._timeout = started, timeout
+        self._deadline = started + timeout
+        self._queue_deadline = None if queue_timeout is None else started + queue_timeout
+        self._on_timeout = on_timeout
+        self._emit = emitter(on_event)
+        self._seeds = dict(seeds or {})
+        self._warnings = warnings
+        self._result = result
+        self._cancel_requested = False
+        self._lock = threading.Lock()
+        if result is not None and result.error is not None:
+            self._emit(Failed(prompt_id=prompt_id or "", error=result.error))
+
+    def __repr__(self) -> str:
+        state = self._result.status if self._result else "running"
+        return f"Job(prompt_id={self._prompt_id!r}, backend={self._runner.name!r}, {state})"
+
+    @property
+    def prompt_id(self) -> str | None:
+        """The server's id of the job (``None`` if it was never queued)."""
+        return self._prompt_id
+
+    @property
+    def backend(self) -> str:
+        return self._runner.name
+
+    def done(self) -> bool:
+        """True once the result is known to this handle."""
+        return self._result is not None
+
+    def status(self) -> JobState:
+        """Where the job is now: pending (with position), running, finished or unknown."""
+        if self._result is not None or self._prompt_id is None:
+            return JobState("finished")
+        return self._runner.status(self._prompt_id)
+
+    def cancel(self) -> bool:
+        """Cancel the job on the server (only this job); True if it was pending or running.
+
+        The job's result then reports ``ExecutionCancelled`` (or what the server recorded, if
+        the job finished first).
+        """
+        if self._result is not None or self._prompt_id is None:
+            return False
+        self._cancel_requested = True
+        return self._runner.cancel(self._prompt_id)
+
+    def result(self) -> ExecuteResult:
+        """Wait for the job (until its own deadline) and return its result."""
+        return self.wait()
+
+    def wait(self, timeout: float | None = None) -> ExecuteResult:
+        """Wait at most ``timeout`` seconds (default: until the job's deadline).
+
+        Raises ``ExecutionTimeout(deadline="wait")`` if the job is still running when
+        ``timeout`` expires; the job itself goes on and can be waited for again.
+        """
+        wait_until = None if timeout is None else time.monotonic() + timeout
+        lock_wait = -1 if wait_until is None else max(0.0, wait_until - time.monotonic())
+        if not self._lock.acquire(timeout=lock_wait):
+            raise self._wait_timeout(timeout)
+        try:
+            if self._result is None:
+                self._result = self._collect(wait_until, timeout)
+            return self._result
+        finally:
+            self._lock.release()
+
+    # -- internals --------------------------------------------------------------------------
+    def _wait_timeout(self, timeout: float | None) -> ExecutionTimeout:
+        return ExecutionTimeout(
+            f"prompt {self._prompt_id} is still running after waiting {timeout:g} s; "
+            "it goes on and can be waited for again",
+            prompt_id=self._prompt_id,
+            deadline="wait",
+        )
+
+    def _collect(self, wait_until: float | None, timeout: float | None) -> ExecuteResult:
+        assert self._prompt_id is not None
+        deadline = self._deadline if wait_until is None else min(self._deadline, wait_until)
+        try:
+            outcome = self._runner.wait(
+                self._prompt_id,
+                self._spec,
+                deadline=deadline,
+                queue_deadline=self._queue_deadline,
+                emit=self._emit,
+            )
+        except ExecutionTimeout as exc:
+            if exc.deadline == "total" and deadline < self._deadline:
+                raise self._wait_timeout(timeout) from exc
+            return self._timed_out(exc)
+        except (ExecutionInterrupted, PromptLostError) as exc:
+            return self._failed(self._as_cancelled(exc))
+        except ComfyKitError as exc:
+            return self._failed(exc)
+        except KeyboardInterrupt:
+            self._cancel_quietly()
+            raise
+        if isinstance(outcome.error, ExecutionInterrupted):
+            outcome = attrs.evolve(outcome, error=self._as_cancelled(outcome.error))
+        return self._from_outcome(outcome)
+
+    def _as_cancelled(self, error: ComfyKitError) -> ComfyKitError:
+        """An interruption or disappearance we asked for is a cancellation."""
+        if not self._cancel_requested:
+            return error
+        cancelled = ExecutionCancelled(
+            f"prompt {self._prompt_id} was cancelled", prompt_id=self._prompt_id
+        )
+        cancelled.__cause__ = error
+        return cancelled
+
+    def _timed_out(self, exc: ExecutionTimeout) -> ExecuteResult:
+        which = "queue_timeout" if exc.deadline == "queue" else "timeout"
+        limit = (
+            self._timeout
+            if exc.deadline == "total"
+            else (self._queue_deadline or self._deadline) - self._started
+        )
+        if self._on_timeout == "detach":
+            cancelled, note = False, "it was left running (detached); re-attach with kit.job(id)"
+        else:
+            cancelled = self._cancel_quietly()
+            note = "it was cancelled on the server" if cancelled else "it was no longer running"
+        error = ExecutionTimeout(
+            f"prompt {self._prompt_id} exceeded its {which} of {limit:g} s; {note}",
+            cancelled=cancelled,
+            deadline=exc.deadline,
+            prompt_id=self._prompt_id,
+        )
+        error.__cause__ = exc
+        return self._failed(error)
+
+    def _cancel_quietly(self) -> bool:
+        try:
+            return self._runner.cancel(self._prompt_id) if self._prompt_id else False
+        except ComfyKitError as exc:
+            log.warning("could not cancel prompt %s: %s", self._prompt_id, exc)
+            return False
+
+    def _failed(self, error: ComfyKitError) -> ExecuteResult:
+        self._emit(Failed(prompt_id=self._prompt_id or "", error=error))
+        return ExecuteResult(
+            status="failed",
+            prompt_id=self._prompt_id,
+            duration=time.monotonic() - self._started,
+            msg=str(error),
+            error=error,
+            seeds=self._seeds,
+            warnings=self._warnings,
+            backend=self._runner.name,
+        )
+
+    def _from_outcome(self, outcome: RunOutcome) -> ExecuteResult:
+        error = outcome.error
+        artifacts: list[Artifact] = []
+        hook = self._pm.hook.comfykit_parse_output
+        for item in outcome.items:
+            try:
+                artifact = hook(output=item, config=self._config)
+            except Exception as exc:  # a parser plugin broke: report it, keep the other outputs
+                error = error or PluginError(
+                    f"an output parser failed on node {item.node_id} ({item.key}): "
+                    f"{type(exc).__name__}: {exc}"
+                )
+                continue
+            if artifact is not None:
+                artifacts.append(artifact)
+        if error is not None:
+            self._emit(Failed(prompt_id=outcome.prompt_id, error=error))
+        else:
+            self._emit(Completed(prompt_id=outcome.prompt_id))
+        return ExecuteResult(
+            status="completed" if error is None else "failed",
+            prompt_id=outcome.prompt_id,
+            duration=time.monotonic() - self._started,
+            artifacts=tuple(artifacts),
+            outputs=outcome.outputs,
+            msg=None if error is None else str(error),
+            error=error,
+            seeds=self._seeds,
+            warnings=self._warnings,
+            backend=self._runner.name,
+        )

@@ -1,0 +1,163 @@
+"""Job handles: submit / status / wait / cancel / re-attach, deadlines and events (HTTP)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import comfykit_sync
+from comfykit_sync import (
+    ComfyKit,
+    ConfigurationError,
+    ExecutionCancelled,
+    ExecutionTimeout,
+    PromptLostError,
+)
+from comfykit_sync.events import Completed, Failed, Queued, Started
+
+T2I = Path(comfykit_sync.__file__).parent / "testing" / "workflows" / "text_to_image.json"
+
+
+@pytest.fixture
+def kit(fake_comfyui):
+    with ComfyKit(fake_comfyui.url, timeout=30) as kit:
+        yield kit
+
+
+def wait_for_status(server, status, count=1):
+    for _ in range(500):  # bounded: 5 s
+        if sum(r.status == status for r in server.prompts.values()) >= count:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"no prompt reached {status!r}")
+
+
+def test_submit_then_wait(kit, fake_comfyui):
+    fake_comfyui.duration = 0.3
+    job = kit.submit(T2I, {"prompt": "later"})
+    assert job.prompt_id and not job.done()
+    assert job.status().state in ("pending", "running")
+    result = job.wait()
+    assert result.status == "completed" and result.texts == ["later"]
+    assert job.done() and job.result() is result and job.status().state == "finished"
+    assert "completed" in repr(job)
+
+
+def test_wait_timeout_leaves_the_job_running(kit, fake_comfyui):
+    fake_comfyui.duration = 1.0
+    job = kit.submit(T2I, {"prompt": "x"})
+    with pytest.raises(ExecutionTimeout) as info:
+        job.wait(timeout=0.1)
+    assert info.value.deadline == "wait" and not info.value.cancelled
+    assert job.wait().status == "completed"
+
+
+def test_cancel_running_job(kit, fake_comfyui):
+    fake_comfyui.duration = 3.0
+    job = kit.submit(T2I, {"prompt": "x"})
+    wait_for_status(fake_comfyui, "running")
+    assert job.cancel()
+    result = job.wait()
+    assert isinstance(result.error, ExecutionCancelled)
+    assert fake_comfyui.prompts[job.prompt_id].status == "interrupted"
+    assert not job.cancel()  # finished: nothing to cancel
+
+
+def test_cancel_pending_job_only_touches_that_job(kit, fake_comfyui):
+    fake_comfyui.duration = 1.0
+    first = kit.submit(T2I, {"prompt": "first"})
+    wait_for_status(fake_comfyui, "running")
+    second = kit.submit(T2I, {"prompt": "second"})
+    assert second.status().state == "pending" and second.status().position == 0
+    assert second.cancel()
+    assert isinstance(second.wait().error, ExecutionCancelled)
+    assert fake_comfyui.prompts[second.prompt_id].status == "deleted"
+    assert first.wait().status == "completed"
+
+
+def test_queue_timeout(kit, fake_comfyui):
+    fake_comfyui.duration = 2.0
+    first = kit.submit(T2I, {"prompt": "first"})
+    wait_for_status(fake_comfyui, "running")
+    result = kit.execute(T2I, {"prompt": "second"}, queue_timeout=0.3)
+    error = result.error
+    assert isinstance(error, ExecutionTimeout) and error.deadline == "queue" and error.cancelled
+    assert "queue_timeout" in result.msg
+    assert fake_comfyui.prompts[result.prompt_id].status == "deleted"
+    first.cancel()
+
+
+def test_detach_on_timeout_then_reattach(kit, fake_comfyui):
+    fake_comfyui.duration = 1.0
+    result = kit.execute(T2I, {"prompt": "slow"}, timeout=0.2, on_timeout="detach")
+    error = result.error
+    assert isinstance(error, ExecutionTimeout) and error.deadline == "total"
+    assert not error.cancelled and "detached" in result.msg
+    # another kit (think: another process or request) collects the result by id
+    with ComfyKit(fake_comfyui.url) as other:
+        again = other.job(result.prompt_id).wait()
+    assert again.status == "completed"
+    assert again.texts_by_var == {"caption": ["slow"]}  # names from the recorded graph
+    assert again.images_by_var.keys() == {"image"}
+
+
+def test_reattach_with_workflow_and_unknown_id(kit, fake_comfyui):
+    done = kit.execute(T2I, {"prompt": "x"})
+    assert kit.job(done.prompt_id, T2I).result().images == done.images
+    lost = kit.job("no-such-prompt", timeout=5).result()
+    assert isinstance(lost.error, PromptLostError)
+
+
+def test_http_events_and_a_raising_callback(kit, fake_comfyui, caplog):
+    fake_comfyui.duration = 1.5
+    blocker = kit.submit(T2I, {"prompt": "first"})
+    wait_for_status(fake_comfyui, "running")
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        raise RuntimeError("callback bug")
+
+    with caplog.at_level(logging.ERROR):
+        result = kit.execute(T2I, {"prompt": "second"}, on_event=on_event)
+    assert result.status == "completed"
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Queued and events[0].position == 0
+    assert Started in kinds and kinds[-1] is Completed
+    assert all(e.prompt_id == result.prompt_id for e in events)
+    assert "callback bug" in caplog.text
+    blocker.wait()
+
+
+def test_failed_event(kit, fake_comfyui):
+    from comfykit_sync.testing import Script
+
+    fake_comfyui.script(Script(error_node="3"))
+    events = []
+    result = kit.execute(T2I, {"prompt": "x"}, on_event=events.append)
+    assert isinstance(events[-1], Failed) and events[-1].error is result.error
+
+
+def test_concurrent_waiters_get_the_same_result(kit, fake_comfyui):
+    fake_comfyui.duration = 0.3
+    job = kit.submit(T2I, {"prompt": "x"})
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(job.wait())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(results) == 4 and all(r is results[0] for r in results)
+
+
+@pytest.mark.parametrize(
+    "options", [{"timeout": 0}, {"queue_timeout": -1}, {"on_timeout": "ignore"}]
+)
+def test_bad_job_options_raise(kit, fake_comfyui, options):
+    with pytest.raises(ConfigurationError):
+        kit.submit(T2I, {"prompt": "x"}, **options)
+    assert fake_comfyui.prompts == {}
