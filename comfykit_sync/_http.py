@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -204,6 +205,7 @@ class HttpClient:
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._env_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         return f"HttpClient({self.base_url!r})"
@@ -233,6 +235,25 @@ class HttpClient:
             )
         return response.text
 
+    def _environment(self, url: str) -> dict[str, Any]:
+        """Proxies and CA bundle from the environment, as requests would read them, per origin.
+
+        requests re-reads the whole environment on every request; this computes it once per
+        origin (a large share of the per-request CPU cost otherwise).
+        """
+        key = origin_of(url)
+        settings = self._env_cache.get(key)
+        if settings is None:
+            import requests.utils
+
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            settings = {
+                "proxies": requests.utils.get_environ_proxies(url),
+                "verify": verify or True,
+            }
+            self._env_cache[key] = settings
+        return settings
+
     def url(self, path: str) -> str:
         """Absolute URL of a server path (``/prompt``) under the base URL."""
         return self.base_url + path
@@ -249,6 +270,7 @@ class HttpClient:
 
             sess = requests.Session()
             sess.auth = self.auth
+            sess.trust_env = False  # environment settings come from _environment(), cached
             with self._lock:
                 self._sessions.append(sess)
         try:
@@ -305,7 +327,9 @@ class HttpClient:
 
         with self.session() as sess:
             try:
-                response = sess.request(method, url, timeout=timeout, **kwargs)
+                response = sess.request(
+                    method, url, timeout=timeout, **self._environment(url), **kwargs
+                )
             except requests.RequestException as exc:
                 raise transport_error(exc, what) from exc
         if response.status_code >= 400:

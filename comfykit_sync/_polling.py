@@ -35,7 +35,7 @@ class ProportionalWait(tenacity.wait.wait_base):
     def __init__(
         self,
         *,
-        started: float,
+        started: Callable[[], float],
         deadline: float,
         min_interval: float,
         max_interval: float,
@@ -48,7 +48,8 @@ class ProportionalWait(tenacity.wait.wait_base):
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         now = self.clock()
-        wait = min(max((now - self.started) * self.ratio, self.min_interval), self.max_interval)
+        elapsed = now - self.started()
+        wait = min(max(elapsed * self.ratio, self.min_interval), self.max_interval)
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(exc, RateLimitError) and exc.retry_after:
             wait = max(wait, exc.retry_after)
@@ -59,7 +60,7 @@ def poll(
     check: Callable[[], T | None],
     *,
     deadline: float,
-    started: float | None = None,
+    started: float | Callable[[], float] | None = None,
     min_interval: float = 0.02,
     max_interval: float = 2.0,
     ratio: float = 0.1,
@@ -68,10 +69,12 @@ def poll(
 ) -> T:
     """Call ``check`` until it returns something other than ``None``; return that.
 
-    ``deadline`` and ``started`` are ``clock()`` values. Raises :class:`DeadlineExceeded` when the
+    ``deadline`` and ``started`` are ``clock()`` values (``started`` may be a callable, read at
+    every wait, when the reference point moves). Raises :class:`DeadlineExceeded` when the
     deadline passes first; non-transient exceptions from ``check`` propagate unchanged.
     """
-    started = clock() if started is None else started
+    origin = clock() if started is None else started
+    since = origin if callable(origin) else (lambda: origin)
 
     def expired(retry_state: tenacity.RetryCallState) -> T:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -83,7 +86,7 @@ def poll(
             | tenacity.retry_if_exception_type(TRANSIENT_ERRORS)
         ),
         wait=ProportionalWait(
-            started=started,
+            started=since,
             deadline=deadline,
             min_interval=min_interval,
             max_interval=max_interval,

@@ -205,6 +205,10 @@ def test_timeout_interrupts_the_running_prompt(kit, fake_comfyui):
     assert result.status == "failed"
     assert isinstance(result.error, ExecutionTimeout) and isinstance(result.error, TimeoutError)
     assert result.error.cancelled and "cancelled" in result.msg
+    for _ in range(300):  # the server applies the interrupt asynchronously (bounded wait)
+        if fake_comfyui.prompts[result.prompt_id].status == "interrupted":
+            break
+        time.sleep(0.01)
     assert fake_comfyui.prompts[result.prompt_id].status == "interrupted"
 
 

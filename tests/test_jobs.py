@@ -63,7 +63,7 @@ def test_cancel_running_job(kit, fake_comfyui):
     assert job.cancel()
     result = job.wait()
     assert isinstance(result.error, ExecutionCancelled)
-    assert fake_comfyui.prompts[job.prompt_id].status == "interrupted"
+    wait_for_status(fake_comfyui, "interrupted")
     assert not job.cancel()  # finished: nothing to cancel
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,7 @@ from ..errors import (
 )
 from ..models import OutputItem
 from ..params import UploadSource, WorkflowSpec, parse_workflow
+from ._queue_watch import QueueWatch
 from .base import JobState, PreparedJob, RunOutcome, Submission
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,15 @@ class ComfyUIClient:
         self.client_id = client_id
         self.comfy_org_api_key = comfy_org_api_key
         self.upload_subfolder = upload_subfolder
+        self._watch: QueueWatch | None = None
+        self._watch_lock = threading.Lock()
+
+    def queue_watch(self, max_interval: float) -> QueueWatch:
+        """The shared watcher of this client's in-flight prompts (created on first use)."""
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = QueueWatch(self, max_interval=max_interval)
+            return self._watch
 
     # -- submission -------------------------------------------------------------------------
     def submit(self, job: PreparedJob, *, deadline: float) -> tuple[str, Mapping[str, Any]]:

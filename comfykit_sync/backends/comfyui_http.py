@@ -1,8 +1,9 @@
-"""Backend ``comfyui-http``: submit over HTTP, detect completion by polling ``/history``.
+"""Backend ``comfyui-http``: submit over HTTP, detect completion by polling.
 
-Polling starts fast and slows down in proportion to the time already waited (``_polling``);
-every second or so ``/queue`` is checked too, so a prompt the server forgot (deleted, restart,
-eviction) is reported as lost instead of being waited for until the deadline.
+One watcher thread per kit polls ``/queue`` for all prompts in flight (``_queue_watch``), on a
+schedule that starts fast and slows down in proportion to the time already waited; a prompt that
+leaves the queue has its ``/history`` entry fetched — and one with no entry was forgotten by the
+server (deleted, restart, eviction) and is reported as lost instead of waited for.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import hookimpl
-from .._polling import DeadlineExceeded, poll
+from .._polling import TRANSIENT_ERRORS, DeadlineExceeded, poll
 from ..errors import ExecutionTimeout, PromptLostError
 from ..events import EventCallback, Queued, Started
 from ..params import UploadSource, WorkflowSpec
+from ._queue_watch import Tracked
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
 from .comfyui import ComfyUIClient, remaining_timeout, submit_with_warnings
-
-QUEUE_CHECK_INTERVAL = 1.0
 
 
 class ComfyUIHttpBackend(Backend):
@@ -73,11 +73,11 @@ class ComfyUIHttpBackend(Backend):
 
 
 class HistoryWaiter:
-    """Polls ``/history/{id}`` until the entry exists, watching ``/queue`` along the way.
+    """Waits for one prompt through the client's shared :class:`QueueWatch`.
 
-    The queue check (at the first poll, then every ``QUEUE_CHECK_INTERVAL``) reports the queue
-    position and the start of execution as events, enforces the queue deadline, and detects a
-    prompt the server no longer knows.
+    The watcher reports queue position and start (emitted as events here, in the waiting
+    thread); once the prompt leaves the queue its ``/history`` entry is fetched. No entry then
+    means the server forgot the prompt. The queue deadline applies until execution starts.
     """
 
     def __init__(
@@ -92,59 +92,70 @@ class HistoryWaiter:
         self.client, self.prompt_id = client, prompt_id
         self.deadline, self.queue_deadline = deadline, queue_deadline
         self.emit = emit or (lambda event: None)
-        self.next_queue_check = 0.0
-        self.position: int | None = -1
-        self.started = False
 
-    def wait(
-        self, *, max_interval: float, sleep: Callable[[float], None] = time.sleep
-    ) -> Mapping[str, Any]:
+    def wait(self, *, max_interval: float) -> Mapping[str, Any]:
+        tracked = self.client.queue_watch(max_interval).track(self.prompt_id)
         try:
-            return poll(self.check, deadline=self.deadline, max_interval=max_interval, sleep=sleep)
-        except DeadlineExceeded as exc:
-            raise ExecutionTimeout(
-                f"prompt {self.prompt_id} did not finish before the deadline",
-                prompt_id=self.prompt_id,
-            ) from exc.last_error
+            return self._follow(tracked)
+        finally:
+            self.client.queue_watch(max_interval).untrack(tracked)
 
-    def check(self) -> Mapping[str, Any] | None:
-        timeout = remaining_timeout(self.client.http.timeout, self.deadline)
-        entry = self.client.history(self.prompt_id, timeout=timeout)
-        if entry is not None:
-            return entry
-        now = time.monotonic()
-        queue_due = (
-            self.queue_deadline is not None and not self.started and now >= self.queue_deadline
-        )
-        if now < self.next_queue_check and not queue_due:
-            return None
-        self.next_queue_check = now + QUEUE_CHECK_INTERVAL
-        running, pending = self.client.queue()
-        if self.prompt_id in running:
-            if not self.started:
-                self.started = True
+    def _follow(self, tracked: Tracked) -> Mapping[str, Any]:
+        position: int | None = -1
+        started = False
+        while True:
+            limit = self.deadline
+            if self.queue_deadline is not None and not started:
+                limit = min(limit, self.queue_deadline)
+            tracked.changed.wait(max(0.0, limit - time.monotonic()))
+            tracked.changed.clear()
+            if tracked.error is not None and not isinstance(tracked.error, TRANSIENT_ERRORS):
+                raise tracked.error
+            if tracked.state == "running" and not started:
+                started = True
                 self.emit(Started(self.prompt_id))
-            return None
-        if self.prompt_id in pending:
-            position = pending.index(self.prompt_id)
-            if position != self.position:
-                self.position = position
+            elif tracked.state == "pending" and tracked.position != position:
+                position = tracked.position
                 self.emit(Queued(self.prompt_id, position))
-            if queue_due:
-                raise ExecutionTimeout(
-                    f"prompt {self.prompt_id} was still queued at its queue deadline",
+            elif tracked.state == "gone":
+                return self._finished_entry()
+            if time.monotonic() >= limit:
+                raise self._timeout(tracked, queue=limit != self.deadline)
+
+    def _finished_entry(self) -> Mapping[str, Any]:
+        """The history entry of a prompt that left the queue (transient errors are retried)."""
+
+        def fetch() -> Mapping[str, Any]:
+            timeout = remaining_timeout(self.client.http.timeout, self.deadline)
+            entry = self.client.history(self.prompt_id, timeout=timeout)
+            if entry is None:
+                raise PromptLostError(
+                    f"prompt {self.prompt_id} is neither queued, running nor in the history: "
+                    "it was deleted, or the server restarted",
                     prompt_id=self.prompt_id,
-                    deadline="queue",
                 )
-            return None
-        entry = self.client.history(self.prompt_id, timeout=timeout)  # finished meanwhile?
-        if entry is None:
-            raise PromptLostError(
-                f"prompt {self.prompt_id} is neither queued, running nor in the history: it was "
-                "deleted, or the server restarted",
+            return entry
+
+        try:
+            return poll(fetch, deadline=self.deadline)
+        except DeadlineExceeded as exc:
+            error = ExecutionTimeout(
+                f"prompt {self.prompt_id} finished but its result could not be read before "
+                "the deadline",
                 prompt_id=self.prompt_id,
             )
-        return entry
+            raise error from exc.last_error
+
+    def _timeout(self, tracked: Tracked, *, queue: bool) -> ExecutionTimeout:
+        if queue:
+            message = f"prompt {self.prompt_id} was still queued at its queue deadline"
+        else:
+            message = f"prompt {self.prompt_id} did not finish before the deadline"
+        error = ExecutionTimeout(
+            message, prompt_id=self.prompt_id, deadline="queue" if queue else "total"
+        )
+        error.__cause__ = tracked.error
+        return error
 
 
 @hookimpl(trylast=True)

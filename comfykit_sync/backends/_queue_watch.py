@@ -1,0 +1,118 @@
+"""One thread per ComfyUI client watches ``/queue`` for every prompt being waited for.
+
+Instead of each waiting thread polling ``/history/{id}`` on its own, a single watcher reads
+``/queue`` (one request covers all in-flight prompts) and wakes a waiter when its prompt starts,
+moves in the queue, or leaves the queue — only then does that waiter fetch its history entry.
+The watcher polls on the proportional schedule of ``_polling`` measured from the youngest
+prompt's start, so a fresh prompt is checked within ~20 ms while long ones cost little. It exits
+when nobody waits and restarts on demand.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .._polling import poll
+from ..errors import ComfyKitError
+
+if TYPE_CHECKING:
+    from .comfyui import ComfyUIClient
+
+FOREVER = 10 * 365 * 24 * 3600.0
+
+
+@attrs.define(eq=False)
+class Tracked:
+    """What the watcher last saw of one prompt; ``changed`` is set on every update."""
+
+    prompt_id: str
+    since: float = attrs.field(factory=time.monotonic)
+    state: str = "unseen"  # unseen | pending | running | gone
+    position: int | None = None
+    error: ComfyKitError | None = None
+    changed: threading.Event = attrs.field(factory=threading.Event)
+
+    def update(self, state: str, position: int | None, error: ComfyKitError | None) -> None:
+        self.state, self.position, self.error = state, position, error
+        self.changed.set()
+
+
+class QueueWatch:
+    """Tracks prompts and refreshes their queue state from a background thread."""
+
+    def __init__(self, client: ComfyUIClient, *, max_interval: float) -> None:
+        self._client = client
+        self._max_interval = max_interval
+        self._tracked: list[Tracked] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def track(self, prompt_id: str) -> Tracked:
+        """Start watching ``prompt_id`` (it must already be queued)."""
+        tracked = Tracked(prompt_id)
+        with self._lock:
+            self._tracked.append(tracked)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="comfykit-queue-watch", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+        return tracked
+
+    def untrack(self, tracked: Tracked) -> None:
+        with self._lock:
+            if tracked in self._tracked:
+                self._tracked.remove(tracked)
+
+    def _youngest(self) -> float:
+        with self._lock:
+            return max((t.since for t in self._tracked), default=time.monotonic())
+
+    def _sleep(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+        self._wake.clear()
+
+    def _run(self) -> None:
+        poll(
+            self._tick,
+            deadline=time.monotonic() + FOREVER,
+            started=self._youngest,
+            max_interval=self._max_interval,
+            sleep=self._sleep,
+        )
+
+    def _tick(self) -> bool | None:
+        """One refresh; ``True`` ends the thread when nobody is tracked any more.
+
+        Errors are handed to the waiters (who decide: transient ones are waited out until the
+        deadline, others end the wait); the thread itself never dies of them.
+        """
+        with self._lock:
+            if not self._tracked:
+                self._thread = None
+                return True
+        asked_at = time.monotonic()
+        try:
+            running, pending = self._client.queue()
+        except ComfyKitError as exc:
+            with self._lock:
+                tracked = list(self._tracked)
+            for t in tracked:
+                t.update(t.state, t.position, exc)
+            return None
+        with self._lock:  # a prompt tracked after the request left may not be in its reply
+            tracked = [t for t in self._tracked if t.since <= asked_at]
+        for t in tracked:
+            if t.prompt_id in running:
+                t.update("running", None, None)
+            elif t.prompt_id in pending:
+                t.update("pending", pending.index(t.prompt_id), None)
+            else:
+                t.update("gone", None, None)
+        return None
