@@ -161,3 +161,22 @@ def test_bad_job_options_raise(kit, fake_comfyui, options):
     with pytest.raises(ConfigurationError):
         kit.submit(T2I, {"prompt": "x"}, **options)
     assert fake_comfyui.prompts == {}
+
+
+def test_one_watcher_serves_all_waiting_threads(fake_comfyui):
+    fake_comfyui.duration = 0.3
+    with ComfyKit(fake_comfyui.url) as kit:
+        jobs = [kit.submit(T2I, {"prompt": f"p{i}"}) for i in range(8)]
+        threads = [threading.Thread(target=job.wait) for job in jobs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert all(job.result().status == "completed" for job in jobs)
+        paths = [r.path for r in fake_comfyui.requests]
+        # each job reads its history entry once, after the watcher saw it leave the queue
+        assert sum(p.startswith("/history/") for p in paths) == len(jobs)
+        watcher_threads = [t for t in threading.enumerate() if t.name == "comfykit-queue-watch"]
+        for t in watcher_threads:  # nobody waits any more: the watcher exits by itself
+            t.join(timeout=5)
+            assert not t.is_alive()
