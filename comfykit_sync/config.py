@@ -159,6 +159,7 @@ class Config:
     runninghub_timeout: float = 300.0
     runninghub_retry_count: int = 3
     runninghub_instance_type: str | None = None
+    runninghub_webhook_url: str | None = attrs.field(default=None, repr=False)
     timeout: float = 1800.0
     request_timeout: tuple[float, float] = (5.0, 60.0)
     poll_max_interval: float = 2.0
@@ -166,6 +167,7 @@ class Config:
     on_node_errors: str = "fail"
     upload_subfolder: str = ""
     max_workflow_bytes: int = 32 * 1024 * 1024
+    ws_max_frame_bytes: int = 64 * 1024 * 1024
     client_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
 
     @property
@@ -188,6 +190,7 @@ class Config:
             "runninghub_timeout": ("RUNNINGHUB_TIMEOUT", 300.0, _positive_float),
             "runninghub_retry_count": ("RUNNINGHUB_RETRY_COUNT", 3, _non_negative_int),
             "runninghub_instance_type": ("RUNNINGHUB_INSTANCE_TYPE", None, _text),
+            "runninghub_webhook_url": ("RUNNINGHUB_WEBHOOK_URL", None, _url),
             "timeout": ("COMFYUI_TIMEOUT", 1800.0, _positive_float),
             "request_timeout": (None, (5.0, 60.0), _request_timeout),
             "poll_max_interval": (None, 2.0, _positive_float),
@@ -195,6 +198,7 @@ class Config:
             "on_node_errors": (None, "fail", _node_errors),
             "upload_subfolder": (None, "", _text),
             "max_workflow_bytes": (None, 32 * 1024 * 1024, _non_negative_int),
+            "ws_max_frame_bytes": (None, 64 * 1024 * 1024, _non_negative_int),
             "client_id": (None, None, _text),
         }
         unknown = set(args) - set(table)

@@ -18,6 +18,8 @@
     │   ├── AuthenticationError              401 / 403
     │   ├── NotFoundError (KeyError)         404
     │   ├── RateLimitError                   429 (carries retry_after)
+    │   ├── InsufficientBalanceError         the cloud account has no credit left
+    │   ├── UploadTooLargeError              an upload is over the service's size limit
     │   └── ServerError                      5xx
     └── ExecutionError                       the job ran and did not complete
         ├── ExecutionTimeout (TimeoutError)  a deadline expired (the job is cancelled)
@@ -159,6 +161,14 @@ class RateLimitError(APIError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class InsufficientBalanceError(APIError):
+    """The cloud account has no credit (coins, money) left to run the job."""
+
+
+class UploadTooLargeError(APIError):
+    """An upload is over the service's size limit (RunningHub: 30 MB)."""
 
 
 class ServerError(APIError):

@@ -22,9 +22,12 @@ NO_AUTOLOAD_ENV = "COMFYKIT_SYNC_DISABLE_PLUGIN_AUTOLOAD"
 #: Built-in plugin modules, registered (in this order) before any entry point.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "comfykit_sync.loaders.mapping",
+    "comfykit_sync.loaders.runninghub",  # before file: trylast hooks run in this order
     "comfykit_sync.loaders.file",
     "comfykit_sync.loaders.url",
     "comfykit_sync.backends.comfyui_http",
+    "comfykit_sync.backends.comfyui_ws",
+    "comfykit_sync.backends.runninghub",
     "comfykit_sync.parsers.text",
     "comfykit_sync.parsers.media",
 )

@@ -1,0 +1,408 @@
+"""One multiplexed ComfyUI WebSocket per kit, read by one thread that routes events by prompt id.
+
+Why one socket and one reader thread per kit, rather than a socket per job:
+
+* ComfyUI addresses a prompt's events to the socket registered under the prompt's ``client_id``
+  and a kit has one ``client_id``; a second socket with the same id *replaces* the first on the
+  server, so per-job sockets would steal each other's events.
+* A reader that never stops reading is what keeps many concurrent jobs from stalling: it only
+  decodes frames and puts them on per-job queues (it never does HTTP while connected and never
+  runs user callbacks), so a job that finishes never waits behind another job's ``/history``
+  fetch, and the server's send buffer never fills up.
+* Job threads block on their own :class:`Subscription` queue, so events of different prompts are
+  never mixed, and each job does its own HTTP work (history, queue checks, fallback polling).
+
+Events for a prompt id nobody has subscribed to yet (the submit response races with the socket)
+are kept for ``EARLY_TTL`` seconds and handed to the subscription when it arrives. When the
+socket drops, every subscription receives :data:`DISCONNECTED` (its job may have lost events
+and must poll), and the reader reconnects with backoff after a health probe — or exits if no job
+is waiting; :meth:`EventStream.open` starts it again on the next job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import struct
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import attrs
+import websocket
+from websocket._abnf import ABNF, frame_buffer
+
+from ..errors import (
+    APIError,
+    AuthenticationError,
+    ComfyKitError,
+    NotFoundError,
+    ServerError,
+    TransportError,
+)
+
+log = logging.getLogger(__name__)
+
+#: seconds without any frame before the reader pings; no answer in as long again = dead socket
+READ_TIMEOUT = 15.0
+#: how long events for a not-yet-subscribed prompt id are kept, and how many
+EARLY_TTL = 30.0
+EARLY_MAX_PROMPTS = 256
+EARLY_MAX_EVENTS = 1000
+RECONNECT_MIN_DELAY = 0.1
+RECONNECT_MAX_DELAY = 5.0
+CLOSE_TIMEOUT = 5.0
+
+
+@attrs.frozen
+class Message:
+    """One decoded text frame: ``{"type": ..., "data": {...}}``."""
+
+    type: str
+    data: Mapping[str, Any]
+
+
+class Disconnected:
+    """Marker put on every subscription when the socket drops: events may have been lost."""
+
+    def __repr__(self) -> str:
+        return "DISCONNECTED"
+
+
+DISCONNECTED = Disconnected()
+Item = Message | Disconnected
+
+
+def ws_url(base_url: str, client_id: str) -> str:
+    """``http(s)://host[/base]`` -> ``ws(s)://host[/base]/ws?clientId=<client_id>``."""
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    path = parts.path.rstrip("/") + "/ws"
+    return urlunsplit((scheme, parts.netloc, path, "clientId=" + quote(client_id), ""))
+
+
+def decode_text(payload: bytes | str) -> Message | None:
+    """A text frame as a :class:`Message`; ``None`` if it is not a ComfyUI event object."""
+    try:
+        obj = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+        return None
+    data = obj.get("data")
+    return Message(obj["type"], data if isinstance(data, dict) else {})
+
+
+def binary_kind(payload: bytes) -> int | None:
+    """The event type of a binary frame (1 preview, 3 text, 4 preview with metadata), if any."""
+    return struct.unpack_from(">I", payload)[0] if len(payload) >= 4 else None
+
+
+class FrameTooLarge(websocket.WebSocketProtocolException):
+    """A message exceeded ``ws_max_frame_bytes``; the connection is dropped."""
+
+
+class _LimitedFrameBuffer(frame_buffer):
+    """websocket-client's frame reader, refusing messages above ``limit`` bytes before reading
+    them (websocket-client has no such option; this hooks its ``frame_buffer``, unchanged since
+    0.x, and ``test_oversized_frames_*`` checks that it still works)."""
+
+    def __init__(self, recv: Callable[[int], bytes], skip_utf8: bool, limit: int) -> None:
+        super().__init__(recv, skip_utf8)
+        self.limit = limit
+        self.message_bytes = 0
+
+    def recv_length(self) -> None:
+        super().recv_length()
+        opcode = self.header[4] if self.header else None
+        if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
+            self.message_bytes = 0  # first frame of a new message
+        if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CONT):
+            self.message_bytes += self.length or 0
+            if self.limit and self.message_bytes > self.limit:
+                raise FrameTooLarge(
+                    f"a message of {self.message_bytes} bytes exceeds ws_max_frame_bytes="
+                    f"{self.limit}"
+                )
+
+
+class _LimitedWebSocket(websocket.WebSocket):
+    """A client socket with a message size limit.
+
+    UTF-8 is checked by ``json.loads`` (in C) rather than by websocket-client's pure-Python
+    validator, which takes a fraction of a second per megabyte.
+    """
+
+    def __init__(self, *, max_frame_bytes: int) -> None:
+        super().__init__(enable_multithread=True, skip_utf8_validation=True)
+        self.frame_buffer = _LimitedFrameBuffer(self._recv, True, max_frame_bytes)
+
+
+def _handshake_error(exc: websocket.WebSocketBadStatusException, url: str) -> APIError:
+    status = exc.status_code
+    message = f"opening the WebSocket {url} failed: HTTP {status}"
+    if status in (401, 403):
+        return AuthenticationError(
+            message + " (check api_key / cookies)", status_code=status, url=url
+        )
+    if status == 404:
+        return NotFoundError(
+            message + " (no /ws endpoint behind this URL?)", status_code=status, url=url
+        )
+    if status >= 500:
+        return ServerError(message, status_code=status, url=url)
+    return APIError(message, status_code=status, url=url)
+
+
+class Subscription:
+    """The event queue of one prompt id, filled by the reader thread."""
+
+    def __init__(self, prompt_id: str) -> None:
+        self.prompt_id = prompt_id
+        self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
+
+    def put(self, item: Item) -> None:
+        self._queue.put(item)
+
+    def get(self, timeout: float) -> Item | None:
+        """The next item, waiting at most ``timeout`` seconds (``None`` if none came)."""
+        try:
+            return self._queue.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return None
+
+
+class EventStream:
+    """The kit's socket: opened lazily, shared by all jobs, closed by :meth:`close`.
+
+    ``headers()`` gives the credential headers of the handshake; ``probe()`` checks the server
+    over HTTP before each reconnection attempt (raising a ``ComfyKitError`` if it is down).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: Callable[[], Mapping[str, str]],
+        probe: Callable[[], object],
+        connect_timeout: float,
+        max_frame_bytes: int,
+    ) -> None:
+        self.url = url
+        self._headers, self._probe = headers, probe
+        self._connect_timeout = connect_timeout
+        self._max_frame_bytes = max_frame_bytes
+        self._lock = threading.Lock()  # subscriptions, early buffer, connection state
+        self._open_lock = threading.Lock()  # connecting; starting and ending the reader
+        self._subs: dict[str, list[Subscription]] = {}
+        self._early: OrderedDict[str, tuple[float, deque[Message]]] = OrderedDict()
+        self._ws: websocket.WebSocket | None = None
+        self._thread: threading.Thread | None = None
+        self._connected = False
+        self._epoch = 0  # counts successful connections
+        self._closed = False
+        self._stopping = threading.Event()
+
+    # -- used by job threads ----------------------------------------------------------------
+    def open(self) -> int:
+        """Connect (unless connected or reconnecting) and return the connection's epoch.
+
+        Raises ``TransportError`` or ``APIError`` when the first connection fails.
+        """
+        with self._open_lock:
+            if self._closed:
+                raise TransportError("the WebSocket stream is closed")
+            if self._thread is None:
+                ws = self._connect()
+                self._set_connected(ws)
+                self._thread = threading.Thread(
+                    target=self._run, args=(ws,), name="comfykit-ws-reader", daemon=True
+                )
+                self._thread.start()
+            return self._epoch
+
+    def subscribe(self, prompt_id: str, epoch: int) -> Subscription:
+        """Route ``prompt_id``'s events to a new subscription, starting with any buffered ones.
+
+        ``epoch`` is what :meth:`open` returned before the prompt was submitted; if the socket
+        has dropped since, the subscription starts with :data:`DISCONNECTED`.
+        """
+        sub = Subscription(prompt_id)
+        with self._lock:
+            self._subs.setdefault(prompt_id, []).append(sub)
+            _, early = self._early.pop(prompt_id, (0.0, ()))
+            for message in early:
+                sub.put(message)
+            if not self._connected or self._epoch != epoch:
+                sub.put(DISCONNECTED)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            subs = self._subs.get(sub.prompt_id, [])
+            if sub in subs:
+                subs.remove(sub)
+            if not subs:
+                self._subs.pop(sub.prompt_id, None)
+
+    def close(self) -> None:
+        """Close the socket and join the reader thread (bounded); idempotent."""
+        with self._open_lock:
+            if self._closed:
+                return
+            self._closed = True
+            ws, thread = self._ws, self._thread
+        self._stopping.set()
+        if ws is not None:
+            try:
+                ws.send_close()
+            except (websocket.WebSocketException, OSError):
+                pass
+            ws.abort()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(CLOSE_TIMEOUT)
+
+    # -- connection -------------------------------------------------------------------------
+    def _connect(self) -> websocket.WebSocket:
+        headers = dict(self._headers())
+        cookie = headers.pop("Cookie", None)
+        ws = _LimitedWebSocket(max_frame_bytes=self._max_frame_bytes)
+        try:
+            ws.connect(
+                self.url,
+                header=headers,
+                cookie=cookie,
+                suppress_origin=True,
+                timeout=self._connect_timeout,
+            )
+        except websocket.WebSocketBadStatusException as exc:
+            raise _handshake_error(exc, self.url) from exc
+        except (websocket.WebSocketException, OSError) as exc:
+            raise TransportError(
+                f"opening the WebSocket {self.url}: {type(exc).__name__}: {exc}",
+                url=self.url,
+                sent=False,
+            ) from exc
+        ws.settimeout(READ_TIMEOUT)
+        return ws
+
+    def _set_connected(self, ws: websocket.WebSocket) -> None:
+        with self._lock:
+            self._ws, self._connected = ws, True
+            self._epoch += 1
+
+    def _set_disconnected(self, ws: websocket.WebSocket, reason: str) -> None:
+        ws.shutdown()
+        with self._lock:
+            self._connected = False
+            waiting = [sub for subs in self._subs.values() for sub in subs]
+            for sub in waiting:
+                sub.put(DISCONNECTED)
+        if waiting and not self._stopping.is_set():
+            log.warning(
+                "WebSocket %s dropped (%s); %d job(s) fall back to polling; reconnecting",
+                self.url,
+                reason,
+                len(waiting),
+            )
+        else:
+            log.debug("WebSocket %s closed (%s)", self.url, reason)
+
+    def _reconnect(self) -> websocket.WebSocket | None:
+        """Connect again (probe first, backing off); ``None`` when closing or no job waits."""
+        delay = RECONNECT_MIN_DELAY
+        while True:
+            with self._open_lock, self._lock:
+                if self._closed or not self._subs:
+                    self._thread = None
+                    return None
+            try:
+                self._probe()
+                ws = self._connect()
+            except ComfyKitError as exc:
+                log.debug("reconnecting the WebSocket failed: %s", exc)
+            else:
+                with self._open_lock:
+                    if self._closed:
+                        ws.shutdown()
+                        self._thread = None
+                        return None
+                    self._set_connected(ws)
+                log.info("WebSocket %s reconnected", self.url)
+                return ws
+            self._stopping.wait(delay)
+            delay = min(delay * 2, RECONNECT_MAX_DELAY)
+
+    # -- the reader thread ------------------------------------------------------------------
+    def _run(self, ws: websocket.WebSocket | None) -> None:
+        try:
+            while ws is not None:
+                try:
+                    reason = self._read(ws)
+                except Exception as exc:  # a bug here must not leave jobs waiting for events
+                    log.exception("the WebSocket reader failed")
+                    reason = f"reader error: {exc!r}"
+                self._set_disconnected(ws, reason)
+                ws = self._reconnect()
+        finally:  # however it ends, the next open() starts a new reader
+            with self._open_lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _read(self, ws: websocket.WebSocket) -> str:
+        """Read and route frames until the socket fails or closes; return why it ended."""
+        awaiting_pong = False
+        while not self._stopping.is_set():
+            try:
+                opcode, payload = ws.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                if awaiting_pong:
+                    return f"no frame for {2 * READ_TIMEOUT:g} s"
+                try:
+                    ws.ping()
+                except (websocket.WebSocketException, OSError) as exc:
+                    return f"ping failed: {exc}"
+                awaiting_pong = True
+                continue
+            except (websocket.WebSocketException, OSError) as exc:
+                return f"{type(exc).__name__}: {exc}"
+            awaiting_pong = False
+            if opcode == ABNF.OPCODE_CLOSE:
+                return "closed by the server"
+            if opcode == ABNF.OPCODE_TEXT:
+                message = decode_text(payload)
+                if message is not None:
+                    self._dispatch(message)
+            elif opcode == ABNF.OPCODE_BINARY:
+                log.debug("ignoring binary frame of type %s", binary_kind(payload))
+        return "closing"
+
+    def _dispatch(self, message: Message) -> None:
+        """Hand a message to its prompt's subscriptions (or the early buffer); never blocks."""
+        prompt_id = message.data.get("prompt_id")
+        if prompt_id is None:  # status broadcasts, feature flags, the reconnect "executing"
+            return
+        prompt_id = str(prompt_id)
+        with self._lock:
+            subs = self._subs.get(prompt_id)
+            if subs:
+                for sub in subs:
+                    sub.put(message)
+            else:
+                self._buffer(prompt_id, message)
+
+    def _buffer(self, prompt_id: str, message: Message) -> None:
+        """Keep an event of an unsubscribed prompt for a while (caller holds the lock)."""
+        now = time.monotonic()
+        while self._early and next(iter(self._early.values()))[0] < now - EARLY_TTL:
+            self._early.popitem(last=False)
+        entry = self._early.get(prompt_id)
+        if entry is None:
+            if len(self._early) >= EARLY_MAX_PROMPTS:
+                self._early.popitem(last=False)
+            entry = self._early[prompt_id] = (now, deque(maxlen=EARLY_MAX_EVENTS))
+        entry[1].append(message)
