@@ -67,6 +67,7 @@ class Job:
         self._queue_deadline = None if queue_timeout is None else started + queue_timeout
         self._on_timeout = on_timeout
         self._emit = emitter(on_event)
+        self._listening = on_event is not None
         self._seeds = dict(seeds or {})
         self._warnings = warnings
         self._result = result
@@ -148,7 +149,7 @@ class Job:
                 self._spec,
                 deadline=deadline,
                 queue_deadline=self._queue_deadline,
-                emit=self._emit,
+                emit=self._emit if self._listening else None,
             )
         except ExecutionTimeout as exc:
             if exc.deadline == "total" and deadline < self._deadline:

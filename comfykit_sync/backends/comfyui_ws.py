@@ -170,6 +170,7 @@ class _PromptWatch:
         self.deadline, self.queue_deadline = deadline, queue_deadline
         self.max_interval = max_interval
         self.emit: EventCallback = emit or (lambda event: None)
+        self.quiet = emit is None
         self.progress = ProgressTracker(graph)
         self.started = False
         self.position: int | None = None
@@ -179,9 +180,13 @@ class _PromptWatch:
         """The prompt's history entry once it finished.
 
         The server is asked at once where the prompt is (its queue position, or whether a
-        re-attached prompt already finished), then only when its events stop.
+        re-attached prompt already finished) — unless nobody listens for events — then only when
+        its events stop.
         """
-        self._schedule_check(0.0)
+        # Nobody listening for the queue position and no queue deadline: a fresh job only needs
+        # the server's word when its events stop (saves a /queue request per job).
+        quiet = self.from_submit and self.quiet and self.queue_deadline is None
+        self._schedule_check(self.max_interval if quiet else 0.0)
         entry = self._follow_events()
         if entry is None:  # the socket dropped (events may be lost) or history failed: poll
             entry = HistoryWaiter(
