@@ -22,6 +22,7 @@ from .errors import (  # noqa: E402
     ExecutionError,
     ExecutionInterrupted,
     ExecutionTimeout,
+    InsufficientBalanceError,
     InvalidResponseError,
     NotFoundError,
     ParameterError,
@@ -32,10 +33,12 @@ from .errors import (  # noqa: E402
     ServerError,
     TransportError,
     UnsupportedSourceError,
+    UploadTooLargeError,
     WorkflowError,
     WorkflowLoadError,
     WorkflowValidationError,
 )
+from .job import Job  # noqa: E402
 from .models import Artifact, ExecuteResult, Workflow  # noqa: E402
 
 __all__ = [
@@ -52,7 +55,9 @@ __all__ = [
     "ExecutionError",
     "ExecutionInterrupted",
     "ExecutionTimeout",
+    "InsufficientBalanceError",
     "InvalidResponseError",
+    "Job",
     "NotFoundError",
     "ParameterError",
     "PluginError",
@@ -62,6 +67,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnsupportedSourceError",
+    "UploadTooLargeError",
     "Workflow",
     "WorkflowError",
     "WorkflowLoadError",
