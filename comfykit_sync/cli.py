@@ -51,6 +51,30 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def plugins(args: argparse.Namespace) -> int:
+    """List installed plugins: distribution, version, hooks, backends; failures with their error."""
+    import json
+
+    import attrs
+
+    from .plugins import describe_plugins, make_plugin_manager
+
+    infos = describe_plugins(make_plugin_manager())
+    if args.json:
+        print(json.dumps([attrs.asdict(info) for info in infos], indent=2))
+        return 0
+    for info in infos:
+        origin = "built-in" if info.builtin else f"{info.distribution or '-'} {info.version or ''}"
+        print(f"{info.name}  ({origin.strip()})")
+        if info.error:
+            print(f"    FAILED: {info.error}")
+            continue
+        print(f"    hooks:    {', '.join(info.hooks) or '-'}")
+        if info.backends:
+            print(f"    backends: {', '.join(info.backends)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="comfykit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--duration", type=float, default=0.5, help="seconds the fake server takes per job"
     )
     demo_cmd.set_defaults(func=demo)
+    plugins_cmd = commands.add_parser("plugins", help="list installed plugins")
+    plugins_cmd.add_argument("--json", action="store_true", help="print JSON")
+    plugins_cmd.set_defaults(func=plugins)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from importlib import metadata
 
+import attrs
 import pluggy
 
 from . import hookspecs
@@ -111,3 +112,40 @@ def _check_pending(pm: PluginManager) -> None:
             error = PluginError(f"plugin {name!r} is invalid: {exc}", plugin=name)
             pm.load_errors.append(error)
             log.warning("%s", error)
+
+
+@attrs.frozen
+class PluginInfo:
+    """What ``comfykit plugins`` shows of one plugin (``error`` set when it failed to load)."""
+
+    name: str
+    builtin: bool
+    distribution: str | None = None
+    version: str | None = None
+    hooks: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def describe_plugins(pm: PluginManager) -> list[PluginInfo]:
+    """Every registered plugin (built-ins first, in load order) and every one that failed."""
+    from .registry import BackendRegistry
+
+    try:
+        registry: BackendRegistry | None = BackendRegistry(pm)
+    except PluginError as exc:
+        registry, errors = None, [*pm.load_errors, exc]
+    else:
+        errors = list(pm.load_errors)
+    names = [pm.get_name(plugin) or repr(plugin) for plugin in pm.get_plugins()]
+    order = {name: i for i, name in enumerate(DEFAULT_PLUGINS)}
+    names.sort(key=lambda n: (order.get(n, len(order)), n))
+    infos = []
+    for name in names:
+        plugin = pm.get_plugin(name)
+        dist, version = pm.distributions.get(name, (None, None))
+        hooks = tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or []))
+        owned = tuple(b for b in registry.names if registry.owner(b) == name) if registry else ()
+        infos.append(PluginInfo(name, name in order, dist, version, hooks, owned))
+    infos += [PluginInfo(e.plugin or "?", False, error=str(e)) for e in errors]
+    return infos
