@@ -108,6 +108,18 @@ def _body_snippet(response: requests.Response) -> str:
     return text[:300] + ("…" if len(text) > 300 else "")
 
 
+def decode_json(response: requests.Response, what: str, server: str = "the server") -> Any:
+    """The JSON body of ``response``; ``InvalidResponseError`` naming ``server`` if it is not."""
+    try:
+        return response.json()
+    except ValueError:
+        raise InvalidResponseError(
+            f"{what}: {server} replied with non-JSON content: {_body_snippet(response)!r}",
+            status_code=response.status_code,
+            url=response.url,
+        ) from None
+
+
 def error_for_response(response: requests.Response, what: str) -> APIError:
     """The typed error for a non-2xx ``response`` to the request described by ``what``."""
     status = response.status_code
@@ -342,14 +354,7 @@ class HttpClient:
         """Send a request and decode its JSON reply (``InvalidResponseError`` if it is not)."""
         response = self.request(method, url, **kwargs)
         what = kwargs.get("what") or f"{method.upper()} {urlsplit(response.url).path}"
-        try:
-            return response.json()
-        except ValueError:
-            raise InvalidResponseError(
-                f"{what}: the server replied with non-JSON content: {_body_snippet(response)!r}",
-                status_code=response.status_code,
-                url=response.url,
-            ) from None
+        return decode_json(response, what)
 
     def close(self) -> None:
         """Close every pooled session; idempotent."""

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import T2I, WORKFLOWS, execute_numbered
 
 import comfykit_sync
 from comfykit_sync import (
@@ -27,8 +28,6 @@ from comfykit_sync import (
 )
 from comfykit_sync.testing import Script
 
-WORKFLOWS = Path(comfykit_sync.__file__).parent / "testing" / "workflows"
-T2I = WORKFLOWS / "text_to_image.json"
 I2I = WORKFLOWS / "image_to_image.json"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -143,6 +142,10 @@ def test_partially_invalid_prompt_fails_and_is_cancelled(kit, fake_comfyui):
     assert isinstance(result.error, WorkflowValidationError)
     assert "parameter 'photo'" in result.msg and "node 20" in result.msg
     assert result.error.prompt_id == result.prompt_id
+    for _ in range(300):  # the server applies an interrupt asynchronously (bounded wait)
+        if fake_comfyui.prompts[result.prompt_id].status in ("deleted", "interrupted"):
+            break
+        time.sleep(0.01)
     assert fake_comfyui.prompts[result.prompt_id].status in ("deleted", "interrupted")
 
 
@@ -376,25 +379,7 @@ def test_one_kit_shared_by_32_threads_never_mixes_results(tmp_path):
     wf = graph(T2I)
     wf["9"]["_meta"]["title"] = "$prefix.filename_prefix, $output.image"
     with FakeComfyUI(workers=8, duration=0.0) as server, ComfyKit(server.url) as kit:
-        results: dict[int, comfykit_sync.ExecuteResult] = {}
-        lock = threading.Lock()
-        jobs = iter(range(200))
-
-        def worker():
-            while True:
-                with lock:
-                    i = next(jobs, None)
-                if i is None:
-                    return
-                res = kit.execute_json(wf, {"prompt": f"prompt {i}", "prefix": f"job{i}"})
-                with lock:
-                    results[i] = res
-
-        threads = [threading.Thread(target=worker) for _ in range(32)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        results = execute_numbered(kit, wf, n_jobs=200, n_threads=32)
         assert len(results) == 200
         for i, res in results.items():
             assert res.status == "completed", res.msg

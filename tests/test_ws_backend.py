@@ -9,12 +9,11 @@ import struct
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
+from helpers import T2I, execute_numbered
 
-import comfykit_sync
 from comfykit_sync import (
     AuthenticationError,
     ComfyKit,
@@ -44,8 +43,6 @@ from comfykit_sync.events import (
 from comfykit_sync.params import apply_params, parse_workflow, validate_params
 from comfykit_sync.testing import FakeComfyUI, Script
 
-WORKFLOWS = Path(comfykit_sync.__file__).parent / "testing" / "workflows"
-T2I = WORKFLOWS / "text_to_image.json"
 WAIT = 20.0  # bound of every wait in these tests; never reached when things work
 
 
@@ -329,25 +326,7 @@ def test_32_threads_share_one_socket_and_never_mix_results():
     wf = graph()
     wf["9"]["_meta"]["title"] = "$prefix.filename_prefix, $output.image"
     with FakeComfyUI(workers=8) as server, ComfyKit(server.url, executor_type="websocket") as kit:
-        results: dict[int, comfykit_sync.ExecuteResult] = {}
-        lock = threading.Lock()
-        jobs = iter(range(200))
-
-        def worker():
-            while True:
-                with lock:
-                    i = next(jobs, None)
-                if i is None:
-                    return
-                res = kit.execute_json(wf, {"prompt": f"prompt {i}", "prefix": f"job{i}"})
-                with lock:
-                    results[i] = res
-
-        threads = [threading.Thread(target=worker) for _ in range(32)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        results = execute_numbered(kit, wf, n_jobs=200, n_threads=32)
         assert len(results) == 200
         for i, res in results.items():
             assert res.status == "completed", res.msg

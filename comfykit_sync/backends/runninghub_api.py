@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import tenacity
 
-from .._http import HttpClient, _body_snippet
+from .._http import HttpClient, decode_json
 from .._media_source import open_media
 from .._multipart import MultipartStream
 from ..config import Config
@@ -140,14 +140,7 @@ def _decode(response: Any, what: str) -> Envelope:
             status_code=response.status_code,
             url=response.url,
         )
-    try:
-        body = response.json()
-    except ValueError:
-        raise InvalidResponseError(
-            f"{what}: RunningHub replied with non-JSON content: {_body_snippet(response)!r}",
-            status_code=response.status_code,
-            url=response.url,
-        ) from None
+    body = decode_json(response, what, "RunningHub")
     code = body.get("code") if isinstance(body, Mapping) else None
     if isinstance(code, str) and code.strip().lstrip("-").isdigit():
         code = int(code)

@@ -14,13 +14,10 @@ Run it in its own process (prints its URL as the first stdout line)::
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import ipaddress
 import json
-import logging
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -32,13 +29,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import attrs
 from aiohttp import web
 
 from . import _files, _media
+from ._background import SHUTDOWN_TIMEOUT, BackgroundServer, cli_parser
 from ._folders import Folders
 from ._nodes import CATALOGUE
 from ._queue import PromptQueue
@@ -50,10 +47,7 @@ __all__ = ["FakeComfyUI", "PromptRecord", "RequestRecord", "Script", "main"]
 
 COMFYUI_VERSION = "0.3.64"
 MAX_REQUESTS = 10000
-_STARTUP_TIMEOUT = 10.0
-_SHUTDOWN_TIMEOUT = 10.0
 
-log = logging.getLogger(__name__)
 Match = Callable[[dict[str, Any]], bool]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -111,7 +105,7 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-class FakeComfyUI:
+class FakeComfyUI(BackgroundServer):
     """A fake ComfyUI server: real HTTP + WebSocket on 127.0.0.1, fake nodes.
 
     ``workers`` prompts run at once (real ComfyUI: 1); ``duration`` seconds is
@@ -121,6 +115,8 @@ class FakeComfyUI:
     request bodies (413). ``host``/``port`` choose the bind address (port 0:
     any free port, read back in :attr:`port`).
     """
+
+    name = "ComfyUI"
 
     def __init__(
         self,
@@ -133,6 +129,7 @@ class FakeComfyUI:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__()
         self.max_upload_size = max_upload_size
         self.host = host
         self._requested_port = port
@@ -155,78 +152,14 @@ class FakeComfyUI:
         self._prompts: dict[str, PromptRecord] = {}
         self._requests: deque[RequestRecord] = deque(maxlen=MAX_REQUESTS)
         self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._startup_error: BaseException | None = None
-        self._stopped = False
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> FakeComfyUI:
-        """Start serving in a daemon thread; returns once the port is listening."""
-        if self._thread is not None or self._stopped:
-            raise RuntimeError("a FakeComfyUI can only be started once")
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=self._serve, args=(ready,), name="fake-comfyui", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(_STARTUP_TIMEOUT):
-            raise RuntimeError("fake ComfyUI did not start in time")
-        if self._startup_error is not None:
-            self._thread.join(_SHUTDOWN_TIMEOUT)
-            raise RuntimeError("fake ComfyUI failed to start") from self._startup_error
-        return self
-
     def stop(self) -> None:
         """Stop serving: cancel jobs, close sockets, remove the temp dir. Idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and thread.is_alive():
-            future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
-            try:
-                future.result(_SHUTDOWN_TIMEOUT)
-            except Exception:  # a failed or slow shutdown must not keep the caller waiting
-                log.exception("fake ComfyUI shutdown failed")
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(_SHUTDOWN_TIMEOUT)
+        super().stop()
         self._cleanup_root()
-
-    def __enter__(self) -> FakeComfyUI:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._startup())
-        except BaseException as ex:  # reported to start() in the calling thread
-            self._startup_error = ex
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            leftovers = asyncio.all_tasks(loop)
-            for task in leftovers:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
 
     async def _startup(self) -> None:
         app = web.Application(client_max_size=self.max_upload_size, middlewares=[self._middleware])
@@ -332,7 +265,7 @@ class FakeComfyUI:
         if self._loop is None or self._stopped:
             raise RuntimeError("the server is not running")
         future = asyncio.run_coroutine_threadsafe(self._queue.forget(), self._loop)
-        future.result(_SHUTDOWN_TIMEOUT)
+        future.result(SHUTDOWN_TIMEOUT)
 
     # ------------------------------------------------------------ HTTP plumbing
 
@@ -692,12 +625,7 @@ class FakeComfyUI:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve in the foreground until SIGTERM/SIGINT; the URL is the first stdout line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m comfykit_sync.testing.fake_comfyui",
-        description="Run a fake ComfyUI server.",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser = cli_parser("comfykit_sync.testing.fake_comfyui", "Run a fake ComfyUI server.")
     parser.add_argument("--workers", type=int, default=1, help="prompts executed at once")
     parser.add_argument("--duration", type=float, default=0.0, help="seconds per prompt")
     parser.add_argument("--previews", action="store_true", help="send sampler preview frames")
@@ -706,9 +634,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-upload-mb", type=int, default=100, help="largest accepted upload body, in MB"
     )
     args = parser.parse_args(argv)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     server = FakeComfyUI(
         workers=args.workers,
         duration=args.duration,
@@ -718,9 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
     )
-    with server:
-        print(server.url, flush=True)
-        stop.wait()
+    server.serve_until_signalled(lambda: print(server.url, flush=True))
     return 0
 
 

@@ -25,13 +25,10 @@ Run it in its own process (prints its URL first, then ``<workflow id> <file>`` p
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import itertools
 import json
-import logging
-import signal
 import sys
 import threading
 import time
@@ -41,25 +38,22 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from email.message import Message
 from http import HTTPStatus
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import attrs
 from aiohttp import web
 
 from . import _media
+from ._background import BackgroundServer, cli_parser
 
 __all__ = ["FakeRunningHub", "OutputFile", "RecordedRequest", "TaskRecord", "TaskScript", "main"]
 
-log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Match = Callable[[dict[str, Any]], bool]
 
 MAX_REQUESTS = 10000
 FIRST_WORKFLOW_ID = 1953270871002394625
 FIRST_TASK_ID = 1960011122233344455
-_STARTUP_TIMEOUT = 10.0
-_SHUTDOWN_TIMEOUT = 10.0
 WORKFLOWS = Path(__file__).parent / "workflows"
 
 #: symbolic names RunningHub puts in ``msg`` (spec §3)
@@ -224,7 +218,7 @@ def _text_output(graph: Mapping[str, Any], node: Mapping[str, Any]) -> str:
     return str(value)
 
 
-class FakeRunningHub:
+class FakeRunningHub(BackgroundServer):
     """A fake RunningHub: the task API on one port, output files on a CDN port.
 
     ``api_key`` is the one valid key (``key_errors`` maps other keys to the code they get, e.g.
@@ -232,6 +226,8 @@ class FakeRunningHub:
     phases in seconds; ``concurrency`` caps unfinished tasks (421), ``coins`` the tasks that can
     be paid (``task_cost`` each, 812). ``numeric_ids`` sends task and node ids as JSON numbers.
     """
+
+    name = "RunningHub"
 
     def __init__(
         self,
@@ -249,6 +245,7 @@ class FakeRunningHub:
         port: int = 0,
         cdn_port: int = 0,
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self.queue_time, self.run_time = queue_time, run_time
         self.max_upload_size = max_upload_size
@@ -270,76 +267,9 @@ class FakeRunningHub:
         self._task_ids = itertools.count(FIRST_TASK_ID)
         self._file_numbers = itertools.count(1)
         self._bound: tuple[int, int] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runners: list[web.AppRunner] = []
-        self._thread: threading.Thread | None = None
-        self._startup_error: BaseException | None = None
-        self._stopped = False
 
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> FakeRunningHub:
-        """Start serving in a daemon thread; returns once both ports listen."""
-        if self._thread is not None or self._stopped:
-            raise RuntimeError("a FakeRunningHub can only be started once")
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=self._serve, args=(ready,), name="fake-runninghub", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(_STARTUP_TIMEOUT):
-            raise RuntimeError("fake RunningHub did not start in time")
-        if self._startup_error is not None:
-            self._thread.join(_SHUTDOWN_TIMEOUT)
-            raise RuntimeError("fake RunningHub failed to start") from self._startup_error
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close both ports. Idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and thread.is_alive():
-            future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
-            try:
-                future.result(_SHUTDOWN_TIMEOUT)
-            except Exception:  # a failed shutdown must not keep the caller waiting
-                log.exception("fake RunningHub shutdown failed")
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(_SHUTDOWN_TIMEOUT)
-
-    def __enter__(self) -> FakeRunningHub:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _serve(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._startup())
-        except BaseException as ex:  # reported to start() in the calling thread
-            self._startup_error = ex
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            leftovers = asyncio.all_tasks(loop)
-            for task in leftovers:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-            loop.close()
 
     async def _startup(self) -> None:
         api = web.Application(
@@ -745,12 +675,10 @@ class FakeRunningHub:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve in the foreground until SIGTERM/SIGINT; the URL is the first stdout line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m comfykit_sync.testing.fake_runninghub",
-        description="Run a fake RunningHub API (and its output CDN on a second port).",
+    parser = cli_parser(
+        "comfykit_sync.testing.fake_runninghub",
+        "Run a fake RunningHub API (and its output CDN on a second port).",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--api-key", default="rh-test-key", help="the one valid API key")
     parser.add_argument("--queue-time", type=float, default=0.0, help="seconds a task is queued")
     parser.add_argument("--run-time", type=float, default=1.0, help="seconds a task runs")
@@ -761,9 +689,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="API-format workflow file to serve (repeatable; default: the bundled examples)",
     )
     args = parser.parse_args(argv)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     server = FakeRunningHub(
         args.api_key,
         queue_time=args.queue_time,
@@ -771,11 +696,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
     )
-    with server:
+
+    def announce() -> None:
         print(server.url, flush=True)
         for path in args.workflow or sorted(WORKFLOWS.glob("*.json")):
             print(server.add_workflow(json.loads(path.read_text())), path, flush=True)
-        stop.wait()
+
+    server.serve_until_signalled(announce)
     return 0
 
 

@@ -1,0 +1,135 @@
+"""The background-thread lifecycle shared by the fake servers.
+
+A :class:`BackgroundServer` runs its own asyncio loop in a daemon thread:
+:meth:`~BackgroundServer.start` returns once the subclass's ``_startup()``
+coroutine (e.g. binding aiohttp runners) has finished in that loop, and
+:meth:`~BackgroundServer.stop` runs ``_shutdown()`` there, then stops the loop
+and joins the thread. This module imports no aiohttp.
+
+:func:`cli_parser` and :meth:`~BackgroundServer.serve_until_signalled` are the
+scaffold of the fakes' ``python -m`` entry points.
+"""
+
+from __future__ import annotations
+
+import abc
+import argparse
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import ClassVar, TypeVar
+
+STARTUP_TIMEOUT = 10.0
+SHUTDOWN_TIMEOUT = 10.0
+
+_S = TypeVar("_S", bound="BackgroundServer")
+
+
+class BackgroundServer(abc.ABC):
+    """Serve from an asyncio loop in a daemon thread; startable once, stoppable repeatedly.
+
+    ``name`` (e.g. ``"ComfyUI"``) names the thread (``fake-comfyui``) and the
+    errors (``fake ComfyUI did not start in time``).
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._startup_error: BaseException | None = None
+        self._stopped = False
+
+    @abc.abstractmethod
+    async def _startup(self) -> None:
+        """Start listening (runs in the server loop); raising fails :meth:`start`."""
+
+    @abc.abstractmethod
+    async def _shutdown(self) -> None:
+        """Close the sockets and cancel work (runs in the server loop)."""
+
+    def start(self: _S) -> _S:
+        """Start serving in a daemon thread; returns once the server is listening."""
+        if self._thread is not None or self._stopped:
+            raise RuntimeError(f"a {type(self).__name__} can only be started once")
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready,), name=f"fake-{self.name.lower()}", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(STARTUP_TIMEOUT):
+            raise RuntimeError(f"fake {self.name} did not start in time")
+        if self._startup_error is not None:
+            self._thread.join(SHUTDOWN_TIMEOUT)
+            raise RuntimeError(f"fake {self.name} failed to start") from self._startup_error
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the sockets. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None and thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            try:
+                future.result(SHUTDOWN_TIMEOUT)
+            except Exception:  # a failed or slow shutdown must not keep the caller waiting
+                logging.getLogger(type(self).__module__).exception(
+                    "fake %s shutdown failed", self.name
+                )
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(SHUTDOWN_TIMEOUT)
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def serve_until_signalled(self, announce: Callable[[], None]) -> None:
+        """Serve in the foreground until SIGINT/SIGTERM; ``announce()`` runs once listening."""
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        with self:
+            announce()
+            stop.wait()
+
+    def _serve(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._startup())
+        except BaseException as ex:  # reported to start() in the calling thread
+            self._startup_error = ex
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+
+def cli_parser(module: str, description: str) -> argparse.ArgumentParser:
+    """The ``python -m module`` argument parser with the ``--host``/``--port`` options."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    return parser

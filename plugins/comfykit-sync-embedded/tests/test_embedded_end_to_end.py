@@ -1,0 +1,50 @@
+"""Re-run a workflow embedded in a file on the fake ComfyUI, through the installed plugin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import embedded_builders as b
+import requests
+
+import comfykit_sync
+from comfykit_sync import ComfyKit
+from comfykit_sync.plugins import make_plugin_manager
+from comfykit_sync.testing.fake_comfyui import FakeComfyUI
+
+T2I = Path(comfykit_sync.__file__).parent / "testing/workflows/text_to_image.json"
+
+
+def test_entry_point_discovery() -> None:
+    pm = make_plugin_manager()
+    assert pm.has_plugin("embedded")
+    assert pm.distributions["embedded"][0] == "comfykit-sync-embedded"
+    impls = [i.plugin_name for i in pm.hook.comfykit_load_workflow.get_hookimpls()]
+    # asked before the built-in (trylast) loaders: pluggy calls the last impl first
+    assert impls[-1] == "embedded"
+
+
+def test_rerun_embedded_png_with_new_params(fake_comfyui: FakeComfyUI, tmp_path: Path) -> None:
+    path = tmp_path / "render.png"
+    graph = json.loads(T2I.read_text())
+    path.write_bytes(b.png([b.text("prompt", json.dumps(graph))]))
+    with ComfyKit(fake_comfyui.url) as kit:
+        result = kit.execute(path, {"seed": 7, "prompt": "a fox"})
+        assert result.status == "completed", result.msg
+        submitted = list(fake_comfyui.prompts.values())[-1].graph
+        assert submitted["3"]["inputs"]["seed"] == 7
+        assert submitted["6"]["inputs"]["text"] == "a fox"
+
+        # the fake's SaveImage output embeds the submitted graph: download and re-run it
+        url = result.images_by_var["image"][0]
+        again = tmp_path / "again.png"
+        again.write_bytes(requests.get(url, timeout=10).content)
+        # "$prompt.text!" marks a required parameter, embedded or not
+        second = kit.execute(str(again), {"seed": 8, "prompt": "a hare"})
+        assert second.status == "completed", second.msg
+        rerun = list(fake_comfyui.prompts.values())[-1].graph
+        assert rerun["3"]["inputs"]["seed"] == 8
+        assert rerun["6"]["inputs"]["text"] == "a hare"
+        assert rerun["7"]["inputs"]["text"] == graph["7"]["inputs"]["text"]  # from the picture
+        assert rerun["9"]["_meta"]["title"] == "$output.image"  # DSL titles survive

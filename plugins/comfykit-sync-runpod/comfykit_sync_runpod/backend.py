@@ -1,0 +1,259 @@
+"""Backend ``runpod``: run workflows on a RunPod Serverless endpoint built from worker-comfyui.
+
+The kit parses the DSL and binds parameters as for a local ComfyUI; this backend sends the bound
+API graph as ``input.workflow`` to ``/run`` with uploaded media inline as base64
+``input.images``, polls ``/status/{id}`` (``_polling.poll``) and turns the worker's result into
+output items (see :mod:`.outputs`). RunPod states map to events and outcomes: ``IN_QUEUE`` →
+``Queued``, ``IN_PROGRESS`` → ``Started``, ``COMPLETED`` → items, ``FAILED`` → ``ExecutionError``
+with the worker's text, ``CANCELLED`` → interrupted (cancelled when we asked), ``TIMED_OUT`` →
+``ExecutionTimeout(deadline="server")``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from comfykit_sync import hookimpl
+from comfykit_sync._http import HttpClient
+from comfykit_sync._polling import DeadlineExceeded, poll
+from comfykit_sync.backends.base import (
+    Backend,
+    BackendContext,
+    JobState,
+    PreparedJob,
+    RunOutcome,
+    Submission,
+)
+from comfykit_sync.backends.comfyui import remaining_timeout
+from comfykit_sync.errors import (
+    ExecutionError,
+    ExecutionInterrupted,
+    ExecutionTimeout,
+    NotFoundError,
+    ParameterError,
+    PromptLostError,
+    UploadTooLargeError,
+)
+from comfykit_sync.events import EventCallback, Queued, Started
+from comfykit_sync.params import UploadSource, WorkflowSpec
+
+from .api import QUEUED_STATES, TERMINAL_STATES, JobStatus, RunPodAPI, encode_request
+from .outputs import (
+    build_items,
+    default_output_dir,
+    details_text,
+    dropped_outputs,
+    failure_text,
+    mark_prefixes,
+)
+from .settings import RunPodSettings, settings_for
+from .uploads import PendingUploads
+
+log = logging.getLogger(__name__)
+
+#: shortest pause between status polls (a cloud API)
+MIN_POLL_INTERVAL = 0.5
+#: RunPod's request size limit for /run (spec §3)
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+
+
+class RunPodBackend(Backend):
+    """Runs API-format workflows on one RunPod Serverless endpoint (worker-comfyui ≥ 2.0)."""
+
+    name = "runpod"
+    capabilities = frozenset({"upload", "cancel", "reattach"})
+
+    def __init__(self, context: BackendContext, settings: RunPodSettings | None = None) -> None:
+        super().__init__(context)
+        self.settings = settings or settings_for(context.config)
+        self.http = HttpClient(
+            self.settings.endpoint_url,
+            token=self.settings.api_key,
+            timeout=context.config.request_timeout,
+        )
+        self.api = RunPodAPI(self.http)
+        self.uploads = PendingUploads(self.settings.max_upload_bytes)
+        self._output_dir: Path | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RunPodBackend({self.http.base_url!r})"
+
+    @property
+    def default_timeout(self) -> float:
+        return self.settings.timeout or self.context.config.timeout
+
+    @property
+    def output_dir(self) -> Path:
+        """Where base64 outputs are written (created on first use)."""
+        with self._lock:
+            if self._output_dir is None:
+                self._output_dir = default_output_dir(self.settings.output_dir)
+            return self._output_dir
+
+    # -- submission -------------------------------------------------------------------------
+    def upload(self, source: UploadSource) -> str:
+        return self.uploads.add(source, self.http)
+
+    def submit(self, job: PreparedJob) -> Submission:
+        names = [v for v in job.values.values() if isinstance(v, str)]
+        images = self.uploads.take(names)
+        payload: dict[str, Any] = {
+            "workflow": mark_prefixes(
+                job.graph, hashlib.sha256(job.prompt_id.encode()).hexdigest()[:8]
+            )
+        }
+        if images:
+            payload["images"] = images
+        if self.context.config.comfy_org_api_key:
+            payload["comfy_org_api_key"] = self.context.config.comfy_org_api_key
+        try:
+            body = encode_request({"input": payload})
+        except ValueError as exc:
+            raise ParameterError(f"the workflow holds a value JSON cannot carry: {exc}") from exc
+        if len(body) > MAX_REQUEST_BYTES:
+            raise UploadTooLargeError(
+                f"the RunPod request would be {len(body) / 1e6:.1f} MB (workflow plus base64 "
+                f"media); /run accepts {MAX_REQUEST_BYTES / 1e6:.1f} MB"
+            )
+        deadline = time.monotonic() + self.context.config.request_timeout[1] * 2
+        status = self.api.run(body, deadline=deadline)
+        log.debug("queued RunPod job %s (%d bytes)", status.job_id, len(body))
+        return Submission(status.job_id, warnings=dropped_outputs(job.graph, job.spec))
+
+    # -- state ------------------------------------------------------------------------------
+    def status(self, prompt_id: str) -> JobState:
+        try:
+            state = self.api.status(prompt_id).status
+        except NotFoundError:
+            return JobState("unknown")
+        if state in QUEUED_STATES:
+            return JobState("pending")
+        return JobState("finished" if state in TERMINAL_STATES else "running")
+
+    def wait(
+        self,
+        prompt_id: str,
+        spec: WorkflowSpec | None,
+        *,
+        deadline: float,
+        queue_deadline: float | None = None,
+        emit: EventCallback | None = None,
+    ) -> RunOutcome:
+        waiter = _JobWaiter(self, prompt_id, spec or WorkflowSpec(), deadline, queue_deadline, emit)
+        max_interval = self.context.config.poll_max_interval
+        try:
+            return poll(
+                waiter.check,
+                deadline=deadline,
+                min_interval=min(MIN_POLL_INTERVAL, max_interval),
+                max_interval=max_interval,
+            )
+        except DeadlineExceeded as exc:
+            raise ExecutionTimeout(
+                f"RunPod job {prompt_id} did not finish before the deadline", prompt_id=prompt_id
+            ) from exc.last_error
+
+    def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
+        status = self.api.status(prompt_id)
+        return self.outcome(status, spec or WorkflowSpec()) if status.terminal else None
+
+    def outcome(self, status: JobStatus, spec: WorkflowSpec) -> RunOutcome:
+        """The outcome of a job in a terminal state."""
+        job_id, raw = status.job_id, status.raw
+        meta = {k: raw[k] for k in ("status", "delayTime", "executionTime", "workerId") if k in raw}
+        if status.status == "COMPLETED":
+            items, output, error = build_items(job_id, raw.get("output"), spec, self.output_dir)
+            return RunOutcome(job_id, {**meta, "output": output}, items=items, error=error)
+        meta["output"] = raw.get("output")
+        if status.status == "CANCELLED":
+            error: ExecutionError = ExecutionInterrupted(
+                f"RunPod job {job_id} was cancelled", prompt_id=job_id
+            )
+        elif status.status == "TIMED_OUT":
+            error = ExecutionTimeout(
+                f"RunPod job {job_id} timed out on RunPod (its TTL expired in the queue or it "
+                "ran past the endpoint's execution timeout)",
+                prompt_id=job_id,
+                deadline="server",
+            )
+        else:
+            text = failure_text(raw.get("error")) or "RunPod gave no error text"
+            details = details_text(raw.get("output"))
+            if details:
+                text += f": {details}"
+            error = ExecutionError(f"RunPod job {job_id} failed: {text}", prompt_id=job_id)
+        return RunOutcome(job_id, meta, error=error)
+
+    def cancel(self, prompt_id: str) -> bool:
+        try:
+            if self.api.status(prompt_id).terminal:
+                return False
+        except NotFoundError:
+            return False
+        self.api.cancel(prompt_id)
+        return True
+
+    def health(self) -> dict[str, Any]:
+        """The endpoint's ``/health`` counters (jobs and workers)."""
+        return dict(self.api.health())
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class _JobWaiter:
+    """One wait: polls ``/status``, emits ``Queued``/``Started`` once, checks the queue deadline."""
+
+    def __init__(
+        self,
+        backend: RunPodBackend,
+        job_id: str,
+        spec: WorkflowSpec,
+        deadline: float,
+        queue_deadline: float | None,
+        emit: EventCallback | None,
+    ) -> None:
+        self.backend, self.job_id, self.spec = backend, job_id, spec
+        self.deadline, self.queue_deadline = deadline, queue_deadline
+        self.emit: EventCallback = emit or (lambda event: None)
+        self.seen: set[str] = set()
+
+    def check(self) -> RunOutcome | None:
+        timeout = remaining_timeout(self.backend.http.timeout, self.deadline)
+        try:
+            status = self.backend.api.status(self.job_id, timeout=timeout)
+        except NotFoundError as exc:
+            raise PromptLostError(
+                f"RunPod no longer knows job {self.job_id} (unknown id, or its result expired "
+                "30 minutes after it finished)",
+                prompt_id=self.job_id,
+            ) from exc
+        if status.terminal:
+            return self.backend.outcome(status, self.spec)
+        first = status.status not in self.seen
+        self.seen.add(status.status)
+        if status.status in QUEUED_STATES:
+            if first:
+                self.emit(Queued(self.job_id))
+            if self.queue_deadline is not None and time.monotonic() >= self.queue_deadline:
+                raise ExecutionTimeout(
+                    f"RunPod job {self.job_id} was still queued at its queue deadline",
+                    prompt_id=self.job_id,
+                    deadline="queue",
+                )
+        elif first and "started" not in self.seen:
+            self.seen.add("started")  # IN_PROGRESS, RUNNING or any other non-terminal state
+            self.emit(Started(self.job_id))
+        return None
+
+
+@hookimpl
+def comfykit_register_backends(register: Callable[[type[Backend]], None]) -> None:
+    register(RunPodBackend)
