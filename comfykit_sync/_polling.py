@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import tenacity
 
-from .errors import RateLimitError, ServerError, TransportError
+from .errors import ExecutionTimeout, RateLimitError, ServerError, TransportError
 
 T = TypeVar("T")
 
@@ -98,3 +98,30 @@ def poll(
         retry_error_callback=expired,
     )
     return retrying(check)
+
+
+def poll_job(
+    check: Callable[[], T | None],
+    *,
+    prompt_id: str,
+    deadline: float,
+    max_interval: float,
+    min_interval: float = 0.02,
+    label: str = "prompt",
+) -> T:
+    """:func:`poll` for a job: the deadline becomes ``ExecutionTimeout`` naming ``label`` and id.
+
+    The timeout is raised from the last transient error seen, if any, and carries the id so the
+    caller can cancel (or re-attach to) the job.
+    """
+    try:
+        return poll(
+            check,
+            deadline=deadline,
+            min_interval=min(min_interval, max_interval),
+            max_interval=max_interval,
+        )
+    except DeadlineExceeded as exc:
+        raise ExecutionTimeout(
+            f"{label} {prompt_id} did not finish before the deadline", prompt_id=prompt_id
+        ) from exc.last_error

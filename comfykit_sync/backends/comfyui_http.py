@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import hookimpl
-from .._polling import TRANSIENT_ERRORS, DeadlineExceeded, poll
+from .._polling import TRANSIENT_ERRORS, poll_job
 from ..errors import ExecutionTimeout, PromptLostError
 from ..events import EventCallback, Queued, Started
 from ..params import UploadSource, WorkflowSpec
@@ -94,6 +94,7 @@ class HistoryWaiter:
         self.emit = emit or (lambda event: None)
 
     def wait(self, *, max_interval: float) -> Mapping[str, Any]:
+        self.max_interval = max_interval
         tracked = self.client.queue_watch(max_interval).track(self.prompt_id)
         try:
             return self._follow(tracked)
@@ -136,15 +137,12 @@ class HistoryWaiter:
                 )
             return entry
 
-        try:
-            return poll(fetch, deadline=self.deadline)
-        except DeadlineExceeded as exc:
-            error = ExecutionTimeout(
-                f"prompt {self.prompt_id} finished but its result could not be read before "
-                "the deadline",
-                prompt_id=self.prompt_id,
-            )
-            raise error from exc.last_error
+        return poll_job(
+            fetch,
+            prompt_id=self.prompt_id,
+            deadline=self.deadline,
+            max_interval=self.max_interval,
+        )
 
     def _timeout(self, tracked: Tracked, *, queue: bool) -> ExecutionTimeout:
         if queue:

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from .. import hookimpl
 from .._http import HttpClient
-from .._polling import DeadlineExceeded, poll
+from .._polling import poll_job
 from ..errors import (
     APIError,
     ConfigurationError,
@@ -234,19 +234,14 @@ class RunningHubBackend(Backend):
         waiter = _TaskWaiter(
             self, prompt_id, spec or WorkflowSpec(), deadline, queue_deadline, emit
         )
-        max_interval = self.context.config.poll_max_interval
-        try:
-            return poll(
-                waiter.check,
-                deadline=deadline,
-                min_interval=min(MIN_POLL_INTERVAL, max_interval),
-                max_interval=max_interval,
-            )
-        except DeadlineExceeded as exc:
-            raise ExecutionTimeout(
-                f"RunningHub task {prompt_id} did not finish before the deadline",
-                prompt_id=prompt_id,
-            ) from exc.last_error
+        return poll_job(
+            waiter.check,
+            prompt_id=prompt_id,
+            deadline=deadline,
+            max_interval=self.context.config.poll_max_interval,
+            min_interval=MIN_POLL_INTERVAL,
+            label="RunningHub task",
+        )
 
     def outputs(
         self,

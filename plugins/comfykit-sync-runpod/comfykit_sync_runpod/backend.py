@@ -21,7 +21,7 @@ from typing import Any
 
 from comfykit_sync import hookimpl
 from comfykit_sync._http import HttpClient
-from comfykit_sync._polling import DeadlineExceeded, poll
+from comfykit_sync._polling import poll_job
 from comfykit_sync.backends.base import (
     Backend,
     BackendContext,
@@ -147,18 +147,14 @@ class RunPodBackend(Backend):
         emit: EventCallback | None = None,
     ) -> RunOutcome:
         waiter = _JobWaiter(self, prompt_id, spec or WorkflowSpec(), deadline, queue_deadline, emit)
-        max_interval = self.context.config.poll_max_interval
-        try:
-            return poll(
-                waiter.check,
-                deadline=deadline,
-                min_interval=min(MIN_POLL_INTERVAL, max_interval),
-                max_interval=max_interval,
-            )
-        except DeadlineExceeded as exc:
-            raise ExecutionTimeout(
-                f"RunPod job {prompt_id} did not finish before the deadline", prompt_id=prompt_id
-            ) from exc.last_error
+        return poll_job(
+            waiter.check,
+            prompt_id=prompt_id,
+            deadline=deadline,
+            max_interval=self.context.config.poll_max_interval,
+            min_interval=MIN_POLL_INTERVAL,
+            label="RunPod job",
+        )
 
     def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
         status = self.api.status(prompt_id)
