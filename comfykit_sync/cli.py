@@ -1,16 +1,52 @@
-"""The ``comfykit`` command (also ``python -m comfykit_sync``)."""
+"""The ``comfykit`` command (also ``python -m comfykit_sync``).
+
+Built on click, imported only by the console script and ``python -m``, never by
+``import comfykit_sync``. Exit codes: 0 success, 1 failed job or lint problems, 2 caller mistakes
+(bad options, unreadable workflow, bad parameters).
+"""
 
 from __future__ import annotations
 
-import argparse
+import json
+import shutil
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from .errors import ComfyKitError
+from .events import (
+    Completed,
+    Event,
+    Failed,
+    NodeCached,
+    NodeExecuted,
+    NodeExecuting,
+    Progress,
+    Queued,
+    Started,
+)
+from .models import ExecuteResult
 
 DEMO_WORKFLOW = Path(__file__).parent / "testing" / "workflows" / "text_to_image.json"
 
 
-def demo(args: argparse.Namespace) -> int:
+@click.group(help="Run and inspect ComfyUI workflows.")
+def cli() -> None:
+    """The command group."""
+
+
+# -- demo / plugins -----------------------------------------------------------------------------
+@cli.command(help="Run an example workflow on a bundled fake server.")
+@click.option(
+    "--output", default="comfykit-demo-output", help="Directory for the downloaded outputs."
+)
+@click.option("--prompt", default="a watercolor fox in the snow")
+@click.option("--duration", type=float, default=0.5, help="Seconds the fake server takes per job.")
+def demo(output: str, prompt: str, duration: float) -> int:
     """Start the bundled fake ComfyUI, run an example workflow, print and save the result."""
     try:
         from .testing import FakeComfyUI
@@ -22,8 +58,8 @@ def demo(args: argparse.Namespace) -> int:
         return 2
     from . import ComfyKit
 
-    params = {"prompt": args.prompt, "steps": 8, "width": 768}
-    with FakeComfyUI(duration=args.duration) as server, ComfyKit(server.url) as kit:
+    params = {"prompt": prompt, "steps": 8, "width": 768}
+    with FakeComfyUI(duration=duration) as server, ComfyKit(server.url) as kit:
         print(f"fake ComfyUI server listening on {server.url}")
         print(f"workflow: {DEMO_WORKFLOW}")
         spec = kit.list_params(DEMO_WORKFLOW)
@@ -43,24 +79,23 @@ def demo(args: argparse.Namespace) -> int:
         if result.status != "completed":
             print(f"error: {result.msg}", file=sys.stderr)
             return 1
-        output = Path(args.output)
         for artifact in result.artifacts:
             if artifact.url:
-                saved = kit.download(artifact, output / (artifact.filename or "output"))
+                saved = kit.download(artifact, Path(output) / (artifact.filename or "output"))
                 print(f"saved {artifact.kind} to {saved}")
     return 0
 
 
-def plugins(args: argparse.Namespace) -> int:
+@cli.command(help="List installed plugins.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins(as_json: bool) -> int:
     """List installed plugins: distribution, version, hooks, backends; failures with their error."""
-    import json
-
     import attrs
 
     from .plugins import describe_plugins, make_plugin_manager
 
     infos = describe_plugins(make_plugin_manager())
-    if args.json:
+    if as_json:
         print(json.dumps([attrs.asdict(info) for info in infos], indent=2))
         return 0
     for info in infos:
@@ -75,23 +110,273 @@ def plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- run ------------------------------------------------------------------------------------------
+def describe_event(event: Event) -> str | None:
+    """One line of progress for an event (``None``: nothing worth showing)."""
+    if isinstance(event, Queued):
+        return "queued" if event.position is None else f"queued (position {event.position})"
+    if isinstance(event, Started):
+        return "running"
+    if isinstance(event, NodeCached):
+        return f"cached nodes: {', '.join(event.node_ids)}" if event.node_ids else None
+    if isinstance(event, NodeExecuting):
+        label = " ".join(x for x in (event.class_type, event.title and repr(event.title)) if x)
+        return f"node {event.node_id}" + (f" {label}" if label else "")
+    if isinstance(event, Progress):
+        node = f"node {event.node_id}: " if event.node_id else ""
+        job = f" ({event.fraction:.0%} of the job)" if event.fraction is not None else ""
+        return f"{node}step {event.value}/{event.max}{job}"
+    if isinstance(event, NodeExecuted):
+        return f"node {event.node_id} done"
+    if isinstance(event, Completed):
+        return "completed"
+    if isinstance(event, Failed):
+        return "failed"
+    return None
+
+
+class ProgressDisplay:
+    """Shows job events: one rewritten line on a terminal, one plain line per event otherwise."""
+
+    def __init__(self, stream: TextIO, *, live: bool) -> None:
+        self._stream = stream
+        self._live = live
+        self._width = shutil.get_terminal_size().columns
+        self._open_line = False
+        self._lock = threading.Lock()  # events may come from a backend's thread
+
+    def __call__(self, event: Event) -> None:
+        text = describe_event(event)
+        if text is None:
+            return
+        with self._lock:
+            if self._live:
+                self._stream.write("\r" + text[: self._width - 1] + "\x1b[K")
+                self._open_line = True
+            else:
+                self._stream.write(text + "\n")
+            self._stream.flush()
+
+    def close(self) -> None:
+        """End the live line so that what follows starts on a fresh one."""
+        with self._lock:
+            if self._open_line:
+                self._stream.write("\n")
+                self._stream.flush()
+                self._open_line = False
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``name=value`` → (name, value); ``name=@path`` → a :class:`Path` to upload."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise click.BadParameter(f"expected name=value, got {text!r}", param_hint="-p")
+    if value.startswith("@@"):
+        return name.strip(), value[1:]
+    if value.startswith("@"):
+        return name.strip(), Path(value[1:]).expanduser()
+    return name.strip(), value
+
+
+def _load_params(params_file: Path | None, pairs: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if params_file is not None:
+        try:
+            loaded = json.loads(params_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--params-file") from None
+        if not isinstance(loaded, dict):
+            raise click.BadParameter("must hold a JSON object", param_hint="--params-file")
+        params.update(loaded)
+    params.update(parse_param(pair) for pair in pairs)
+    return params
+
+
+def result_json(result: ExecuteResult, saved: Sequence[Path] = ()) -> dict[str, Any]:
+    """The result as a JSON-serialisable dict for scripts."""
+    return {
+        "status": result.status,
+        "prompt_id": result.prompt_id,
+        "duration": result.duration,
+        "backend": result.backend,
+        "images_by_var": result.images_by_var,
+        "videos_by_var": result.videos_by_var,
+        "audios_by_var": result.audios_by_var,
+        "texts_by_var": result.texts_by_var,
+        "texts": result.texts,
+        "seeds": dict(result.seeds),
+        "msg": result.msg,
+        "error": type(result.error).__name__ if result.error is not None else None,
+        "warnings": list(result.warnings),
+        "downloaded": [str(path) for path in saved],
+    }
+
+
+def _print_result(result: ExecuteResult) -> None:
+    print(f"status:    {result.status}")
+    print(f"prompt_id: {result.prompt_id}")
+    if result.duration is not None:
+        print(f"duration:  {result.duration:.2f} s")
+    if result.seeds:
+        print(f"seeds:     {dict(result.seeds)}")
+    for kind in ("images", "videos", "audios", "texts"):
+        for var, values in getattr(result, f"{kind}_by_var").items():
+            for value in values:
+                print(f"{kind}[{var}]: {value}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+@cli.command(help="Run a workflow (file path or URL) and print its outputs.")
+@click.argument("workflow")
+@click.option(
+    "-p",
+    "--param",
+    "pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter; NAME=@PATH uploads a file (@@ for a literal leading @).",
+)
+@click.option(
+    "--params-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A JSON object of parameters (-p overrides it).",
+)
+@click.option("--backend", help="Backend name, e.g. comfyui-ws for node and step progress.")
+@click.option("--server", help="ComfyUI URL (default: $COMFYUI_BASE_URL or the local server).")
+@click.option("--timeout", type=float, help="Seconds the whole job may take.")
+@click.option(
+    "--download",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Save the output files in this directory.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def run(
+    workflow: str,
+    pairs: tuple[str, ...],
+    params_file: Path | None,
+    backend: str | None,
+    server: str | None,
+    timeout: float | None,
+    download: Path | None,
+    as_json: bool,
+) -> int:
+    """Run ``workflow``; exit 0 when completed, 1 when failed, 2 for a caller mistake."""
+    from . import ComfyKit
+
+    params = _load_params(params_file, pairs)
+    progress = ProgressDisplay(sys.stderr, live=sys.stderr.isatty())
+    try:
+        kit = ComfyKit(server)
+    except ComfyKitError as exc:
+        return _caller_mistake(exc)
+    with kit:
+        try:
+            job = kit.submit(workflow, params, backend=backend, timeout=timeout, on_event=progress)
+        except ComfyKitError as exc:  # raised before anything was sent
+            return _caller_mistake(exc)
+        try:
+            result = job.result()
+        finally:
+            progress.close()
+        saved: list[Path] = []
+        download_error: ComfyKitError | None = None
+        if download is not None and result.ok:
+            try:
+                for artifact in result.artifacts:
+                    if artifact.url and artifact.filename:
+                        saved.append(kit.download(artifact, download / artifact.filename))
+            except ComfyKitError as exc:
+                download_error = exc
+    if as_json:
+        print(json.dumps(result_json(result, saved), indent=2, default=str))
+    else:
+        _print_result(result)
+        for path in saved:
+            print(f"saved: {path}")
+    if not result.ok:
+        print(f"error: {result.msg}", file=sys.stderr)
+        return 1
+    if download_error is not None:
+        print(f"error: download failed: {download_error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _caller_mistake(exc: ComfyKitError) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
+# -- inspect / lint ---------------------------------------------------------------------------
+@cli.command(help="Show a workflow's parameters and outputs (--json: a JSON Schema).")
+@click.argument("workflow")
+@click.option("--json", "as_json", is_flag=True, help="Print the parameters as a JSON Schema.")
+def inspect(workflow: str, as_json: bool) -> int:
+    """Print the parameter table and outputs, or the JSON Schema of the parameters."""
+    from . import ComfyKit
+
+    try:
+        with ComfyKit() as kit:
+            info = kit.inspect(workflow)
+    except ComfyKitError as exc:
+        return _caller_mistake(exc)
+    if as_json:
+        print(json.dumps(info.json_schema(), indent=2, default=str))
+        return 0
+    rows = [("PARAMETER", "TYPE", "REQUIRED", "DEFAULT", "UPLOAD", "NODES")]
+    for p in info.params:
+        nodes = ", ".join(f"{t.node_id}.{t.field} ({t.class_type})" for t in p.targets)
+        default = "-" if p.required or p.default is None else json.dumps(p.default, default=str)
+        required, upload = ("yes" if flag else "no" for flag in (p.required, p.upload))
+        rows.append((p.name, p.type, required, default, upload, nodes))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = (cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True))
+        print("  ".join(cells), "", row[-1])
+    print()
+    width = max(len("OUTPUT"), *(len(var) for var in info.outputs))
+    print(f"{'OUTPUT'.ljust(width)}  NODES")
+    for var, node_ids in info.outputs.items():
+        print(f"{var.ljust(width)}  {', '.join(node_ids)}")
+    for warning in info.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+@cli.command(help="Report every DSL problem of a workflow; exit 1 when there is any.")
+@click.argument("workflow")
+def lint(workflow: str) -> int:
+    """Print each problem with its node id and a count; exit 0 only for a clean workflow."""
+    from . import ComfyKit
+    from .lint import lint_graph
+
+    try:
+        with ComfyKit() as kit:
+            graph = kit.load_workflow(workflow).graph
+    except ComfyKitError as exc:
+        return _caller_mistake(exc)
+    problems = lint_graph(graph)
+    for problem in problems:
+        where = "workflow" if problem.node_id is None else f"node {problem.node_id}"
+        print(f"{where}: {problem.message}")
+    print(f"{len(problems)} problem(s)" if problems else "no problems found")
+    return 1 if problems else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="comfykit", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo_cmd = commands.add_parser("demo", help="run an example workflow on a bundled fake server")
-    demo_cmd.add_argument(
-        "--output", default="comfykit-demo-output", help="directory for the downloaded outputs"
-    )
-    demo_cmd.add_argument("--prompt", default="a watercolor fox in the snow")
-    demo_cmd.add_argument(
-        "--duration", type=float, default=0.5, help="seconds the fake server takes per job"
-    )
-    demo_cmd.set_defaults(func=demo)
-    plugins_cmd = commands.add_parser("plugins", help="list installed plugins")
-    plugins_cmd.add_argument("--json", action="store_true", help="print JSON")
-    plugins_cmd.set_defaults(func=plugins)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    try:
+        code = cli.main(
+            args=None if argv is None else list(argv), prog_name="comfykit", standalone_mode=False
+        )
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        print("aborted", file=sys.stderr)
+        return 1
+    return int(code or 0)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from .backends.base import Backend, BackendContext, PreparedJob
 from .config import Config
 from .errors import ComfyKitError, ConfigurationError, UnsupportedSourceError
 from .events import EventCallback
+from .inspection import WorkflowInfo, inspect_graph
 from .job import ON_TIMEOUT, Job
 from .models import Artifact, ExecuteResult, Workflow
 from .params import (
@@ -139,6 +140,11 @@ class ComfyKit:
     def list_params(self, workflow: Any) -> WorkflowSpec:
         """The workflow's DSL parameters and output names, without running it."""
         return parse_workflow(self.load_workflow(workflow).graph)
+
+    def inspect(self, workflow: Any) -> WorkflowInfo:
+        """The workflow's parameters and outputs (var → node ids), e.g. for a JSON Schema."""
+        wf = self.load_workflow(workflow)
+        return inspect_graph(wf.graph, wf.source)
 
     # -- execution --------------------------------------------------------------------------
     def execute(
@@ -291,22 +297,13 @@ class ComfyKit:
 
     # -- downloads --------------------------------------------------------------------------
     def download(self, source: Artifact | str, path: str | os.PathLike[str]) -> Path:
-        """Stream an output (artifact or URL) to ``path``; parent folders are created.
+        """Stream an output (artifact or URL) to ``path``, replacing it; folders are created.
 
-        Credentials go only to the configured server's origin, as for every request.
+        Credentials go only to the configured server's origin; ``file://`` URLs are copied.
         """
-        url = source.url if isinstance(source, Artifact) else source
-        if not url:
-            raise ConfigurationError("this artifact has no URL to download")
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
-        response = self._http.request("GET", url, what=f"downloading {target.name}", stream=True)
-        with response, open(partial, "wb") as fh:
-            for chunk in response.iter_content(256 * 1024):
-                fh.write(chunk)
-        partial.replace(target)
-        return target
+        from .downloads import Fetcher, artifact_url, download
+
+        return download(Fetcher(self._http), artifact_url(source), Path(path))
 
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .backends.base import JobState, RunOutcome
+from .downloads import Fetcher
 from .errors import (
     ComfyKitError,
     ExecutionCancelled,
@@ -73,6 +74,7 @@ class Job:
         self._result = result
         self._cancel_requested = False
         self._lock = threading.Lock()
+        self._fetch = Fetcher(runner.context.http)  # results download with the kit's client
         if result is not None and result.error is not None:
             self._emit(Failed(prompt_id=prompt_id or "", error=result.error))
 
@@ -231,7 +233,7 @@ class Job:
                 )
                 continue
             if artifact is not None:
-                artifacts.append(artifact)
+                artifacts.append(attrs.evolve(artifact, fetch=self._fetch))
         if error is not None:
             self._emit(Failed(prompt_id=outcome.prompt_id, error=error))
         else:
@@ -247,4 +249,5 @@ class Job:
             seeds=self._seeds,
             warnings=self._warnings,
             backend=self._runner.name,
+            fetch=self._fetch,
         )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import builtins
+import os
 from collections.abc import Mapping
-from typing import Any, Literal
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from .errors import ComfyKitError
+
+if TYPE_CHECKING:
+    from .downloads import Fetcher
 
 Status = Literal["completed", "failed"]
 
@@ -48,7 +54,11 @@ ArtifactKind = Literal["image", "video", "audio", "text", "model3d", "file"]
 
 @attrs.frozen
 class Artifact:
-    """A classified output: a file (with its URL) or a text, named by its output variable."""
+    """A classified output: a file (with its URL) or a text, named by its output variable.
+
+    Artifacts built by a kit carry its fetcher (private, not compared, not shown), so
+    :meth:`open` and :meth:`bytes` use the kit's HTTP client and credential scope.
+    """
 
     kind: str
     var: str
@@ -59,6 +69,21 @@ class Artifact:
     folder_type: str | None = None
     text: str | None = None
     animated: bool = False
+    _fetch: Fetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    def open(self, *, kit: Any = None) -> IO[bytes]:
+        """The file as a binary stream (close it, or use ``with``); ``kit`` overrides the fetcher.
+
+        ``file://`` URLs are read from disk; without a kit, http(s) is fetched with no credentials.
+        """
+        from .downloads import artifact_url, fetcher_for
+
+        return fetcher_for(kit, self._fetch)(artifact_url(self))
+
+    def bytes(self, *, kit: Any = None) -> builtins.bytes:
+        """The whole file in memory (use :meth:`open` or ``kit.download`` for large files)."""
+        with self.open(kit=kit) as stream:
+            return stream.read()
 
 
 def _group(artifacts: tuple[Artifact, ...], kind: str) -> dict[str, list[str]]:
@@ -89,6 +114,7 @@ class ExecuteResult:
     seeds: Mapping[str, int] = attrs.field(factory=dict)
     warnings: tuple[str, ...] = ()
     backend: str | None = None
+    _fetch: Fetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     images_by_var: dict[str, list[str]] = attrs.field(init=False)
     videos_by_var: dict[str, list[str]] = attrs.field(init=False)
     audios_by_var: dict[str, list[str]] = attrs.field(init=False)
@@ -113,6 +139,46 @@ class ExecuteResult:
     def ok(self) -> bool:
         """True when the job completed."""
         return self.status == "completed"
+
+    def save(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        kit: Any = None,
+        overwrite: bool = False,
+        max_workers: int = 4,
+    ) -> list[Path]:
+        """Download every file output into ``directory``, ``max_workers`` at a time.
+
+        Local names come from the server's (made safe: they never leave ``directory``; a safe
+        subfolder is kept); a name already taken gets a ``-N`` suffix unless ``overwrite``.
+        ``kit`` overrides the fetcher the result was built with. Returns the paths written.
+        """
+        from .downloads import fetcher_for, save_all
+
+        fetch = fetcher_for(kit, self._fetch)
+        return save_all(
+            self.artifacts, directory, fetch, overwrite=overwrite, max_workers=max_workers
+        )
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for art in self.artifacts:
+            counts[art.kind] = counts.get(art.kind, 0) + 1
+        parts = [self.status, f"prompt_id={self.prompt_id!r}"]
+        if self.duration is not None:
+            parts.append(f"duration={self.duration:.2f}s")
+        parts += [f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in counts.items()]
+        if self.msg:
+            msg = self.msg if len(self.msg) <= 120 else self.msg[:119] + "…"
+            parts.append(f"msg={msg!r}")
+        return f"ExecuteResult({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """Inline rendering in Jupyter: header, images, videos, audio and texts."""
+        from ._notebook import render_html
+
+        return render_html(self)
 
     def raise_for_status(self) -> ExecuteResult:
         """Raise ``error`` if the job failed; return the result otherwise (for chaining)."""
