@@ -6,6 +6,8 @@ across nodes is :func:`comfykit_sync.params.parse_workflow`'s job. See ``params`
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from .errors import DSLError
@@ -98,3 +100,21 @@ def _parse_marker(segment: str, where: str, node_id: str) -> Marker:
     if not field:
         raise DSLError(f"{where}: empty input field after '.' in {segment!r}", node_id=node_id)
     return Marker(name, field, required, upload, description.strip() or None)
+
+
+def node_parts(node: Any) -> tuple[str, str, dict[str, Any]] | None:
+    """(title, class_type, inputs) of a graph node, or ``None`` when it carries no ``_meta``.
+
+    Missing or ill-typed parts become ``""`` / ``{}`` so a marker on such a node fails cleanly.
+    """
+    if not isinstance(node, dict) or "_meta" not in node:
+        return None
+    meta = node["_meta"]
+    title = meta.get("title") if isinstance(meta, dict) else None
+    class_type = node.get("class_type")
+    inputs = node.get("inputs")
+    return (
+        title if isinstance(title, str) else "",
+        class_type if isinstance(class_type, str) else "",
+        inputs if isinstance(inputs, dict) else {},
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from ._dsl import Marker, describe_node, parse_title
+from ._dsl import Marker, describe_node, node_parts, parse_title
 from .errors import DSLError, WorkflowError
 from .inspection import OUTPUT_CLASSES
 from .params import MEDIA_FILE_INPUTS, ParamType, _is_link, _literal_type, _unify, parse_workflow
@@ -47,15 +47,10 @@ def lint_graph(graph: Any) -> tuple[LintProblem, ...]:
     problems: list[LintProblem] = []
     declarations: dict[str, list[_Declaration]] = {}
     for node_id, node in graph.items():
-        if not isinstance(node, dict) or "_meta" not in node:
+        parts = node_parts(node)
+        if parts is None:
             continue
-        meta = node["_meta"]
-        title = meta.get("title") if isinstance(meta, dict) else None
-        title = title if isinstance(title, str) else ""
-        class_type = node.get("class_type")
-        class_type = class_type if isinstance(class_type, str) else ""
-        inputs = node.get("inputs")
-        inputs = inputs if isinstance(inputs, dict) else {}
+        title, class_type, inputs = parts
         where = describe_node(node_id, class_type, title)
         try:
             parsed = parse_title(title, node_id=node_id, class_type=class_type)

@@ -45,7 +45,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from ._dsl import Marker, describe_node, parse_title
+from ._dsl import Marker, describe_node, node_parts, parse_title
 from .config import SEED_POLICIES
 from .errors import ConfigurationError, DSLError, ParameterError, WorkflowError
 
@@ -172,15 +172,10 @@ def parse_workflow(graph: Mapping[str, Any]) -> WorkflowSpec:
     for node_id, node in graph.items():
         if not isinstance(node_id, str):
             raise WorkflowError(f"node ids must be strings, got {node_id!r}")
-        if not isinstance(node, dict) or "_meta" not in node:
+        parts = node_parts(node)
+        if parts is None:
             continue
-        meta = node["_meta"]
-        title = meta.get("title") if isinstance(meta, dict) else None
-        title = title if isinstance(title, str) else ""
-        class_type = node.get("class_type")
-        class_type = class_type if isinstance(class_type, str) else ""
-        inputs = node.get("inputs")
-        inputs = inputs if isinstance(inputs, dict) else {}
+        title, class_type, inputs = parts
         parsed = parse_title(title, node_id=node_id, class_type=class_type)
         warnings.extend(parsed.warnings)
         if parsed.output is not None:
