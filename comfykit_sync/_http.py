@@ -8,6 +8,7 @@ retried (tenacity); a non-idempotent one is retried only when it provably never 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -165,6 +166,45 @@ def transport_error(exc: requests.RequestException, what: str) -> TransportError
         return RequestTimeout(f"{what} timed out ({kind} timeout)", url=url, sent=sent)
     reason = "could not connect" if sent is False else "connection failed"
     return TransportError(f"{what}: {reason}: {type(exc).__name__}", url=url, sent=sent)
+
+
+def iter_body(
+    response: requests.Response, what: str, chunk_size: int = 256 * 1024
+) -> Iterator[bytes]:
+    """The body of a streamed response in chunks; a broken or stalled stream is a typed error."""
+    import requests
+
+    try:
+        yield from response.iter_content(chunk_size)
+    except requests.RequestException as exc:
+        raise transport_error(exc, what) from exc
+
+
+class BodyStream(io.RawIOBase):
+    """A streamed response body as a file object whose read errors are ``TransportError``s."""
+
+    def __init__(self, response: requests.Response, what: str) -> None:
+        self._response, self._what = response, what
+        response.raw.decode_content = True  # undo a Content-Encoding, as iter_content would
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        from urllib3.exceptions import HTTPError
+
+        try:
+            data = self._response.raw.read(len(buffer))
+        except (HTTPError, OSError) as exc:
+            raise TransportError(
+                f"{self._what}: the connection broke while reading: {type(exc).__name__}"
+            ) from exc
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._response.close()
+        super().close()
 
 
 def _retryable(exc: BaseException, idempotent: bool) -> bool:

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from ._http import HttpClient
+from ._http import HttpClient, iter_body
 from .errors import ParameterError
 from .params import UploadSource
 
@@ -136,7 +136,7 @@ def open_media(
         )
         with response:
             spool, size, digest, head = _spool(
-                response.iter_content(CHUNK), max_bytes, f"media at {url}"
+                iter_body(response, f"downloading media {url}", CHUNK), max_bytes, f"media at {url}"
             )
         with spool:
             name = _url_filename(url)

@@ -19,7 +19,7 @@ from typing import IO
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from ._http import HttpClient
+from ._http import BodyStream, HttpClient
 from ._media_source import CHUNK, safe_filename
 from .errors import ConfigurationError
 from .models import Artifact
@@ -57,9 +57,8 @@ class Fetcher:
             raise ConfigurationError(f"cannot download {parts.scheme or 'relative'} URL {url!r}")
         http = self._http or _anonymous_client()
         name = unquote(parts.path.rsplit("/", 1)[-1]) or parts.hostname or "output"
-        response = http.request("GET", url, what=f"downloading {name}", stream=True)
-        response.raw.decode_content = True  # undo a Content-Encoding, as iter_content would
-        return response.raw
+        what = f"downloading {name}"
+        return BodyStream(http.request("GET", url, what=what, stream=True), what)
 
 
 def fetcher_for(kit: object | None, default: Fetcher | None) -> Fetcher:

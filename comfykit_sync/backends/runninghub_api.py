@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import tenacity
 
-from .._http import HttpClient, decode_json
+from .._http import HttpClient, decode_json, iter_body
 from .._media_source import open_media
 from .._multipart import MultipartStream
 from ..config import Config
@@ -357,7 +357,7 @@ class RunningHubAPI:
         )
         data = bytearray()
         with response:
-            for chunk in response.iter_content(64 * 1024):
+            for chunk in iter_body(response, "downloading a RunningHub text output", 64 * 1024):
                 data += chunk
                 if len(data) > TEXT_LIMIT:
                     raise InvalidResponseError(f"the text output at {url} is over 4 MiB")

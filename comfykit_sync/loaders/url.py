@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import hookimpl
-from .._http import HttpClient
+from .._http import HttpClient, iter_body
 from ..config import Config
 from ..errors import ComfyKitError, WorkflowLoadError
 from ..models import Workflow
@@ -27,7 +27,7 @@ def comfykit_load_workflow(source: Any, config: Config, session: HttpClient) -> 
             if declared.isdigit() and int(declared) > limit:
                 raise WorkflowLoadError(f"{where} is {declared} bytes, over the {limit} limit")
             data = bytearray()
-            for chunk in response.iter_content(CHUNK):
+            for chunk in iter_body(response, f"downloading {where}", CHUNK):
                 data += chunk
                 if len(data) > limit:
                     raise WorkflowLoadError(f"{where} is larger than the {limit} byte limit")
