@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .. import hookimpl
@@ -20,6 +21,7 @@ def comfykit_load_workflow(source: Any, config: Config, session: HttpClient) -> 
         return None
     where = f"workflow URL {source}"
     limit = config.max_workflow_bytes
+    deadline = time.monotonic() + config.request_timeout[1]  # total, against a dripping server
     try:
         response = session.request("GET", source, what=f"downloading {where}", stream=True)
         with response:
@@ -31,6 +33,10 @@ def comfykit_load_workflow(source: Any, config: Config, session: HttpClient) -> 
                 data += chunk
                 if len(data) > limit:
                     raise WorkflowLoadError(f"{where} is larger than the {limit} byte limit")
+                if time.monotonic() > deadline:
+                    raise WorkflowLoadError(
+                        f"{where} took longer than {config.request_timeout[1]:g} s to download"
+                    )
     except WorkflowLoadError:
         raise
     except ComfyKitError as exc:

@@ -200,12 +200,17 @@ class PromptQueue:
             timers.append(loop.call_later(script.drop_socket_after, self.hub.drop, job.client_id))
         duration = script.duration if script.duration is not None else self.duration
         try:
-            self._write_history(job, await self.executor.run(job, duration))
+            outcome = await self.executor.run(job, duration)
+            if script.history_after_final <= 0:
+                self._write_history(job, outcome)
             if script.delay_final > 0:
                 await asyncio.sleep(script.delay_final)
             if job.client_id is not None:
                 final = {"type": "executing", "data": {"node": None, "prompt_id": job.prompt_id}}
                 self.hub.send(job.client_id, final)
+            if script.history_after_final > 0:
+                await asyncio.sleep(script.history_after_final)
+                self._write_history(job, outcome)
         except Exception:  # a bug in the fake must not wedge the queue
             log.exception("fake execution of %s crashed", job.prompt_id)
             job.record.status = "lost"

@@ -42,6 +42,8 @@ class Script:
       no events, gone from ``/queue``.
     * ``delay_final`` -- seconds between the history write and the final
       ``executing`` ``node: null`` event.
+    * ``history_after_final`` -- seconds between the final ``executing`` ``node: null``
+      event and the history write (the inverted order; the prompt stays "running").
     * ``drop_socket_after`` -- seconds after start: abruptly close the
       WebSocket of the prompt's client.
     * ``no_cached_executed`` -- old-server behaviour: no ``executed`` for
@@ -61,6 +63,7 @@ class Script:
     interrupt_after: float | None = attrs.field(default=None, converter=_opt_float)
     vanish: bool = False
     delay_final: float = attrs.field(default=0.0, converter=float)
+    history_after_final: float = attrs.field(default=0.0, converter=float)
     drop_socket_after: float | None = attrs.field(default=None, converter=_opt_float)
     no_cached_executed: bool = False
     submit_status: int | None = None

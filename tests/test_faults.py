@@ -1,0 +1,332 @@
+"""The fault matrix: every scripted fault of the fakes, its expected outcome, and exactly-once.
+
+Each test states what ``execute()`` returns under one fault, for both local backends where the
+fault concerns them, and asserts that no fault ever queues a prompt twice
+(``submit_count <= 1``; one prompt per execute that got past validation, none otherwise).
+See docs/reliability.md for the table.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+from helpers import T2I
+
+from comfykit_sync import (
+    AuthenticationError,
+    ComfyKit,
+    ExecutionTimeout,
+    InvalidResponseError,
+    ParameterError,
+    PromptLostError,
+    RateLimitError,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+)
+from comfykit_sync.testing import FakeComfyUI, Script
+
+EXECUTORS = ["http", "websocket"]
+BACKEND = {"http": "comfyui-http", "websocket": "comfyui-ws"}
+
+
+def make_kit(server: FakeComfyUI, executor: str, **options) -> ComfyKit:
+    options.setdefault("timeout", 20)
+    options.setdefault("request_timeout", (2.0, 3.0))
+    return ComfyKit(server.url, executor_type=executor, poll_max_interval=0.2, **options)
+
+
+def assert_exactly_once(server: FakeComfyUI, expected: int) -> None:
+    """``expected`` prompts reached the server, each submitted at most once."""
+    prompts = server.prompts
+    assert len(prompts) == expected, prompts
+    assert all(record.submit_count <= 1 for record in prompts.values()), prompts
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(params=EXECUTORS)
+def executor(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def kit(fake_comfyui, executor):
+    with make_kit(fake_comfyui, executor) as kit:
+        yield kit
+
+
+def completed(result, kit: ComfyKit, executor: str) -> None:
+    assert result.status == "completed", result.msg
+    assert result.backend == BACKEND[executor]
+    assert result.images_by_var["image"]
+
+
+# -- connection refused ----------------------------------------------------------------------
+@pytest.mark.parametrize("executor_name", EXECUTORS)
+def test_fault_connection_refused(executor_name):
+    with ComfyKit(
+        f"http://127.0.0.1:{closed_port()}", executor_type=executor_name, timeout=10
+    ) as kit:
+        result = kit.execute(T2I, {"prompt": "x"})
+    assert result.status == "failed"
+    assert isinstance(result.error, TransportError) and result.prompt_id is None
+    assert "refused" in result.msg or "could not connect" in result.msg
+
+
+def test_fault_server_stopped_mid_run_fails_typed(executor):
+    """The server may come back, so polling goes on (with backoff) until the job's timeout."""
+    server = FakeComfyUI(duration=2.0).start()
+    with make_kit(server, executor, timeout=1.5) as kit:
+        timer = threading.Timer(0.3, server.stop)
+        timer.start()
+        result = kit.execute(T2I, {"prompt": "x"})
+        timer.join()
+    assert result.status == "failed"
+    assert isinstance(result.error, (TransportError, PromptLostError, ExecutionTimeout)), (
+        result.error
+    )
+    assert result.prompt_id  # it was queued before the server went away
+
+
+# -- connection reset --------------------------------------------------------------------------
+@pytest.mark.parametrize("at", ["headers", "body"])
+def test_fault_reset_on_submit_queues_once_and_completes(kit, fake_comfyui, executor, at):
+    fake_comfyui.fault("reset", "/prompt", at=at)
+    result = kit.execute(T2I, {"prompt": "x"})
+    completed(result, kit, executor)
+    assert_exactly_once(fake_comfyui, 1)
+
+
+def test_fault_reset_before_the_server_processed_submit_retries_once(kit, fake_comfyui, executor):
+    fake_comfyui.fault("reset", "/prompt", process=False)
+    result = kit.execute(T2I, {"prompt": "x"})
+    completed(result, kit, executor)
+    assert_exactly_once(fake_comfyui, 1)
+
+
+@pytest.mark.parametrize("path", ["/queue", "/history/{id}"])
+def test_fault_reset_while_waiting_is_retried(kit, fake_comfyui, executor, path):
+    fake_comfyui.duration = 0.5
+    job = kit.submit(T2I, {"prompt": "x"})
+    fake_comfyui.fault("reset", path.format(id=job.prompt_id), times=2, at="body")
+    result = job.result()
+    completed(result, kit, executor)
+    assert_exactly_once(fake_comfyui, 1)
+
+
+# -- read timeout ------------------------------------------------------------------------------
+def test_fault_submit_slower_than_read_timeout_queues_once_and_completes(fake_comfyui, executor):
+    fake_comfyui.fault("delay", "/prompt", seconds=1.5)
+    with make_kit(fake_comfyui, executor, request_timeout=(2.0, 0.5)) as kit:
+        result = kit.execute(T2I, {"prompt": "x"})
+    completed(result, kit, executor)
+    assert_exactly_once(fake_comfyui, 1)
+
+
+def test_fault_history_slower_than_read_timeout_is_retried(fake_comfyui, executor):
+    fake_comfyui.duration = 0.3
+    with make_kit(fake_comfyui, executor, request_timeout=(2.0, 0.5)) as kit:
+        job = kit.submit(T2I, {"prompt": "x"})
+        fake_comfyui.fault("delay", f"/history/{job.prompt_id}", seconds=1.0)
+        result = job.result()
+    completed(result, kit, executor)
+    assert_exactly_once(fake_comfyui, 1)
+
+
+def test_fault_every_submit_slower_than_read_timeout_fails_typed(fake_comfyui, executor):
+    fake_comfyui.fault("delay", "/prompt", times=5, seconds=1.5, process=False)
+    with make_kit(fake_comfyui, executor, request_timeout=(2.0, 0.3)) as kit:
+        result = kit.execute(T2I, {"prompt": "x"})
+    assert result.status == "failed"
+    assert isinstance(result.error, RequestTimeout), result.error
+    # nothing took effect before the read timeouts; the late requests may queue afterwards, at
+    # most once per id
+    assert all(r.submit_count <= 1 for r in fake_comfyui.prompts.values())
+
+
+# -- 5xx bursts and 429 ------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_fault_5xx_burst_while_waiting_is_retried(kit, fake_comfyui, executor, status):
+    fake_comfyui.duration = 0.4
+    job = kit.submit(T2I, {"prompt": "x"})
+    fake_comfyui.fault("status", "/queue", times=2, status=status)
+    fake_comfyui.fault("status", f"/history/{job.prompt_id}", times=2, status=status)
+    result = job.result()
+    completed(result, kit, executor)
+    assert_exactly_once(fake_comfyui, 1)
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_fault_5xx_on_submit_is_checked_then_retried_once(kit, fake_comfyui, executor, status):
+    fake_comfyui.fault("status", "/prompt", status=status)
+    result = kit.execute(T2I, {"prompt": "x"})
+    completed(result, kit, executor)
+    assert_exactly_once(fake_comfyui, 1)
+
+
+def test_fault_500_on_submit_is_a_failed_result_nothing_queued(kit, fake_comfyui):
+    fake_comfyui.fault("status", "/prompt", status=500)
+    result = kit.execute(T2I, {"prompt": "x"})
+    assert isinstance(result.error, ServerError) and result.prompt_id is None
+    assert_exactly_once(fake_comfyui, 0)
+
+
+def test_fault_429_with_retry_after_is_honoured(kit, fake_comfyui, executor):
+    fake_comfyui.fault("status", "/prompt", status=429, retry_after=0)
+    result = kit.execute(T2I, {"prompt": "x"})
+    completed(result, kit, executor)
+    assert_exactly_once(fake_comfyui, 1)
+    assert sum(r.path == "/prompt" and r.method == "POST" for r in fake_comfyui.requests) == 2
+
+
+def test_fault_429_until_retries_run_out_is_rate_limit_error(kit, fake_comfyui):
+    fake_comfyui.fault("status", "/prompt", times=10, status=429, retry_after=0)
+    result = kit.execute(T2I, {"prompt": "x"})
+    assert isinstance(result.error, RateLimitError) and result.prompt_id is None
+    assert result.error.retry_after == 0
+    assert_exactly_once(fake_comfyui, 0)
+
+
+# -- malformed JSON ----------------------------------------------------------------------------
+def test_fault_truncated_json_on_submit_is_invalid_response(kit, fake_comfyui):
+    fake_comfyui.fault("truncated_json", "/prompt", process=False)
+    result = kit.execute(T2I, {"prompt": "x"})
+    assert isinstance(result.error, InvalidResponseError), result.error
+    assert "non-JSON" in result.msg
+    assert_exactly_once(fake_comfyui, 0)
+
+
+def test_fault_truncated_json_on_history_is_invalid_response(fake_comfyui):
+    fake_comfyui.duration = 0.3
+    with make_kit(fake_comfyui, "http") as kit:
+        job = kit.submit(T2I, {"prompt": "x"})
+        fake_comfyui.fault("truncated_json", f"/history/{job.prompt_id}", times=50)
+        result = job.result()
+    assert isinstance(result.error, InvalidResponseError), result.error
+    assert result.prompt_id == job.prompt_id
+    assert_exactly_once(fake_comfyui, 1)
+
+
+# -- WebSocket drop, restart, inverted final event ---------------------------------------------
+def test_fault_websocket_drop_mid_run_completes(fake_comfyui):
+    fake_comfyui.script(Script(duration=0.6, drop_socket_after=0.2))
+    with make_kit(fake_comfyui, "websocket") as kit:
+        result = kit.execute(T2I, {"prompt": "x"})
+    completed(result, kit, "websocket")
+    assert_exactly_once(fake_comfyui, 1)
+
+
+def test_fault_restart_loses_queue_and_history(kit, fake_comfyui):
+    fake_comfyui.duration = 2.0
+    job = kit.submit(T2I, {"prompt": "x"})
+    fake_comfyui.forget_all()
+    result = job.result()
+    assert isinstance(result.error, PromptLostError), result.error
+    assert result.prompt_id == job.prompt_id
+    assert_exactly_once(fake_comfyui, 1)
+
+
+def test_fault_final_event_before_history_still_gets_the_entry(kit, fake_comfyui, executor):
+    fake_comfyui.script(Script(duration=0.1, history_after_final=0.5))
+    result = kit.execute(T2I, {"prompt": "x"})
+    completed(result, kit, executor)
+    assert result.texts_by_var == {"caption": ["x"]}
+    assert_exactly_once(fake_comfyui, 1)
+
+
+# -- big and odd payloads ----------------------------------------------------------------------
+def test_fault_five_mebibyte_websocket_frame(kit, fake_comfyui, executor):
+    huge = "x" * (5 * 1024 * 1024)
+    fake_comfyui.script(Script(outputs={"10": {"text": [huge]}}))
+    result = kit.execute(T2I, {"prompt": "x"})
+    assert result.status == "completed", result.msg
+    assert result.texts_by_var["caption"] == [huge]
+    assert_exactly_once(fake_comfyui, 1)
+
+
+def test_fault_unknown_output_keys_are_kept(kit, fake_comfyui, executor):
+    odd = {"meshes": [{"filename": "m.glb", "subfolder": "", "type": "output"}], "score": [0.5]}
+    fake_comfyui.script(Script(outputs={"10": odd}))
+    result = kit.execute(T2I, {"prompt": "x"})
+    assert result.status == "completed", result.msg
+    assert result.outputs["10"] == odd
+    assert any("m.glb" in (artifact.url or "") for artifact in result.artifacts)
+    assert_exactly_once(fake_comfyui, 1)
+
+
+# -- exactly once across a mix of executes -------------------------------------------------------
+def test_fault_prompts_equal_executes_past_validation(kit, fake_comfyui):
+    fake_comfyui.fault("reset", "/prompt", at="body")
+    fake_comfyui.fault("delay", "/history/none", seconds=0.1)  # unrelated path: no effect
+    ok = kit.execute(T2I, {"prompt": "a"})
+    with pytest.raises(ParameterError):  # a caller mistake: raised before anything is sent
+        kit.execute(T2I, {"nope": 1})
+    assert ok.status == "completed"
+    assert_exactly_once(fake_comfyui, 1)
+
+
+def test_fault_names_are_validated(fake_comfyui):
+    with pytest.raises(ValueError, match="unknown fault"):
+        fake_comfyui.fault("meteor")
+    with pytest.raises(ValueError):
+        fake_comfyui.fault("reset", at="middle")
+
+
+# -- RunningHub ---------------------------------------------------------------------------------
+RH_KEY = "rh-fault-key"
+RH_CREATE, RH_OUTPUTS = "/task/openapi/create", "/task/openapi/outputs"
+
+
+@pytest.fixture
+def hub_kit(monkeypatch):
+    from comfykit_sync.testing.fake_runninghub import FakeRunningHub
+
+    monkeypatch.delenv("RUNNINGHUB_API_KEY", raising=False)
+    with FakeRunningHub(api_key=RH_KEY, run_time=0.05) as hub:
+        workflow_id = hub.add_workflow(json.loads(T2I.read_text()))
+        options = {"poll_max_interval": 0.05, "runninghub_timeout": 20}
+        with ComfyKit(
+            runninghub_url=hub.url, runninghub_api_key=RH_KEY, runninghub_retry_count=2, **options
+        ) as kit:
+            yield hub, kit, workflow_id
+
+
+def test_fault_runninghub_queue_full_is_retried_once_nothing_was_created(hub_kit):
+    hub, kit, workflow_id = hub_kit
+    hub.respond(RH_CREATE, 421)
+    result = kit.execute(workflow_id, {"prompt": "x"})
+    assert result.status == "completed", result.msg
+    assert len(hub.tasks) == 1
+
+
+def test_fault_runninghub_queue_full_until_retries_run_out(hub_kit):
+    hub, kit, workflow_id = hub_kit
+    hub.respond(RH_CREATE, 421, times=3)
+    result = kit.execute(workflow_id, {"prompt": "x"})
+    assert isinstance(result.error, RateLimitError) and result.prompt_id is None
+    assert hub.tasks == {}
+
+
+@pytest.mark.parametrize("code", [804, 813])  # task running / task queued
+def test_fault_runninghub_outputs_not_ready_keeps_waiting(hub_kit, code):
+    hub, kit, workflow_id = hub_kit
+    hub.respond(RH_OUTPUTS, code, times=2)
+    result = kit.execute(workflow_id, {"prompt": "x"})
+    assert result.status == "completed", result.msg
+    assert len(hub.tasks) == 1
+
+
+def test_fault_runninghub_invalid_key(hub_kit):
+    hub, kit, workflow_id = hub_kit
+    hub.respond(RH_CREATE, 802)
+    result = kit.execute(workflow_id, {"prompt": "x"})
+    assert isinstance(result.error, AuthenticationError) and result.prompt_id is None
+    assert hub.tasks == {}

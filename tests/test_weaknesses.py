@@ -1,0 +1,58 @@
+"""Small checks for weaknesses of the original ComfyKit (spec §12) not covered elsewhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from helpers import T2I
+
+from comfykit_sync import ComfyKit
+from comfykit_sync._http import HttpClient
+from comfykit_sync.backends.comfyui import ComfyUIClient
+from comfykit_sync.params import parse_workflow
+
+
+def test_importing_leaves_root_logging_alone():
+    code = (
+        "import logging, comfykit_sync, comfykit_sync.cli;"
+        "root = logging.getLogger();"
+        "print(len(root.handlers), root.level)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["0", str(30)]  # no handler added, level still WARNING
+
+
+def test_polling_logs_nothing_at_info(fake_comfyui, caplog):
+    caplog.set_level("INFO")
+    fake_comfyui.duration = 0.5
+    with ComfyKit(fake_comfyui.url, poll_max_interval=0.05) as kit:
+        assert kit.execute(T2I, {"prompt": "x"}).status == "completed"
+    assert [r for r in caplog.records if r.name.startswith("comfykit_sync")] == []
+    assert all(r.name.startswith("comfykit_sync") or r.levelno >= 30 for r in caplog.records)
+
+
+def test_sessions_are_pooled_not_created_per_poll(fake_comfyui):
+    fake_comfyui.duration = 0.5
+    with ComfyKit(fake_comfyui.url, poll_max_interval=0.05) as kit:
+        assert kit.execute(T2I, {"prompt": "x"}).status == "completed"
+        polls = [r for r in fake_comfyui.requests if r.method == "GET"]
+        assert len(polls) > 2
+        assert len(kit._http._sessions) <= 2
+
+
+def test_expanded_node_outputs_are_named_through_display_node():
+    client = ComfyUIClient(HttpClient("http://127.0.0.1:1"), client_id="c", comfy_org_api_key=None)
+    spec = parse_workflow(
+        {"9": {"class_type": "SaveImage", "inputs": {}, "_meta": {"title": "$output.image"}}}
+    )
+    record = {"filename": "a.png", "subfolder": "", "type": "output"}
+    entry = {
+        "outputs": {"9.0.1": {"images": [record]}},
+        "meta": {"9.0.1": {"node_id": "9.0.1", "display_node": "9", "real_node_id": "9"}},
+        "status": {"status_str": "success", "completed": True, "messages": []},
+    }
+    [item] = client.outcome("p", entry, spec).items
+    assert item.node_id == "9" and item.var == "image"
