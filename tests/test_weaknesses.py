@@ -56,3 +56,28 @@ def test_expanded_node_outputs_are_named_through_display_node():
     }
     [item] = client.outcome("p", entry, spec).items
     assert item.node_id == "9" and item.var == "image"
+
+
+def test_runninghub_loads_and_runs_leak_no_sockets(fake_runninghub, monkeypatch):
+    """Weakness 18: every RunningHub client the loader or backend opens is closed again."""
+    import json
+    import os
+
+    monkeypatch.delenv("RUNNINGHUB_API_KEY", raising=False)
+    workflow_id = fake_runninghub.add_workflow(json.loads(T2I.read_text()))
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    with ComfyKit(
+        runninghub_url=fake_runninghub.url,
+        runninghub_api_key=fake_runninghub.api_key,
+        poll_max_interval=0.05,
+    ) as kit:
+        kit.execute(workflow_id, {"prompt": "warm-up"})
+        before = open_fds()
+        for i in range(30):
+            kit.load_workflow(f"runninghub:{workflow_id}")
+            assert kit.execute(workflow_id, {"prompt": f"p{i}"}).status == "completed"
+        after = open_fds()
+    assert after - before <= 5, (before, after)
