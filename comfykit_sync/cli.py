@@ -8,6 +8,7 @@ Built on click, imported only by the console script and ``python -m``, never by
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import threading
@@ -174,7 +175,7 @@ def parse_param(text: str) -> tuple[str, Any]:
     if value.startswith("@@"):
         return name.strip(), value[1:]
     if value.startswith("@"):
-        return name.strip(), Path(value[1:]).expanduser()
+        return name.strip(), Path(os.path.expanduser(value[1:]))
     return name.strip(), value
 
 

@@ -143,3 +143,10 @@ def test_bundled_workflows_are_api_format(kit):
     assert len(list(folder.glob("*.json"))) >= 2
     for path in folder.glob("*.json"):
         assert kit.load_workflow(path).graph
+
+
+def test_tilde_of_an_unknown_user_is_a_load_error_not_a_crash(kit):
+    # Path.expanduser() raises RuntimeError for "~unknownuser"; found by the fuzz test
+    for source in ("~0/workflow.json", "~0"):
+        with pytest.raises(WorkflowLoadError, match="does not exist"):
+            kit.load_workflow(source)

@@ -22,7 +22,7 @@ def comfykit_load_workflow(source: Any, config: Config) -> Workflow | None:
     if isinstance(source, os.PathLike):
         path = Path(source)
     elif isinstance(source, str) and not source.startswith(("http://", "https://")):
-        path = Path(source).expanduser()
+        path = Path(os.path.expanduser(source))
         if not path.is_file() and not _looks_like_path(source):
             return None  # not a file we know: another loader may claim it
     else:

@@ -73,7 +73,7 @@ def find_workflow_id(source: Any, config: Config) -> tuple[str, str] | None:
             return None
     if not isinstance(source, (str, os.PathLike)):
         return None
-    path = Path(source).expanduser()
+    path = Path(os.path.expanduser(source))
     workflow_id = _pointer_id(path, config.max_workflow_bytes)
     return (workflow_id, str(path)) if workflow_id else None
 

@@ -15,7 +15,7 @@ def _as_path(source: Any) -> Path | None:
     if isinstance(source, os.PathLike):
         path = Path(os.fspath(source))
     elif isinstance(source, str) and not source.startswith(("http://", "https://")):
-        path = Path(source).expanduser()
+        path = Path(os.path.expanduser(source))
     else:
         return None
     try:
