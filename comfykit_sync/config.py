@@ -211,9 +211,3 @@ class Config:
         if values["client_id"] is None:
             del values["client_id"]
         return cls(**values)
-
-    def with_options(self, **changes: Any) -> Config:
-        """A copy with some settings replaced (validated like constructor arguments)."""
-        current = attrs.asdict(self, recurse=False)
-        current.update({k: v for k, v in changes.items() if v is not None})
-        return Config.resolve(env={}, **current)

@@ -49,14 +49,12 @@ class OutputItem:
     url: str | None = None
 
 
-ArtifactKind = Literal["image", "video", "audio", "text", "model3d", "file"]
-
-
 @attrs.frozen
 class Artifact:
     """A classified output: a file (with its URL) or a text, named by its output variable.
 
-    Artifacts built by a kit carry its fetcher (private, not compared, not shown), so
+    ``kind`` is ``image``, ``video``, ``audio``, ``text``, ``model3d`` or ``file`` for the
+    built-in parsers; a parser plugin may use kinds of its own. Artifacts built by a kit carry its fetcher (private, not compared, not shown), so
     :meth:`open` and :meth:`bytes` use the kit's HTTP client and credential scope.
     """
 
