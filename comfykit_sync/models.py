@@ -54,7 +54,9 @@ class Artifact:
     """A classified output: a file (with its URL) or a text, named by its output variable.
 
     ``kind`` is ``image``, ``video``, ``audio``, ``text``, ``model3d`` or ``file`` for the
-    built-in parsers; a parser plugin may use kinds of its own. Artifacts built by a kit carry its fetcher (private, not compared, not shown), so
+    built-in parsers; a parser plugin may use kinds of its own.
+
+    Artifacts built by a kit carry its fetcher (private, not compared, not shown), so
     :meth:`open` and :meth:`bytes` use the kit's HTTP client and credential scope.
     """
 
