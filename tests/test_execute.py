@@ -398,3 +398,17 @@ def test_demo_command_runs_and_saves_outputs(tmp_path, capsys):
     assert "status:    completed" in out and "images[image]" in out
     [saved] = tmp_path.glob("*.png")
     assert saved.read_bytes().startswith(b"\x89PNG")
+
+
+def test_queue_watcher_wakes_a_waiter_only_when_its_prompt_changes():
+    """32 waiters must not all be woken by every /queue poll that tells them nothing new."""
+    from comfykit_sync.backends._queue_watch import Tracked
+
+    tracked = Tracked("p")
+    tracked.update("running", None, None)
+    assert tracked.changed.is_set()
+    tracked.changed.clear()
+    tracked.update("running", None, None)
+    assert not tracked.changed.is_set()
+    tracked.update("gone", None, None)
+    assert tracked.changed.is_set() and tracked.state == "gone"

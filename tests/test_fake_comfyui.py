@@ -11,6 +11,7 @@ import urllib.parse
 import uuid
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ import requests
 import websocket
 
 from comfykit_sync.testing import FakeComfyUI, Script
+from comfykit_sync.testing._folders import Folders
 
 TIMEOUT = 10.0
 
@@ -947,3 +949,21 @@ def test_python_m_entry_point() -> None:
         assert process.wait(timeout=TIMEOUT) == 0
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_save_counter_follows_the_folder_like_comfyui(tmp_path: Path) -> None:
+    """The next counter is one past the highest on disk, also after files change behind us."""
+    folders = Folders(tmp_path)
+
+    def save(prefix: str) -> str:
+        folder, name, counter, _ = folders.save_path(prefix, folders.output)
+        return folders.write(folder, name, counter, "_.png", b"x")
+
+    assert [save("fox") for _ in range(3)] == [f"fox_0000{i}_.png" for i in (1, 2, 3)]
+    (folders.output / "fox_00041_.png").write_bytes(b"added by someone else")
+    assert save("fox") == "fox_00042_.png"
+    assert save("owl") == "owl_00001_.png"
+    assert save("fox") == "fox_00043_.png"
+    for path in folders.output.iterdir():
+        path.unlink()
+    assert save("fox") == "fox_00001_.png"

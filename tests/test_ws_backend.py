@@ -26,6 +26,7 @@ from comfykit_sync import (
 from comfykit_sync.backends._ws_stream import (
     DISCONNECTED,
     Message,
+    Subscription,
     binary_kind,
     decode_text,
     ws_url,
@@ -120,6 +121,39 @@ def test_fully_cached_rerun_without_executed_events_returns_outputs(kit, fake_co
     assert not [e for e in events if isinstance(e, NodeExecuted)]
     [cached] = [e for e in events if isinstance(e, NodeCached)]
     assert set(cached.node_ids) == set(graph())
+
+
+def test_progress_keeps_a_job_without_listener_alive_without_queue_checks(kit, fake_comfyui):
+    """Unqueued progress events still count as signs of life: no /queue check while they come."""
+    fake_comfyui.script(Script(duration=1.0))  # five times poll_max_interval, events every ~50 ms
+    result = kit.execute(T2I, {"prompt": "long"})
+    assert result.status == "completed", result.msg
+    assert [r for r in fake_comfyui.requests if r.path == "/queue"] == []
+
+
+def test_lifecycle_only_subscription_queues_just_the_lifecycle():
+    sub = Subscription("p")
+    sub.lifecycle_only = True
+    events = [
+        Message("execution_start", {"prompt_id": "p"}),
+        Message("progress", {"prompt_id": "p", "value": 1, "max": 2}),
+        Message("executing", {"node": "3", "prompt_id": "p"}),
+        Message("executed", {"node": "9", "prompt_id": "p", "output": {}}),
+        Message("execution_error", {"prompt_id": "p", "exception_type": "ExecutionBlocked"}),
+        Message("execution_success", {"prompt_id": "p"}),
+        Message("executing", {"node": None, "prompt_id": "p"}),
+    ]
+    for event in events[:-1]:
+        sub.put(event)
+    heard = sub.last_heard
+    sub.put(events[-1])
+    assert sub.last_heard >= heard
+    queued = []
+    while (item := sub.get(0)) is not None:
+        queued.append(item)
+    assert queued == [events[0], events[4], events[5], events[6]]
+    sub.put(DISCONNECTED)
+    assert sub.get(0) is DISCONNECTED
 
 
 def test_execution_error(kit, fake_comfyui):

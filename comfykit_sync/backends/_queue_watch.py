@@ -27,7 +27,7 @@ FOREVER = 10 * 365 * 24 * 3600.0
 
 @attrs.define(eq=False)
 class Tracked:
-    """What the watcher last saw of one prompt; ``changed`` is set on every update."""
+    """What the watcher last saw of one prompt; ``changed`` is set whenever that changes."""
 
     prompt_id: str
     since: float = attrs.field(factory=time.monotonic)
@@ -37,6 +37,9 @@ class Tracked:
     changed: threading.Event = attrs.field(factory=threading.Event)
 
     def update(self, state: str, position: int | None, error: ComfyKitError | None) -> None:
+        """Record what the watcher saw; wake the waiter only if something changed."""
+        if (state, position, error) == (self.state, self.position, self.error):
+            return
         self.state, self.position, self.error = state, position, error
         self.changed.set()
 

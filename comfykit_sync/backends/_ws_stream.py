@@ -158,14 +158,38 @@ def _handshake_error(exc: websocket.WebSocketBadStatusException, url: str) -> AP
     return APIError(message, status_code=status, url=url)
 
 
+#: the events that end, start or fail a prompt: all a job with no event listener waits for
+LIFECYCLE_EVENTS = frozenset(
+    {"execution_start", "execution_success", "execution_error", "execution_interrupted"}
+)
+
+
+def is_lifecycle(message: Message) -> bool:
+    """A lifecycle event, or the final ``executing`` with ``node: null``."""
+    if message.type == "executing":
+        return message.data.get("node") is None
+    return message.type in LIFECYCLE_EVENTS
+
+
 class Subscription:
-    """The event queue of one prompt id, filled by the reader thread."""
+    """The event queue of one prompt id, filled by the reader thread.
+
+    With ``lifecycle_only`` set (nobody listens for progress), other events are not queued —
+    waking the job's thread for each of them is most of a busy kit's cost — but still update
+    ``last_heard``, so the job knows its prompt is alive.
+    """
 
     def __init__(self, prompt_id: str) -> None:
         self.prompt_id = prompt_id
+        self.lifecycle_only = False
+        self.last_heard = time.monotonic()
         self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
 
     def put(self, item: Item) -> None:
+        if isinstance(item, Message):
+            self.last_heard = time.monotonic()
+            if self.lifecycle_only and not is_lifecycle(item):
+                return
         self._queue.put(item)
 
     def get(self, timeout: float) -> Item | None:

@@ -120,6 +120,7 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
         with self._lock:
             submitted = self._submitted.pop(prompt_id, None)
         sub = submitted.sub if submitted else self._attach(prompt_id)
+        sub.lifecycle_only = emit is None
         watch = _PromptWatch(
             self.client,
             sub,
@@ -174,7 +175,7 @@ class _PromptWatch:
         self.progress = ProgressTracker(graph)
         self.started = False
         self.position: int | None = None
-        self.next_check = 0.0
+        self.next_check = self.scheduled_from = 0.0
 
     def run(self) -> Mapping[str, Any]:
         """The prompt's history entry once it finished.
@@ -211,7 +212,7 @@ class _PromptWatch:
             if isinstance(item, Disconnected):
                 return None
             if item is None:
-                if time.monotonic() >= self.next_check:
+                if not self._heard_since_scheduled() and time.monotonic() >= self.next_check:
                     entry = self._check()
                     if entry is not None:
                         if self.from_submit:  # its last events are still on their way
@@ -220,12 +221,23 @@ class _PromptWatch:
             elif self._handle(item):
                 return self._final_entry()
 
-    def _schedule_check(self, delay: float) -> None:
-        """Check the server after ``delay`` quiet seconds, or at the queue deadline if sooner."""
+    def _schedule_check(self, delay: float, since: float | None = None) -> None:
+        """Check the server ``delay`` seconds after ``since`` (now), or at the queue deadline
+        if sooner."""
         now = time.monotonic()
-        self.next_check = now + delay
+        self.scheduled_from = now if since is None else since
+        self.next_check = self.scheduled_from + delay
         if self.queue_deadline is not None and not self.started and self.queue_deadline > now:
             self.next_check = min(self.next_check, self.queue_deadline)
+
+    def _heard_since_scheduled(self) -> bool:
+        """Whether events not queued for this job (``lifecycle_only``) came since the check was
+        scheduled: they postpone it, as a handled event would."""
+        heard = self.sub.last_heard
+        if heard <= self.scheduled_from:
+            return False
+        self._schedule_check(self.max_interval, since=heard)
+        return time.monotonic() < self.next_check
 
     def _check(self) -> Mapping[str, Any] | None:
         """Ask the server where the prompt is: the entry if it finished, else ``None``.

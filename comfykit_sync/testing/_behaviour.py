@@ -119,8 +119,7 @@ def _save(
     folder = ctx.folders.by_type(folder_type)
     assert folder is not None
     full_folder, name, counter, subfolder = ctx.folders.save_path(prefix, folder)
-    filename = f"{name}_{counter:05}{suffix}"
-    (full_folder / filename).write_bytes(data)
+    filename = ctx.folders.write(full_folder, name, counter, suffix, data)
     return {"filename": filename, "subfolder": subfolder, "type": folder_type}
 
 

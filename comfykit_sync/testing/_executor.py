@@ -30,6 +30,43 @@ SAMPLERS = ("KSampler", "KSamplerAdvanced")
 _BLOCKED = object()  # the value of an output slot whose node was blocked
 
 
+class Interrupt:
+    """A one-shot flag a run can sleep on until a deadline (one future and timer per sleep)."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._sleepers: set[asyncio.Future[None]] = set()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        for sleeper in self._sleepers:
+            if not sleeper.done():
+                sleeper.set_result(None)
+
+    async def sleep_until(self, when: float) -> bool:
+        """Sleep until loop time ``when`` (always yields once); ``True`` if interrupted."""
+        if self._set:
+            return True
+        loop = asyncio.get_running_loop()
+        sleeper: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_at(when, _wake, sleeper)
+        self._sleepers.add(sleeper)
+        try:
+            await sleeper
+        finally:
+            timer.cancel()
+            self._sleepers.discard(sleeper)
+        return self._set
+
+
+def _wake(sleeper: asyncio.Future[None]) -> None:
+    if not sleeper.done():
+        sleeper.set_result(None)
+
+
 @attrs.define(eq=False)
 class Job:
     """One queue item: ``[number, prompt_id, prompt, extra_data, outputs_to_execute]``."""
@@ -42,7 +79,7 @@ class Job:
     outputs: list[str]
     script: Script
     record: PromptRecord
-    interrupt: asyncio.Event = attrs.field(factory=asyncio.Event)
+    interrupt: Interrupt = attrs.field(factory=Interrupt)
     last_node: str | None = None
 
     @property
@@ -243,6 +280,7 @@ class _Run:
         self.states: dict[str, dict[str, Any]] = {}
         self.signatures: dict[str, str] = {}
         self.cached: dict[str, CacheEntry] = {}  # taken at start: other runs may prune the cache
+        self.planned_end = 0.0  # loop time the current sleep ends: lag never accumulates
 
     def send(self, event: str, data: dict[str, Any], broadcast: bool = False) -> None:
         self.executor.send(self.job, event, data, broadcast)
@@ -269,6 +307,7 @@ class _Run:
         order = execution_order(self.graph, self.job.outputs, set(self.cached))
         to_run = [node_id for node_id in order if node_id not in self.cached]
         share = duration / len(to_run) if to_run else 0.0
+        self.planned_end = asyncio.get_running_loop().time()
         status = "success"
         try:
             for node_id in order:
@@ -376,14 +415,11 @@ class _Run:
         self._progress_state(node_id, "finished", 1, 1)
 
     async def _sleep(self, seconds: float, node_id: str) -> None:
-        """Let time pass; raises :class:`_Interrupted` as soon as the job is interrupted."""
-        interrupt = self.job.interrupt
-        if not interrupt.is_set():
-            try:
-                await asyncio.wait_for(interrupt.wait(), max(seconds, 0.0))
-            except asyncio.TimeoutError:
-                return
-        raise _Interrupted(node_id)
+        """Let ``seconds`` more of the run's time pass (measured from its start, so event-loop
+        lag does not add up); raises :class:`_Interrupted` as soon as the job is interrupted."""
+        self.planned_end += max(seconds, 0.0)
+        if await self.job.interrupt.sleep_until(self.planned_end):
+            raise _Interrupted(node_id)
 
     async def _run_node(self, node_id: str, share: float) -> None:
         job = self.job

@@ -39,6 +39,8 @@ class Folders:
         self.temp = root / "temp"
         for folder in (self.input, self.output, self.temp):
             folder.mkdir(parents=True, exist_ok=True)
+        # (folder, base name) -> (folder mtime after our last write there, counter written)
+        self._last_written: dict[tuple[Path, str], tuple[int, int]] = {}
 
     def by_type(self, folder_type: str) -> Path | None:
         """The folder for ``input``/``temp``/``output``, None for anything else."""
@@ -67,7 +69,8 @@ class Folders:
     def save_path(self, prefix: str, folder: Path) -> tuple[Path, str, int, str]:
         """ComfyUI's ``get_save_image_path``: (folder, base name, next counter, subfolder).
 
-        Raises ``Exception`` (like ComfyUI) when the prefix escapes ``folder``.
+        The next counter is one past the highest ``{name}_{counter}`` in the folder. Raises
+        ``Exception`` (like ComfyUI) when the prefix escapes ``folder``.
         """
         normalized = os.path.normpath(prefix)
         subfolder = os.path.dirname(normalized)
@@ -80,6 +83,24 @@ class Folders:
                 f"\n         output_dir: {folder}"
             )
         full_folder.mkdir(parents=True, exist_ok=True)
-        pattern = re.compile(re.escape(filename) + r"_(\d+)")
-        counters = [int(m.group(1)) for m in map(pattern.match, os.listdir(full_folder)) if m]
-        return full_folder, filename, max(counters, default=0) + 1, subfolder
+        return full_folder, filename, self._next_counter(full_folder, filename), subfolder
+
+    def write(self, folder: Path, name: str, counter: int, suffix: str, data: bytes) -> str:
+        """Write ``{name}_{counter:05}{suffix}`` into a :meth:`save_path` folder; its file name."""
+        filename = f"{name}_{counter:05}{suffix}"
+        (folder / filename).write_bytes(data)
+        self._last_written[folder, name] = (folder.stat().st_mtime_ns, counter)
+        return filename
+
+    def _next_counter(self, folder: Path, name: str) -> int:
+        """List the folder only if it changed since our last write of ``name`` there.
+
+        Listing on every save (as ComfyUI does) costs O(files) per image, which dominates a
+        long benchmark; an unchanged modification time proves the remembered counter current.
+        """
+        last = self._last_written.get((folder, name))
+        if last is not None and folder.stat().st_mtime_ns == last[0]:
+            return last[1] + 1
+        pattern = re.compile(re.escape(name) + r"_(\d+)")
+        counters = [int(m.group(1)) for m in map(pattern.match, os.listdir(folder)) if m]
+        return max(counters, default=0) + 1
