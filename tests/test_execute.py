@@ -412,3 +412,19 @@ def test_queue_watcher_wakes_a_waiter_only_when_its_prompt_changes():
     assert not tracked.changed.is_set()
     tracked.update("gone", None, None)
     assert tracked.changed.is_set() and tracked.state == "gone"
+
+
+def test_queue_watcher_polls_fast_for_prompts_that_can_finish_not_for_pending_ones():
+    from comfykit_sync.backends._queue_watch import QueueWatch, Tracked
+
+    watch = QueueWatch(None, max_interval=2.0)  # type: ignore[arg-type]  # no request is made
+    now = time.monotonic()
+    old, fresh = Tracked("old", since=now - 60), Tracked("fresh", since=now - 30)
+    watch._tracked = [old, fresh]
+    assert watch._youngest() == now - 30  # not seen yet: may be cached and finish at once
+    fresh.update("pending", 5, None)
+    assert watch._youngest() == now - 60  # deep in the queue: cannot finish next
+    old.update("pending", 0, None)
+    assert watch._youngest() == now - 60  # nothing can finish: the schedule keeps slowing down
+    fresh.update("running", None, None)
+    assert watch._youngest() == fresh.running_since >= now

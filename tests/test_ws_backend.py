@@ -252,6 +252,31 @@ def test_oversized_frames_drop_the_socket_and_the_job_still_completes(fake_comfy
     assert "exceeds ws_max_frame_bytes=300" in caplog.text
 
 
+@pytest.mark.parametrize("piece", [1, 3, 7, 1000, 1 << 20])
+def test_frames_split_or_batched_across_reads_are_decoded(piece):
+    """The chunked reader returns the same frames however the stream is cut into reads."""
+    from websocket import ABNF
+
+    from comfykit_sync.backends._ws_stream import _LimitedFrameBuffer
+
+    payloads = [b"{}", b"x" * 125, b"y" * 126, b"z" * 70000, json.dumps({"a": 1}).encode()]
+    stream = b"".join(
+        ABNF(1, 0, 0, 0, ABNF.OPCODE_TEXT, 0, p.decode()).format() for p in payloads
+    )
+    reads = iter([stream[i : i + piece] for i in range(0, len(stream), piece)])
+    asked = []
+
+    def recv(size: int) -> bytes:
+        asked.append(size)
+        return next(reads)
+
+    frames = _LimitedFrameBuffer(recv, True, 1 << 20)
+    assert [frames.recv_frame().data for _ in payloads] == payloads
+    assert all(size >= 65536 for size in asked)  # one system call serves many small frames
+    if piece >= len(stream):
+        assert len(asked) == 1
+
+
 def test_decoders_never_raise_on_garbage():
     assert decode_text(b"\xff\xfe") is None
     assert decode_text("[1, 2]") is None

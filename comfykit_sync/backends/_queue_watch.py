@@ -3,9 +3,11 @@
 Instead of each waiting thread polling ``/history/{id}`` on its own, a single watcher reads
 ``/queue`` (one request covers all in-flight prompts) and wakes a waiter when its prompt starts,
 moves in the queue, or leaves the queue — only then does that waiter fetch its history entry.
-The watcher polls on the proportional schedule of ``_polling`` measured from the youngest
-prompt's start, so a fresh prompt is checked within ~20 ms while long ones cost little. It exits
-when nobody waits and restarts on demand.
+The watcher polls on the proportional schedule of ``_polling`` (every 10 ms at first, then a
+tenth of the time elapsed) measured from the moment the youngest prompt that can finish next was
+submitted or seen starting, so a fresh or just-started prompt is checked within ~10 ms while long
+runs and prompts waiting deep in the queue cost little. It exits when nobody waits and restarts
+on demand.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from .comfyui import ComfyUIClient
 
 FOREVER = 10 * 365 * 24 * 3600.0
+#: the shortest time between two ``/queue`` reads
+MIN_INTERVAL = 0.01
 
 
 @attrs.define(eq=False)
@@ -32,6 +36,7 @@ class Tracked:
     prompt_id: str
     since: float = attrs.field(factory=time.monotonic)
     state: str = "unseen"  # unseen | pending | running | gone
+    running_since: float | None = None  # when the watcher first saw it running
     position: int | None = None
     error: ComfyKitError | None = None
     changed: threading.Event = attrs.field(factory=threading.Event)
@@ -40,6 +45,8 @@ class Tracked:
         """Record what the watcher saw; wake the waiter only if something changed."""
         if (state, position, error) == (self.state, self.position, self.error):
             return
+        if state == "running" and self.running_since is None:
+            self.running_since = time.monotonic()
         self.state, self.position, self.error = state, position, error
         self.changed.set()
 
@@ -74,8 +81,14 @@ class QueueWatch:
                 self._tracked.remove(tracked)
 
     def _youngest(self) -> float:
+        """The reference of the polling schedule: when the youngest prompt that can finish next
+        was submitted (not seen yet) or started. Pending prompts cannot finish, so a long queue
+        of them is polled slowly; with none running, the oldest tracked prompt counts."""
         with self._lock:
-            return max((t.since for t in self._tracked), default=time.monotonic())
+            active = [t.running_since or t.since for t in self._tracked if t.state != "pending"]
+            if active:
+                return max(active)
+            return min((t.since for t in self._tracked), default=time.monotonic())
 
     def _sleep(self, seconds: float) -> None:
         self._wake.wait(seconds)
@@ -87,6 +100,7 @@ class QueueWatch:
             deadline=time.monotonic() + FOREVER,
             started=self._youngest,
             max_interval=self._max_interval,
+            min_interval=MIN_INTERVAL,
             sleep=self._sleep,
         )
 

@@ -56,6 +56,8 @@ EARLY_MAX_EVENTS = 1000
 RECONNECT_MIN_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
 CLOSE_TIMEOUT = 5.0
+#: bytes asked of the socket per read (a chunk holds many events)
+READ_CHUNK = 65536
 
 
 @attrs.frozen
@@ -108,13 +110,30 @@ class FrameTooLarge(websocket.WebSocketProtocolException):
 
 class _LimitedFrameBuffer(frame_buffer):
     """websocket-client's frame reader, refusing messages above ``limit`` bytes before reading
-    them (websocket-client has no such option; this hooks its ``frame_buffer``, unchanged since
-    0.x, and ``test_oversized_frames_*`` checks that it still works)."""
+    them, and reading the socket in large chunks (websocket-client has neither option; this
+    hooks its ``frame_buffer``, unchanged since 0.x, and ``test_oversized_frames_*`` and
+    ``test_frames_split_*`` check that it still works)."""
 
     def __init__(self, recv: Callable[[int], bytes], skip_utf8: bool, limit: int) -> None:
         super().__init__(recv, skip_utf8)
         self.limit = limit
         self.message_bytes = 0
+        self._chunk = bytearray()
+        self._pos = 0
+
+    def recv_strict(self, bufsize: int) -> bytes:
+        """``bufsize`` bytes, served from chunks of up to ``READ_CHUNK`` bytes.
+
+        websocket-client asks the socket separately for each frame's header, length and payload:
+        three system calls — each a chance for another thread to take the GIL — per event.
+        """
+        while len(self._chunk) - self._pos < bufsize:
+            data = self.recv(max(READ_CHUNK, bufsize - len(self._chunk) + self._pos))
+            del self._chunk[: self._pos]
+            self._pos = 0
+            self._chunk += data
+        start, self._pos = self._pos, self._pos + bufsize
+        return bytes(self._chunk[start : self._pos])
 
     def recv_length(self) -> None:
         super().recv_length()
