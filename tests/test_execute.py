@@ -428,3 +428,27 @@ def test_queue_watcher_polls_fast_for_prompts_that_can_finish_not_for_pending_on
     assert watch._youngest() == now - 60  # nothing can finish: the schedule keeps slowing down
     fresh.update("running", None, None)
     assert watch._youngest() == fresh.running_since >= now
+
+
+def test_finished_prompts_are_read_from_one_batched_history_request(kit, fake_comfyui):
+    result = kit.execute(T2I, {"prompt": "x"})
+    assert result.status == "completed", result.msg
+    paths = [(r.path, r.query) for r in fake_comfyui.requests if r.path.startswith("/history")]
+    assert (f"/history/{result.prompt_id}", {}) not in paths
+    assert any(path == "/history" and "max_items" in query for path, query in paths)
+
+
+def test_a_server_ignoring_max_items_is_not_asked_for_batches_again():
+    from comfykit_sync.backends._queue_watch import HISTORY_SLACK, QueueWatch
+
+    class IgnoresMaxItems:
+        calls = 0
+
+        def recent_history(self, max_items: int) -> dict:
+            self.calls += 1
+            return {str(i): {"outputs": {}} for i in range(max_items + 1)}
+
+    client = IgnoresMaxItems()
+    watch = QueueWatch(client, max_interval=2.0)  # type: ignore[arg-type]
+    assert len(watch._recent_entries(1)) == 2 + HISTORY_SLACK  # this reply is still used
+    assert watch._recent_entries(1) == {} and client.calls == 1

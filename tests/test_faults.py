@@ -208,10 +208,23 @@ def test_fault_truncated_json_on_history_is_invalid_response(fake_comfyui):
     fake_comfyui.duration = 0.3
     with make_kit(fake_comfyui, "http") as kit:
         job = kit.submit(T2I, {"prompt": "x"})
+        fake_comfyui.fault("truncated_json", "/history", times=50)  # the batched read
         fake_comfyui.fault("truncated_json", f"/history/{job.prompt_id}", times=50)
         result = job.result()
     assert isinstance(result.error, InvalidResponseError), result.error
     assert result.prompt_id == job.prompt_id
+    assert_exactly_once(fake_comfyui, 1)
+
+
+@pytest.mark.parametrize("fault", ["truncated_json", "reset", "status"])
+def test_fault_on_the_batched_history_read_falls_back_to_the_prompts_entry(fake_comfyui, fault):
+    fake_comfyui.duration = 0.3
+    with make_kit(fake_comfyui, "http") as kit:
+        job = kit.submit(T2I, {"prompt": "x"})
+        fake_comfyui.fault(fault, "/history", times=50)
+        result = job.result()
+    completed(result, kit, "http")
+    assert any(r.path == f"/history/{job.prompt_id}" for r in fake_comfyui.requests)
     assert_exactly_once(fake_comfyui, 1)
 
 

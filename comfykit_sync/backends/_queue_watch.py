@@ -2,7 +2,8 @@
 
 Instead of each waiting thread polling ``/history/{id}`` on its own, a single watcher reads
 ``/queue`` (one request covers all in-flight prompts) and wakes a waiter when its prompt starts,
-moves in the queue, or leaves the queue — only then does that waiter fetch its history entry.
+moves in the queue, or leaves the queue. Prompts that left are looked up together in the newest
+``/history?max_items=N`` entries; a waiter whose entry was not among them fetches its own.
 The watcher polls on the proportional schedule of ``_polling`` (every 10 ms at first, then a
 tenth of the time elapsed) measured from the moment the youngest prompt that can finish next was
 submitted or seen starting, so a fresh or just-started prompt is checked within ~10 ms while long
@@ -12,9 +13,11 @@ on demand.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -24,9 +27,13 @@ from ..errors import ComfyKitError
 if TYPE_CHECKING:
     from .comfyui import ComfyUIClient
 
+log = logging.getLogger(__name__)
+
 FOREVER = 10 * 365 * 24 * 3600.0
 #: the shortest time between two ``/queue`` reads
 MIN_INTERVAL = 0.01
+#: history entries read beyond those of the prompts that left the queue (others may finish)
+HISTORY_SLACK = 4
 
 
 @attrs.define(eq=False)
@@ -39,12 +46,21 @@ class Tracked:
     running_since: float | None = None  # when the watcher first saw it running
     position: int | None = None
     error: ComfyKitError | None = None
+    entry: Mapping[str, Any] | None = None  # the history entry, when read with others
     changed: threading.Event = attrs.field(factory=threading.Event)
 
-    def update(self, state: str, position: int | None, error: ComfyKitError | None) -> None:
+    def update(
+        self,
+        state: str,
+        position: int | None,
+        error: ComfyKitError | None,
+        entry: Mapping[str, Any] | None = None,
+    ) -> None:
         """Record what the watcher saw; wake the waiter only if something changed."""
         if (state, position, error) == (self.state, self.position, self.error):
             return
+        if entry is not None:
+            self.entry = entry
         if state == "running" and self.running_since is None:
             self.running_since = time.monotonic()
         self.state, self.position, self.error = state, position, error
@@ -61,6 +77,7 @@ class QueueWatch:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._batch_history = True
 
     def track(self, prompt_id: str) -> Tracked:
         """Start watching ``prompt_id`` (it must already be queued)."""
@@ -125,11 +142,35 @@ class QueueWatch:
             return None
         with self._lock:  # a prompt tracked after the request left may not be in its reply
             tracked = [t for t in self._tracked if t.since <= asked_at]
+        left = sum(1 for t in tracked if t.prompt_id not in running and t.prompt_id not in pending)
+        entries = self._recent_entries(left) if left else {}
         for t in tracked:
-            if t.prompt_id in running:
+            if t.prompt_id in entries:
+                t.update("gone", None, None, entries[t.prompt_id])
+            elif t.prompt_id in running:
                 t.update("running", None, None)
             elif t.prompt_id in pending:
                 t.update("pending", pending.index(t.prompt_id), None)
             else:
                 t.update("gone", None, None)
         return None
+
+    def _recent_entries(self, left: int) -> Mapping[str, Mapping[str, Any]]:
+        """The newest history entries, read in one request when ``left`` prompts left the queue.
+
+        Saves each of their waiters a ``/history/{id}`` request and a round trip; a waiter whose
+        entry is not among them (pushed out by other clients' prompts) fetches its own. A
+        server that ignores ``max_items`` is not asked again.
+        """
+        if not self._batch_history:
+            return {}
+        wanted = left + HISTORY_SLACK
+        try:
+            entries = self._client.recent_history(wanted)
+        except ComfyKitError as exc:
+            log.debug("reading the recent history failed: %s", exc)
+            return {}
+        if len(entries) > wanted:
+            log.info("the server ignores /history?max_items; reading each prompt's entry instead")
+            self._batch_history = False
+        return entries

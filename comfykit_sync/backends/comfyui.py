@@ -220,6 +220,15 @@ class ComfyUIClient:
         entry = reply.get(prompt_id)
         return entry if isinstance(entry, Mapping) else None
 
+    def recent_history(self, max_items: int) -> dict[str, Mapping[str, Any]]:
+        """The newest ``max_items`` history entries by prompt id (``GET /history?max_items``)."""
+        reply = self.http.json(
+            "GET", f"/history?max_items={max_items}", what="reading the recent history"
+        )
+        if not isinstance(reply, Mapping):
+            raise InvalidResponseError(f"GET /history replied with {type(reply).__name__}")
+        return {str(k): v for k, v in reply.items() if isinstance(v, Mapping)}
+
     def queue(self) -> tuple[list[str], list[str]]:
         """(running ids, pending ids in run order)."""
         reply = self.http.json("GET", "/queue", what="reading the queue")

@@ -119,7 +119,7 @@ class HistoryWaiter:
                 position = tracked.position
                 self.emit(Queued(self.prompt_id, position))
             elif tracked.state == "gone":
-                return self._finished_entry()
+                return tracked.entry if tracked.entry is not None else self._finished_entry()
             if time.monotonic() >= limit:
                 raise self._timeout(tracked, queue=limit != self.deadline)
 
