@@ -438,17 +438,92 @@ def test_finished_prompts_are_read_from_one_batched_history_request(kit, fake_co
     assert any(path == "/history" and "max_items" in query for path, query in paths)
 
 
-def test_a_server_ignoring_max_items_is_not_asked_for_batches_again():
-    from comfykit_sync.backends._queue_watch import HISTORY_SLACK, QueueWatch
+def test_a_server_ignoring_max_items_is_watched_through_the_queue_alone():
+    from comfykit_sync.backends._queue_watch import QueueWatch
 
     class IgnoresMaxItems:
         calls = 0
 
         def recent_history(self, max_items: int) -> dict:
             self.calls += 1
-            return {str(i): {"outputs": {}} for i in range(max_items + 1)}
+            return {str(i): {"outputs": {}} for i in range(max_items + 5)}
 
     client = IgnoresMaxItems()
     watch = QueueWatch(client, max_interval=2.0)  # type: ignore[arg-type]
-    assert len(watch._recent_entries(1)) == 2 + HISTORY_SLACK  # this reply is still used
-    assert watch._recent_entries(1) == {} and client.calls == 1
+    assert len(watch._scan_history()) == 6  # this reply is still used
+    assert not watch._scan and client.calls == 1
+
+
+class RecordedHistory:
+    """A server's history for unit tests of the watcher's scan: ``max_items`` like ComfyUI."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict] = {}
+        self.asked: list[int] = []
+
+    def finish(self, *prompt_ids: str) -> None:
+        for prompt_id in prompt_ids:
+            self.entries[prompt_id] = {"outputs": {}, "status": {"status_str": "success"}}
+
+    def recent_history(self, max_items: int) -> dict:
+        self.asked.append(max_items)
+        return dict(list(self.entries.items())[-max_items:])
+
+
+def test_history_scan_reaches_back_to_the_last_newest_entry():
+    from comfykit_sync.backends._queue_watch import QueueWatch
+
+    history = RecordedHistory()
+    history.finish("old-1", "old-2")
+    watch = QueueWatch(history, max_interval=2.0)  # type: ignore[arg-type]
+    assert list(watch._scan_history()) == ["old-2"]  # first scan: a baseline, no more
+    history.finish(*(f"p{i}" for i in range(10)))
+    assert {f"p{i}" for i in range(10)} <= set(watch._scan_history())
+    assert history.asked == [1, 2, 4, 8, 16]  # doubled until "old-2" was in the reply
+    history.finish("q1", "q2")
+    history.asked.clear()
+    assert list(watch._scan_history())[-2:] == ["q1", "q2"]
+    assert history.asked == [11]  # sized by the previous scan: one request
+    history.entries.clear()  # someone cleared the history
+    history.finish("r1")
+    assert list(watch._scan_history()) == ["r1"]
+
+
+def test_history_scan_gives_up_at_its_limit_and_lets_the_queue_decide():
+    from comfykit_sync.backends._queue_watch import SCAN_MAX_ITEMS, QueueWatch
+
+    history = RecordedHistory()
+    history.finish("base")
+    watch = QueueWatch(history, max_interval=2.0)  # type: ignore[arg-type]
+    watch._scan_history()
+    watch._next_queue_read = float("inf")
+    history.finish(*(f"p{i}" for i in range(SCAN_MAX_ITEMS + 10)))
+    assert len(watch._scan_history()) == SCAN_MAX_ITEMS
+    assert watch._next_queue_read == 0.0  # the next tick reads /queue
+
+
+def test_queue_deadline_asks_the_server_before_timing_out(fake_comfyui):
+    """The watcher reads /queue only now and then; a prompt it last saw pending may have
+    started since — the queue deadline must not fire then."""
+    from comfykit_sync.backends._queue_watch import Tracked
+    from comfykit_sync.backends.comfyui_http import HistoryWaiter
+
+    fake_comfyui.duration = 5.0
+    with ComfyKit(fake_comfyui.url) as kit:
+        job = kit.submit(T2I, {"prompt": "x"})
+        backend = kit.backend("comfyui-http")
+        events: list = []
+        now = time.monotonic()
+        waiter = HistoryWaiter(
+            backend.client,
+            job.prompt_id,
+            deadline=now + 1.0,
+            queue_deadline=now + 0.3,
+            emit=events.append,
+        )
+        stale = Tracked(job.prompt_id, state="pending", position=0)  # never updated
+        with pytest.raises(ExecutionTimeout) as raised:
+            waiter._follow(stale)
+        assert raised.value.deadline == "total"
+        assert type(events[-1]).__name__ == "Started"  # seen at the queue deadline
+        job.cancel()

@@ -1,14 +1,23 @@
-"""One thread per ComfyUI client watches ``/queue`` for every prompt being waited for.
+"""One thread per ComfyUI client watches every prompt being waited for.
 
-Instead of each waiting thread polling ``/history/{id}`` on its own, a single watcher reads
-``/queue`` (one request covers all in-flight prompts) and wakes a waiter when its prompt starts,
-moves in the queue, or leaves the queue. Prompts that left are looked up together in the newest
-``/history?max_items=N`` entries; a waiter whose entry was not among them fetches its own.
-The watcher polls on the proportional schedule of ``_polling`` (every 10 ms at first, then a
-tenth of the time elapsed) measured from the moment the youngest prompt that can finish next was
-submitted or seen starting, so a fresh or just-started prompt is checked within ~10 ms while long
-runs and prompts waiting deep in the queue cost little. It exits when nobody waits and restarts
-on demand.
+Instead of each waiting thread polling ``/history/{id}`` on its own, a single watcher
+(spec §5, §8) reads
+
+* the newest history entries (``/history?max_items=N``, N adapted to how many prompts finish
+  between two reads, grown until the reply reaches back to the newest entry of the last read):
+  a prompt found there has finished and its waiter gets the entry at once. This is the fast
+  path; its cost depends on how many prompts finish, not on how long the queue is;
+* ``/queue``, less often (every 0.25 s at first, then a tenth of the time elapsed): where each
+  prompt is (queue position, started) and which ones left the queue. A prompt that left without
+  showing up in the history is fetched by its waiter — and reported lost if it has no entry
+  (deleted, server restart, eviction).
+
+A server that ignores ``max_items`` (older than 2023) is watched through ``/queue`` alone, at
+the fast schedule. The fast schedule is the proportional one of ``_polling`` (every 10 ms at
+first, then a tenth of the time elapsed), measured from the moment the youngest prompt that can
+finish next was submitted or seen starting: a fresh or just-started prompt is noticed within
+~10 ms, while long runs and prompts waiting deep in the queue cost little. The thread exits
+when nobody waits and restarts on demand.
 """
 
 from __future__ import annotations
@@ -30,10 +39,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FOREVER = 10 * 365 * 24 * 3600.0
-#: the shortest time between two ``/queue`` reads
+#: the shortest time between two reads
 MIN_INTERVAL = 0.01
-#: history entries read beyond those of the prompts that left the queue (others may finish)
-HISTORY_SLACK = 4
+#: the shortest time between two ``/queue`` reads while the history is scanned
+QUEUE_MIN_INTERVAL = 0.25
+#: the most history entries one scan reads (more finished since: ``/queue`` decides)
+SCAN_MAX_ITEMS = 256
 
 
 @attrs.define(eq=False)
@@ -77,7 +88,11 @@ class QueueWatch:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._batch_history = True
+        self._scan = True  # False once the server is seen ignoring max_items
+        self._scan_size = 1  # entries the next scan asks for
+        self._newest: str | None = None  # newest history id of the last scan ("": none)
+        self._next_queue_read = 0.0
+        self._next_tick = 0.0
 
     def track(self, prompt_id: str) -> Tracked:
         """Start watching ``prompt_id`` (it must already be queued)."""
@@ -89,7 +104,8 @@ class QueueWatch:
                     target=self._run, name="comfykit-queue-watch", daemon=True
                 )
                 self._thread.start()
-        self._wake.set()
+        if self._next_tick - time.monotonic() > MIN_INTERVAL:  # a long sleep: look sooner
+            self._wake.set()
         return tracked
 
     def untrack(self, tracked: Tracked) -> None:
@@ -108,6 +124,7 @@ class QueueWatch:
             return min((t.since for t in self._tracked), default=time.monotonic())
 
     def _sleep(self, seconds: float) -> None:
+        self._next_tick = time.monotonic() + seconds
         self._wake.wait(seconds)
         self._wake.clear()
 
@@ -131,46 +148,74 @@ class QueueWatch:
             if not self._tracked:
                 self._thread = None
                 return True
-        asked_at = time.monotonic()
-        try:
-            running, pending = self._client.queue()
-        except ComfyKitError as exc:
-            with self._lock:
-                tracked = list(self._tracked)
-            for t in tracked:
-                t.update(t.state, t.position, exc)
-            return None
-        with self._lock:  # a prompt tracked after the request left may not be in its reply
-            tracked = [t for t in self._tracked if t.since <= asked_at]
-        left = sum(1 for t in tracked if t.prompt_id not in running and t.prompt_id not in pending)
-        entries = self._recent_entries(left) if left else {}
+        left: list[Tracked] = []
+        now = time.monotonic()
+        if not self._scan or now >= self._next_queue_read:
+            try:
+                left = self._read_queue()
+            except ComfyKitError as exc:
+                with self._lock:
+                    tracked = list(self._tracked)
+                for t in tracked:
+                    t.update(t.state, t.position, exc)
+                return None
+            elapsed = now - self._youngest()
+            self._next_queue_read = now + min(
+                max(QUEUE_MIN_INTERVAL, elapsed * 0.1), max(self._max_interval, MIN_INTERVAL)
+            )
+        entries = self._scan_history() if self._scan else {}
+        with self._lock:
+            tracked = list(self._tracked)
         for t in tracked:
             if t.prompt_id in entries:
                 t.update("gone", None, None, entries[t.prompt_id])
-            elif t.prompt_id in running:
+        for t in left:
+            if t.prompt_id not in entries:
+                t.update("gone", None, None)
+        return None
+
+    def _read_queue(self) -> list[Tracked]:
+        """Update running and pending prompts from ``/queue``; return those that left it."""
+        asked_at = time.monotonic()
+        running, pending = self._client.queue()
+        with self._lock:  # a prompt tracked after the request left may not be in its reply
+            tracked = [t for t in self._tracked if t.since <= asked_at]
+        left = []
+        for t in tracked:
+            if t.prompt_id in running:
                 t.update("running", None, None)
             elif t.prompt_id in pending:
                 t.update("pending", pending.index(t.prompt_id), None)
             else:
-                t.update("gone", None, None)
-        return None
+                left.append(t)
+        return left
 
-    def _recent_entries(self, left: int) -> Mapping[str, Mapping[str, Any]]:
-        """The newest history entries, read in one request when ``left`` prompts left the queue.
+    def _scan_history(self) -> Mapping[str, Mapping[str, Any]]:
+        """The newest history entries, reaching back to the newest one of the last scan.
 
-        Saves each of their waiters a ``/history/{id}`` request and a round trip; a waiter whose
-        entry is not among them (pushed out by other clients' prompts) fetches its own. A
-        server that ignores ``max_items`` is not asked again.
+        Any prompt among them has finished. When they could not be read in full (an error, a
+        first scan, more than ``SCAN_MAX_ITEMS`` finished), ``/queue`` is read on the next tick.
         """
-        if not self._batch_history:
-            return {}
-        wanted = left + HISTORY_SLACK
-        try:
-            entries = self._client.recent_history(wanted)
-        except ComfyKitError as exc:
-            log.debug("reading the recent history failed: %s", exc)
-            return {}
-        if len(entries) > wanted:
-            log.info("the server ignores /history?max_items; reading each prompt's entry instead")
-            self._batch_history = False
+        size = self._scan_size
+        while True:
+            try:
+                entries = self._client.recent_history(size)
+            except ComfyKitError as exc:
+                log.debug("reading the newest history entries failed: %s", exc)
+                self._next_queue_read = 0.0
+                return {}
+            if len(entries) > size:
+                log.info("the server ignores /history?max_items: watching /queue alone")
+                self._scan = False
+                return entries
+            ids = list(entries)
+            seen_all = self._newest in entries or len(entries) < size
+            if seen_all or self._newest is None or size >= SCAN_MAX_ITEMS:
+                break
+            size = min(2 * size, SCAN_MAX_ITEMS)
+        if not seen_all or self._newest is None:
+            self._next_queue_read = 0.0
+        new = len(ids) - ids.index(self._newest) - 1 if self._newest in entries else len(ids)
+        self._scan_size = max(1, min(new + 1, SCAN_MAX_ITEMS))
+        self._newest = ids[-1] if ids else ""
         return entries

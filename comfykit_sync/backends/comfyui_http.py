@@ -8,18 +8,21 @@ server (deleted, restart, eviction) and is reported as lost instead of waited fo
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import hookimpl
 from .._polling import TRANSIENT_ERRORS, poll_job
-from ..errors import ExecutionTimeout, PromptLostError
+from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import EventCallback, Queued, Started
 from ..params import UploadSource, WorkflowSpec
 from ._queue_watch import Tracked
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
 from .comfyui import ComfyUIClient, remaining_timeout, submit_with_warnings
+
+log = logging.getLogger(__name__)
 
 
 class ComfyUIHttpBackend(Backend):
@@ -121,7 +124,24 @@ class HistoryWaiter:
             elif tracked.state == "gone":
                 return tracked.entry if tracked.entry is not None else self._finished_entry()
             if time.monotonic() >= limit:
-                raise self._timeout(tracked, queue=limit != self.deadline)
+                queue = limit != self.deadline
+                if queue:  # the watcher reads /queue only now and then: ask now
+                    state = self._fresh_state()
+                    if state == "finished":
+                        return self._finished_entry()
+                    if state == "running":
+                        started = True
+                        self.emit(Started(self.prompt_id))
+                        continue
+                raise self._timeout(tracked, queue=queue)
+
+    def _fresh_state(self) -> str:
+        """Where the prompt is now, asked at its queue deadline (``unknown`` on errors)."""
+        try:
+            return self.client.state(self.prompt_id).state
+        except ComfyKitError as exc:
+            log.debug("checking prompt %s at its queue deadline failed: %s", self.prompt_id, exc)
+            return "unknown"
 
     def _finished_entry(self) -> Mapping[str, Any]:
         """The history entry of a prompt that left the queue (transient errors are retried)."""
