@@ -82,7 +82,7 @@ def main() -> None:
               f"{'client CPU/job':>16}{'server CPU/job':>16}")
         for executor in args.executors:
             for k in args.threads:
-                figures = run(url, executor, k, jobs=max(40, k * 12), server_pid=proc.pid)
+                figures = run(url, executor, k, jobs=max(40, k * 40), server_pid=proc.pid)
                 results[f"{executor}-{k}"] = figures
                 print(f"{executor:<10}{k:>8}{figures['executions_per_s']:>10.1f}"
                       f"{figures['failures']:>10}{figures['client_cpu_ms_per_job']:>13.2f} ms"
