@@ -13,10 +13,10 @@ Instead of each waiting thread polling ``/history/{id}`` on its own, a single wa
   (deleted, server restart, eviction).
 
 A server that ignores ``max_items`` (older than 2023) is watched through ``/queue`` alone, at
-the fast schedule. The fast schedule is the proportional one of ``_polling`` (every 10 ms at
+the fast schedule. The fast schedule is the proportional one of ``_polling`` (every 5 ms at
 first, then a tenth of the time elapsed), measured from the moment the youngest prompt that can
 finish next was submitted or seen starting: a fresh or just-started prompt is noticed within
-~10 ms, while long runs and prompts waiting deep in the queue cost little. The thread exits
+~5 ms, while long runs and prompts waiting deep in the queue cost little. The thread exits
 when nobody waits and restarts on demand.
 """
 
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 FOREVER = 10 * 365 * 24 * 3600.0
 #: the shortest time between two reads
-MIN_INTERVAL = 0.01
+MIN_INTERVAL = 0.005
 #: the shortest time between two ``/queue`` reads while the history is scanned
 QUEUE_MIN_INTERVAL = 0.25
 #: the most history entries one scan reads (more finished since: ``/queue`` decides)
