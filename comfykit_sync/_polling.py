@@ -29,6 +29,13 @@ class DeadlineExceeded(Exception):
         self.last_error = last_error
 
 
+def proportional_interval(
+    elapsed: float, *, min_interval: float, max_interval: float, ratio: float = 0.1
+) -> float:
+    """``ratio`` × ``elapsed``, clamped to [``min_interval``, ``max_interval``]."""
+    return min(max(elapsed * ratio, min_interval), max_interval)
+
+
 class ProportionalWait(tenacity.wait.wait_base):
     """Wait ``ratio`` × elapsed, clamped to [min_interval, max_interval] and to the deadline."""
 
@@ -49,7 +56,12 @@ class ProportionalWait(tenacity.wait.wait_base):
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         now = self.clock()
         elapsed = now - self.started()
-        wait = min(max(elapsed * self.ratio, self.min_interval), self.max_interval)
+        wait = proportional_interval(
+            elapsed,
+            min_interval=self.min_interval,
+            max_interval=self.max_interval,
+            ratio=self.ratio,
+        )
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(exc, RateLimitError) and exc.retry_after:
             wait = max(wait, exc.retry_after)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._polling import poll
+from .._polling import poll, proportional_interval
 from ..errors import ComfyKitError
 
 if TYPE_CHECKING:
@@ -159,9 +159,10 @@ class QueueWatch:
                 for t in tracked:
                     t.update(t.state, t.position, exc)
                 return None
-            elapsed = now - self._youngest()
-            self._next_queue_read = now + min(
-                max(QUEUE_MIN_INTERVAL, elapsed * 0.1), max(self._max_interval, MIN_INTERVAL)
+            self._next_queue_read = now + proportional_interval(
+                now - self._youngest(),
+                min_interval=QUEUE_MIN_INTERVAL,
+                max_interval=max(self._max_interval, MIN_INTERVAL),
             )
         entries = self._scan_history() if self._scan else {}
         with self._lock:

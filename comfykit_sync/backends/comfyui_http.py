@@ -126,22 +126,25 @@ class HistoryWaiter:
             if time.monotonic() >= limit:
                 queue = limit != self.deadline
                 if queue:  # the watcher reads /queue only now and then: ask now
-                    state = self._fresh_state()
-                    if state == "finished":
+                    where = self._queue_state()
+                    if where == "left":
                         return self._finished_entry()
-                    if state == "running":
+                    if where == "running":
                         started = True
                         self.emit(Started(self.prompt_id))
                         continue
                 raise self._timeout(tracked, queue=queue)
 
-    def _fresh_state(self) -> str:
-        """Where the prompt is now, asked at its queue deadline (``unknown`` on errors)."""
+    def _queue_state(self) -> str:
+        """``running``, ``pending`` or ``left`` (the queue) now; ``pending`` on errors."""
         try:
-            return self.client.state(self.prompt_id).state
+            running, pending = self.client.queue()
         except ComfyKitError as exc:
             log.debug("checking prompt %s at its queue deadline failed: %s", self.prompt_id, exc)
-            return "unknown"
+            return "pending"
+        if self.prompt_id in running:
+            return "running"
+        return "pending" if self.prompt_id in pending else "left"
 
     def _finished_entry(self) -> Mapping[str, Any]:
         """The history entry of a prompt that left the queue (transient errors are retried)."""
