@@ -9,15 +9,15 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from ._http import HttpClient
 from .backends.base import Backend, BackendContext, PreparedJob
 from .config import Config
 from .errors import ComfyKitError, ConfigurationError, UnsupportedSourceError
 from .events import EventCallback
+from .http import HttpClient
 from .inspection import WorkflowInfo, inspect_graph
 from .job import ON_TIMEOUT, Job
 from .models import Artifact, ExecuteResult, Workflow
@@ -30,7 +30,10 @@ from .params import (
     validate_params,
 )
 from .plugins import make_plugin_manager
-from .registry import BackendRegistry
+from .registry import BackendRegistry, SettingRegistry
+
+if TYPE_CHECKING:
+    from .downloads import Fetcher
 
 log = logging.getLogger("comfykit_sync")
 
@@ -39,7 +42,9 @@ class ComfyKit:
     """Runs ComfyUI workflows on a local server or a cloud backend, synchronously.
 
     Arguments keep the original ComfyKit's names and environment variables; each setting is
-    resolved as argument > environment variable > default (see :class:`Config`). One kit is safe
+    resolved as argument > environment variable > default (see :class:`Config`). Keyword
+    arguments that are not core options go to the settings installed plugins declare
+    (``config.settings``); a name nobody declares is a ``ConfigurationError``. One kit is safe
     to share between threads. Use it as a context manager, or call :meth:`close`.
     """
 
@@ -58,6 +63,11 @@ class ComfyKit:
         plugin_manager: pluggy.PluginManager | None = None,
         **options: Any,
     ) -> None:
+        self._pm = plugin_manager
+        self._registry: BackendRegistry | None = None
+        self._backends: dict[str, Backend] = {}
+        self._lock = threading.RLock()
+        self._closed = False
         self.config = Config.resolve(
             comfyui_url=comfyui_url,
             executor_type=executor_type,
@@ -68,6 +78,7 @@ class ComfyKit:
             runninghub_timeout=runninghub_timeout,
             runninghub_retry_count=runninghub_retry_count,
             runninghub_instance_type=runninghub_instance_type,
+            declared=lambda: SettingRegistry(self.plugin_manager).settings,
             **options,
         )
         self._http = HttpClient(
@@ -76,11 +87,6 @@ class ComfyKit:
             cookies=self.config.cookies,
             timeout=self.config.request_timeout,
         )
-        self._pm = plugin_manager
-        self._registry: BackendRegistry | None = None
-        self._backends: dict[str, Backend] = {}
-        self._lock = threading.RLock()
-        self._closed = False
 
     def __repr__(self) -> str:
         return (
@@ -301,9 +307,17 @@ class ComfyKit:
 
         Credentials go only to the configured server's origin; ``file://`` URLs are copied.
         """
-        from .downloads import Fetcher, artifact_url, download
+        from .downloads import artifact_url, download
 
-        return download(Fetcher(self._http), artifact_url(source), Path(path))
+        return download(self._fetcher(), artifact_url(source), Path(path))
+
+    def _fetcher(self) -> Fetcher:
+        """Downloads with the kit's client and those of its backends, each for its own origin."""
+        from .downloads import Fetcher
+
+        with self._lock:
+            clients = [self._http, *(runner.http for runner in self._backends.values())]
+        return Fetcher(*clients)
 
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:

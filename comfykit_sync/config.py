@@ -1,8 +1,8 @@
-"""Settings: constructor argument > environment variable > default, for every setting.
+"""The kit's settings: constructor argument > environment variable > default, for every setting.
 
-An argument counts as given when it is not ``None``; an environment variable counts as set when
-it is not empty. Invalid values raise :class:`ConfigurationError` naming the argument or the
-variable they came from.
+Each core setting is a :class:`~comfykit_sync.settings.Setting` in :data:`CORE_SETTINGS`; plugin
+settings (declared through ``comfykit_register_settings``) are in ``Config.settings``. Invalid
+values raise :class:`ConfigurationError` naming the argument or the variable they came from.
 """
 
 from __future__ import annotations
@@ -10,49 +10,27 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import attrs
 
 from .errors import ConfigurationError
-
-T = TypeVar("T")
+from .settings import (
+    Setting,
+    Settings,
+    parse_non_negative_int,
+    parse_seconds,
+    parse_text,
+    parse_url,
+    unknown_settings_error,
+)
 
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
 DEFAULT_RUNNINGHUB_URL = "https://www.runninghub.ai"
 EXECUTOR_BACKENDS = {"http": "comfyui-http", "websocket": "comfyui-ws"}
 SEED_POLICIES = ("zero", "always", "off")
 NODE_ERROR_POLICIES = ("fail", "warn")
-
-
-def _url(value: str, origin: str) -> str:
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(f"{origin} must be an http(s):// URL, got {value!r}")
-    return value.rstrip("/")
-
-
-def _positive_float(value: Any, origin: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{origin} must be a number of seconds, got {value!r}") from None
-    if number <= 0:
-        raise ConfigurationError(f"{origin} must be positive, got {value!r}")
-    return number
-
-
-def _non_negative_int(value: Any, origin: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{origin} must be a whole number, got {value!r}") from None
-    if number < 0 or isinstance(value, bool) or (isinstance(value, float) and value != number):
-        raise ConfigurationError(f"{origin} must be a whole number >= 0, got {value!r}")
-    return number
 
 
 def _executor(value: Any, origin: str) -> str:
@@ -73,7 +51,7 @@ def _request_timeout(value: Any, origin: str) -> tuple[float, float]:
         raise ConfigurationError(
             f"{origin} must be seconds or a (connect, read) pair, got {value!r}"
         )
-    return (_positive_float(pair[0], origin), _positive_float(pair[1], origin))
+    return (parse_seconds(pair[0], origin), parse_seconds(pair[1], origin))
 
 
 def _seed_policy(value: Any, origin: str) -> str:
@@ -88,12 +66,6 @@ def _node_errors(value: Any, origin: str) -> str:
     if value not in NODE_ERROR_POLICIES:
         raise ConfigurationError(f"{origin} must be 'fail' or 'warn', got {value!r}")
     return str(value)
-
-
-def _text(value: Any, origin: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigurationError(f"{origin} must be a string")
-    return value
 
 
 def _cookies(value: Any, origin: str) -> str | dict[str, str]:
@@ -130,24 +102,39 @@ def parse_cookie_text(text: str, origin: str) -> dict[str, str]:
     return cookies
 
 
-def _resolve(
-    arg: T | None,
-    env_name: str | None,
-    default: Any,
-    convert: Callable[[Any, str], Any],
-    arg_name: str,
-    env: Mapping[str, str],
-) -> Any:
-    if arg is not None:
-        return convert(arg, f"argument {arg_name}")
-    if env_name and env.get(env_name, "").strip():
-        return convert(env[env_name], f"environment variable {env_name}")
-    return default
+#: The core settings, in ``Config`` field order.
+CORE_SETTINGS: tuple[Setting, ...] = (
+    Setting("comfyui_url", "COMFYUI_BASE_URL", DEFAULT_COMFYUI_URL, parse_url),
+    Setting("executor_type", "COMFYUI_EXECUTOR_TYPE", "http", _executor),
+    Setting("api_key", "COMFYUI_API_KEY", secret=True),
+    Setting("cookies", "COMFYUI_COOKIES", parse=_cookies, secret=True),
+    Setting("comfy_org_api_key", "COMFY_ORG_API_KEY", secret=True),
+    Setting("runninghub_url", "RUNNINGHUB_BASE_URL", DEFAULT_RUNNINGHUB_URL, parse_url),
+    Setting("runninghub_api_key", "RUNNINGHUB_API_KEY", secret=True),
+    Setting("runninghub_timeout", "RUNNINGHUB_TIMEOUT", 300.0, parse_seconds),
+    Setting("runninghub_retry_count", "RUNNINGHUB_RETRY_COUNT", 3, parse_non_negative_int),
+    Setting("runninghub_instance_type", "RUNNINGHUB_INSTANCE_TYPE", None, parse_text),
+    Setting("runninghub_webhook_url", "RUNNINGHUB_WEBHOOK_URL", parse=parse_url, secret=True),
+    Setting("timeout", "COMFYUI_TIMEOUT", 1800.0, parse_seconds),
+    Setting("request_timeout", None, (5.0, 60.0), _request_timeout),
+    Setting("poll_max_interval", None, 2.0, parse_seconds),
+    Setting("seed_policy", "COMFYKIT_SEED_POLICY", "zero", _seed_policy),
+    Setting("on_node_errors", None, "fail", _node_errors),
+    Setting("upload_subfolder", None, "", parse_text),
+    Setting("max_workflow_bytes", None, 32 * 1024 * 1024, parse_non_negative_int),
+    Setting("ws_max_frame_bytes", None, 64 * 1024 * 1024, parse_non_negative_int),
+    Setting("client_id", None, None, parse_text),
+)
+#: Names a plugin setting cannot take: the core settings and ``ComfyKit``'s other arguments.
+RESERVED_NAMES = frozenset(s.name for s in CORE_SETTINGS) | {"plugin_manager", "settings"}
 
 
 @attrs.frozen(kw_only=True)
 class Config:
-    """Resolved, validated settings of one :class:`~comfykit_sync.ComfyKit` (secrets hidden)."""
+    """Resolved, validated settings of one :class:`~comfykit_sync.ComfyKit` (secrets hidden).
+
+    ``settings`` holds the settings plugins declare (see :class:`~comfykit_sync.settings.Settings`).
+    """
 
     comfyui_url: str = DEFAULT_COMFYUI_URL
     executor_type: str = "http"
@@ -169,6 +156,7 @@ class Config:
     max_workflow_bytes: int = 32 * 1024 * 1024
     ws_max_frame_bytes: int = 64 * 1024 * 1024
     client_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    settings: Settings = attrs.field(factory=Settings, repr=False, eq=False)
 
     @property
     def default_backend(self) -> str:
@@ -176,38 +164,24 @@ class Config:
         return EXECUTOR_BACKENDS[self.executor_type]
 
     @classmethod
-    def resolve(cls, env: Mapping[str, str] | None = None, **args: Any) -> Config:
-        """Build a config from constructor arguments (``None`` = not given) and ``env``."""
+    def resolve(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        declared: Iterable[Setting] | Callable[[], Iterable[Setting]] | None = None,
+        **args: Any,
+    ) -> Config:
+        """Build a config from constructor arguments (``None`` = not given) and ``env``.
+
+        Arguments that are not core settings must be among the plugin settings ``declared``
+        (or a callable returning them); anything else is a ``ConfigurationError`` naming it.
+        """
         env = os.environ if env is None else env
-        table: dict[str, tuple[str | None, Any, Callable[[Any, str], Any]]] = {
-            "comfyui_url": ("COMFYUI_BASE_URL", DEFAULT_COMFYUI_URL, _url),
-            "executor_type": ("COMFYUI_EXECUTOR_TYPE", "http", _executor),
-            "api_key": ("COMFYUI_API_KEY", None, _text),
-            "cookies": ("COMFYUI_COOKIES", None, _cookies),
-            "comfy_org_api_key": ("COMFY_ORG_API_KEY", None, _text),
-            "runninghub_url": ("RUNNINGHUB_BASE_URL", DEFAULT_RUNNINGHUB_URL, _url),
-            "runninghub_api_key": ("RUNNINGHUB_API_KEY", None, _text),
-            "runninghub_timeout": ("RUNNINGHUB_TIMEOUT", 300.0, _positive_float),
-            "runninghub_retry_count": ("RUNNINGHUB_RETRY_COUNT", 3, _non_negative_int),
-            "runninghub_instance_type": ("RUNNINGHUB_INSTANCE_TYPE", None, _text),
-            "runninghub_webhook_url": ("RUNNINGHUB_WEBHOOK_URL", None, _url),
-            "timeout": ("COMFYUI_TIMEOUT", 1800.0, _positive_float),
-            "request_timeout": (None, (5.0, 60.0), _request_timeout),
-            "poll_max_interval": (None, 2.0, _positive_float),
-            "seed_policy": ("COMFYKIT_SEED_POLICY", "zero", _seed_policy),
-            "on_node_errors": (None, "fail", _node_errors),
-            "upload_subfolder": (None, "", _text),
-            "max_workflow_bytes": (None, 32 * 1024 * 1024, _non_negative_int),
-            "ws_max_frame_bytes": (None, 64 * 1024 * 1024, _non_negative_int),
-            "client_id": (None, None, _text),
-        }
-        unknown = set(args) - set(table)
-        if unknown:
-            raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        values = {
-            name: _resolve(args.get(name), env_name, default, convert, name, env)
-            for name, (env_name, default, convert) in table.items()
-        }
+        core = {s.name for s in CORE_SETTINGS}
+        extra = {name: value for name, value in args.items() if name not in core}
+        if extra and declared is None:
+            raise unknown_settings_error(extra)
+        values = {s.name: s.resolve(args.get(s.name), env) for s in CORE_SETTINGS}
         if values["client_id"] is None:
             del values["client_id"]
-        return cls(**values)
+        return cls(**values, settings=Settings(extra, env=env, declared=declared or ()))

@@ -74,7 +74,7 @@ class Job:
         self._result = result
         self._cancel_requested = False
         self._lock = threading.Lock()
-        self._fetch = Fetcher(runner.context.http)  # results download with the kit's client
+        self._fetch = Fetcher(runner.http)  # results download with the backend's client
         if result is not None and result.error is not None:
             self._emit(Failed(prompt_id=prompt_id or "", error=result.error))
 

@@ -1,8 +1,9 @@
-"""Backend registry: collects backend classes from every plugin's ``comfykit_register_backends``."""
+"""Registries filled by the ``register`` hooks: backend classes and plugin settings by name."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -10,6 +11,17 @@ from .errors import ConfigurationError, PluginError
 
 if TYPE_CHECKING:
     from .backends.base import Backend
+    from .settings import Setting
+
+
+def _collect(hook: Any, add: Callable[[Any, str], None]) -> None:
+    """Call every implementation of a ``register`` hook with a ``register`` bound to its plugin."""
+    for impl in hook.get_hookimpls():
+
+        def register(item: Any, _plugin: str = impl.plugin_name) -> None:
+            add(item, _plugin)
+
+        impl.function(*[{"register": register}[arg] for arg in impl.argnames])
 
 
 class BackendRegistry:
@@ -18,12 +30,7 @@ class BackendRegistry:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._classes: dict[str, type[Backend]] = {}
         self._owners: dict[str, str] = {}
-        for impl in pm.hook.comfykit_register_backends.get_hookimpls():
-
-            def register(cls: type[Backend], _plugin: str = impl.plugin_name) -> None:
-                self._add(cls, _plugin)
-
-            impl.function(*[{"register": register}[arg] for arg in impl.argnames])
+        _collect(pm.hook.comfykit_register_backends, self._add)
 
     def _add(self, cls: type[Backend], plugin: str) -> None:
         name = getattr(cls, "name", None)
@@ -52,3 +59,47 @@ class BackendRegistry:
         except KeyError:
             known = ", ".join(sorted(self._classes)) or "none"
             raise ConfigurationError(f"unknown backend {name!r}; available: {known}") from None
+
+
+class SettingRegistry:
+    """Plugin settings by name, with the plugin that declared each.
+
+    A name taken by a core setting, or declared by two plugins, is a ``PluginError``.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._settings: dict[str, Setting] = {}
+        self._owners: dict[str, str] = {}
+        _collect(pm.hook.comfykit_register_settings, self._add)
+
+    def _add(self, setting: Setting, plugin: str) -> None:
+        from .config import RESERVED_NAMES
+        from .settings import Setting
+
+        if not isinstance(setting, Setting):
+            raise PluginError(
+                f"plugin {plugin!r} registered {setting!r}, not a comfykit_sync.backend.Setting",
+                plugin=plugin,
+            )
+        if setting.name in RESERVED_NAMES:
+            raise PluginError(
+                f"plugin {plugin!r} declares the setting {setting.name!r}, which is a "
+                "ComfyKit option",
+                plugin=plugin,
+            )
+        if setting.name in self._settings:
+            raise PluginError(
+                f"setting {setting.name!r} is declared by both {self._owners[setting.name]!r} "
+                f"and {plugin!r}",
+                plugin=plugin,
+            )
+        self._settings[setting.name] = setting
+        self._owners[setting.name] = plugin
+
+    @property
+    def settings(self) -> tuple[Setting, ...]:
+        return tuple(self._settings.values())
+
+    def owner(self, name: str) -> str:
+        """The plugin that declared setting ``name``."""
+        return self._owners[name]

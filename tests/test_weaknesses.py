@@ -8,8 +8,8 @@ import sys
 from helpers import T2I
 
 from comfykit_sync import ComfyKit
-from comfykit_sync._http import HttpClient
 from comfykit_sync.backends.comfyui import ComfyUIClient
+from comfykit_sync.http import HttpClient
 from comfykit_sync.params import parse_workflow
 
 

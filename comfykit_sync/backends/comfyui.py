@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from .._http import HttpClient
-from .._media_source import open_media
-from .._multipart import MultipartStream
 from ..errors import (
     APIError,
     ExecutionError,
@@ -21,7 +17,10 @@ from ..errors import (
     WorkflowError,
     WorkflowValidationError,
 )
+from ..http import HttpClient
+from ..media_source import open_media
 from ..models import OutputItem
+from ..multipart import MultipartStream
 from ..params import UploadSource, WorkflowSpec, parse_workflow
 from ._queue_watch import QueueWatch
 from .base import JobState, PreparedJob, RunOutcome, Submission
@@ -385,9 +384,3 @@ def submit_with_warnings(
     except (APIError, TransportError) as exc:
         log.warning("could not cancel partially invalid prompt %s: %s", prompt_id, exc)
     raise error
-
-
-def remaining_timeout(default: tuple[float, float], deadline: float) -> tuple[float, float]:
-    """The request timeout, shortened so a request never outlives the deadline by much."""
-    left = max(0.5, deadline - time.monotonic())
-    return (min(default[0], left), min(default[1], left))

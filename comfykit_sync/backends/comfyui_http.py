@@ -14,13 +14,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import hookimpl
-from .._polling import TRANSIENT_ERRORS, poll_job
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import EventCallback, Queued, Started
+from ..http import remaining_timeout
 from ..params import UploadSource, WorkflowSpec
+from ..polling import TRANSIENT_ERRORS, poll_job
 from ._queue_watch import Tracked
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
-from .comfyui import ComfyUIClient, remaining_timeout, submit_with_warnings
+from .comfyui import ComfyUIClient, submit_with_warnings
 
 log = logging.getLogger(__name__)
 

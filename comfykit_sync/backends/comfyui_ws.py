@@ -37,7 +37,6 @@ from typing import Any
 import attrs
 
 from .. import hookimpl
-from .._polling import TRANSIENT_ERRORS
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import (
     Event,
@@ -49,10 +48,12 @@ from ..events import (
     Queued,
     Started,
 )
+from ..http import remaining_timeout
 from ..params import WorkflowSpec
-from ._ws_stream import Disconnected, EventStream, Message, Subscription, ws_url
+from ..polling import TRANSIENT_ERRORS
+from ._ws_stream import Disconnected, EventStream, Message, Subscription
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
-from .comfyui import ComfyUIClient, remaining_timeout
+from .comfyui import ComfyUIClient
 from .comfyui_http import ComfyUIHttpBackend, HistoryWaiter
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,9 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
         config, http = context.config, context.http
-        url = ws_url(http.base_url, config.client_id)
         self.stream = EventStream(
-            url,
-            headers=lambda: http.auth.headers_for(url),
+            http.websocket_url("/ws", {"clientId": config.client_id}),
+            credentials=http.auth.websocket,
             probe=self._probe,
             connect_timeout=config.request_timeout[0],
             max_frame_bytes=config.ws_max_frame_bytes,

@@ -10,7 +10,7 @@ from .. import hookimpl
 from ..config import Config
 from ..errors import WorkflowLoadError
 from ..models import Workflow
-from ._api_format import api_graph, parse_json
+from .api_format import api_graph, parse_json
 
 
 def _looks_like_path(text: str) -> bool:

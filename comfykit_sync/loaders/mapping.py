@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import hookimpl
 from ..models import Workflow
-from ._api_format import api_graph
+from .api_format import api_graph
 
 
 @hookimpl(trylast=True)

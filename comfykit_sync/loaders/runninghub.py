@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import hookimpl
-from .._http import HttpClient
 from ..backends.runninghub_api import RunningHubAPI, require_api_key
 from ..config import Config
 from ..errors import WorkflowLoadError
+from ..http import HttpClient
 from ..models import Workflow
-from ._api_format import api_graph, parse_json
+from .api_format import api_graph, parse_json
 
 PREFIX = "runninghub:"
 PEEK_BYTES = 4096

@@ -6,11 +6,11 @@ import time
 from typing import Any
 
 from .. import hookimpl
-from .._http import HttpClient, iter_body
 from ..config import Config
 from ..errors import ComfyKitError, WorkflowLoadError
+from ..http import HttpClient, iter_body
 from ..models import Workflow
-from ._api_format import api_graph, parse_json
+from .api_format import api_graph, parse_json
 
 CHUNK = 64 * 1024
 

@@ -35,13 +35,13 @@ import attrs
 from aiohttp import web
 
 from . import _files, _media
-from ._background import SHUTDOWN_TIMEOUT, BackgroundServer, cli_parser
 from ._folders import Folders
 from ._nodes import CATALOGUE
 from ._queue import PromptQueue
 from ._records import PromptRecord, RequestRecord, Script
 from ._validation import validate_prompt
 from ._ws import Hub
+from .background import SHUTDOWN_TIMEOUT, BackgroundServer, cli_parser
 
 __all__ = ["FakeComfyUI", "PromptRecord", "RequestRecord", "Script", "main"]
 

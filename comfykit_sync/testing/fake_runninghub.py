@@ -44,7 +44,7 @@ import attrs
 from aiohttp import web
 
 from . import _media
-from ._background import BackgroundServer, cli_parser
+from .background import BackgroundServer, cli_parser
 
 __all__ = ["FakeRunningHub", "OutputFile", "RecordedRequest", "TaskRecord", "TaskScript", "main"]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from comfykit_sync import WorkflowLoadError
-from comfykit_sync.loaders._api_format import api_graph, is_ui_format
+from comfykit_sync.backend import api_graph, is_ui_format
 
 from ._io import Corrupt, Reader, TooLarge
 from .errors import EmbeddedWorkflowError

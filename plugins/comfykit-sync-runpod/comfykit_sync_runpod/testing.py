@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from comfykit_sync.testing._background import BackgroundServer
+from comfykit_sync.testing import BackgroundServer
 
 __all__ = ["FakeRunPod", "FakeRunPodControls", "Fault", "JobRecord", "JobScript", "RecordedRequest"]
 
