@@ -1,10 +1,11 @@
-"""The background-thread lifecycle shared by the fake servers.
+"""The background-thread lifecycle shared by the fake servers (public: build yours on it).
 
 A :class:`BackgroundServer` runs its own asyncio loop in a daemon thread:
-:meth:`~BackgroundServer.start` returns once the subclass's ``_startup()``
+:meth:`~BackgroundServer.start` returns once the subclass's ``startup()``
 coroutine (e.g. binding aiohttp runners) has finished in that loop, and
-:meth:`~BackgroundServer.stop` runs ``_shutdown()`` there, then stops the loop
-and joins the thread. This module imports no aiohttp.
+:meth:`~BackgroundServer.stop` runs ``shutdown()`` there, then stops the loop
+and joins the thread; :meth:`~BackgroundServer.run_coroutine` runs any other
+coroutine there from the test's thread. This module imports no aiohttp.
 
 :func:`cli_parser` and :meth:`~BackgroundServer.serve_until_signalled` are the
 scaffold of the fakes' ``python -m`` entry points.
@@ -18,14 +19,15 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 STARTUP_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 10.0
 
 _S = TypeVar("_S", bound="BackgroundServer")
+_T = TypeVar("_T")
 
 
 class BackgroundServer(abc.ABC):
@@ -44,12 +46,19 @@ class BackgroundServer(abc.ABC):
         self._stopped = False
 
     @abc.abstractmethod
-    async def _startup(self) -> None:
+    async def startup(self) -> None:
         """Start listening (runs in the server loop); raising fails :meth:`start`."""
 
     @abc.abstractmethod
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
         """Close the sockets and cancel work (runs in the server loop)."""
+
+    def run_coroutine(self, coroutine: Coroutine[Any, Any, _T], timeout: float = 10.0) -> _T:
+        """Run ``coroutine`` in the server loop and return its result (waits ``timeout`` s)."""
+        if self._loop is None or self._stopped:
+            coroutine.close()
+            raise RuntimeError(f"the fake {self.name} is not running")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     def start(self: _S) -> _S:
         """Start serving in a daemon thread; returns once the server is listening."""
@@ -74,7 +83,7 @@ class BackgroundServer(abc.ABC):
         self._stopped = True
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None and thread.is_alive():
-            future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            future = asyncio.run_coroutine_threadsafe(self.shutdown(), loop)
             try:
                 future.result(SHUTDOWN_TIMEOUT)
             except Exception:  # a failed or slow shutdown must not keep the caller waiting
@@ -109,7 +118,7 @@ class BackgroundServer(abc.ABC):
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(self._startup())
+            loop.run_until_complete(self.startup())
         except BaseException as ex:  # reported to start() in the calling thread
             self._startup_error = ex
             ready.set()

@@ -204,7 +204,7 @@ class FakeComfyUI(BackgroundServer):
         super().stop()
         self._cleanup_root()
 
-    async def _startup(self) -> None:
+    async def startup(self) -> None:
         app = web.Application(client_max_size=self.max_upload_size, middlewares=[self._middleware])
         self._add_routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -217,7 +217,7 @@ class FakeComfyUI(BackgroundServer):
         self._runner = runner
         self._port = runner.addresses[0][1]
 
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
         await self._queue.close()
         self._hub.abort_all()
         if self._runner is not None:
@@ -345,10 +345,7 @@ class FakeComfyUI(BackgroundServer):
 
     def forget_all(self) -> None:
         """Simulate a restart: queue, history, cache and sockets are gone; jobs become "lost"."""
-        if self._loop is None or self._stopped:
-            raise RuntimeError("the server is not running")
-        future = asyncio.run_coroutine_threadsafe(self._queue.forget(), self._loop)
-        future.result(SHUTDOWN_TIMEOUT)
+        self.run_coroutine(self._queue.forget(), SHUTDOWN_TIMEOUT)
 
     # ------------------------------------------------------------ HTTP plumbing
 

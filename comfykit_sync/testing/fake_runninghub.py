@@ -271,7 +271,7 @@ class FakeRunningHub(BackgroundServer):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def _startup(self) -> None:
+    async def startup(self) -> None:
         api = web.Application(
             client_max_size=self.max_upload_size + 1024 * 1024, middlewares=[self._middleware]
         )
@@ -295,7 +295,7 @@ class FakeRunningHub(BackgroundServer):
             ports.append(runner.addresses[0][1])
         self._bound = (ports[0], ports[1])
 
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
         for runner in self._runners:
             await runner.cleanup()
 

@@ -188,7 +188,7 @@ class FakeRunPod(BackgroundServer):
         return [r.path for r in self.requests if r.port == "api" and r.path.endswith(suffix)]
 
     # -- server -----------------------------------------------------------------------------
-    async def _startup(self) -> None:
+    async def startup(self) -> None:
         api = web.Application(middlewares=[self._record("api")], client_max_size=64 * 1024 * 1024)
         base = "/v2/{endpoint}"
         api.router.add_post(base + "/run", self._run)
@@ -209,7 +209,7 @@ class FakeRunPod(BackgroundServer):
             setattr(self, attr, f"http://127.0.0.1:{port}{prefix}")
             self._runners.append(runner)
 
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
         for runner in self._runners:
             await runner.cleanup()
 
