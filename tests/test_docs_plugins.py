@@ -313,4 +313,3 @@ def test_plugins_command_reports_a_broken_plugin_and_keeps_the_rest(tmp_path):
     assert "broken" in run.stdout and "FAILED" in run.stdout
     assert "no_such_module_xyz" in run.stdout
     assert "comfykit_sync.backends.comfyui_http" in run.stdout
-
