@@ -40,10 +40,10 @@ class BackgroundServer(abc.ABC):
     name: ClassVar[str]
 
     def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._startup_error: BaseException | None = None
-        self._stopped = False
+        self.__loop: asyncio.AbstractEventLoop | None = None
+        self.__thread: threading.Thread | None = None
+        self.__startup_error: BaseException | None = None
+        self.__stopped = False
 
     @abc.abstractmethod
     async def startup(self) -> None:
@@ -55,33 +55,33 @@ class BackgroundServer(abc.ABC):
 
     def run_coroutine(self, coroutine: Coroutine[Any, Any, _T], timeout: float = 10.0) -> _T:
         """Run ``coroutine`` in the server loop and return its result (waits ``timeout`` s)."""
-        if self._loop is None or self._stopped:
+        if self.__loop is None or self.__stopped:
             coroutine.close()
             raise RuntimeError(f"the fake {self.name} is not running")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.__loop).result(timeout)
 
     def start(self: _S) -> _S:
         """Start serving in a daemon thread; returns once the server is listening."""
-        if self._thread is not None or self._stopped:
+        if self.__thread is not None or self.__stopped:
             raise RuntimeError(f"a {type(self).__name__} can only be started once")
         ready = threading.Event()
-        self._thread = threading.Thread(
-            target=self._serve, args=(ready,), name=f"fake-{self.name.lower()}", daemon=True
+        self.__thread = threading.Thread(
+            target=self.__serve, args=(ready,), name=f"fake-{self.name.lower()}", daemon=True
         )
-        self._thread.start()
+        self.__thread.start()
         if not ready.wait(STARTUP_TIMEOUT):
             raise RuntimeError(f"fake {self.name} did not start in time")
-        if self._startup_error is not None:
-            self._thread.join(SHUTDOWN_TIMEOUT)
-            raise RuntimeError(f"fake {self.name} failed to start") from self._startup_error
+        if self.__startup_error is not None:
+            self.__thread.join(SHUTDOWN_TIMEOUT)
+            raise RuntimeError(f"fake {self.name} failed to start") from self.__startup_error
         return self
 
     def stop(self) -> None:
         """Stop serving and close the sockets. Idempotent."""
-        if self._stopped:
+        if self.__stopped:
             return
-        self._stopped = True
-        loop, thread = self._loop, self._thread
+        self.__stopped = True
+        loop, thread = self.__loop, self.__thread
         if loop is not None and thread is not None and thread.is_alive():
             future = asyncio.run_coroutine_threadsafe(self.shutdown(), loop)
             try:
@@ -113,14 +113,14 @@ class BackgroundServer(abc.ABC):
             announce()
             stop.wait()
 
-    def _serve(self, ready: threading.Event) -> None:
+    def __serve(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
-        self._loop = loop
+        self.__loop = loop
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self.startup())
         except BaseException as ex:  # reported to start() in the calling thread
-            self._startup_error = ex
+            self.__startup_error = ex
             ready.set()
             loop.close()
             return
