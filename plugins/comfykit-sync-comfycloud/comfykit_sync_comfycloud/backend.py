@@ -2,16 +2,20 @@
 
 The kit parses the DSL and binds parameters as for a local ComfyUI; this backend uploads media
 to ``/api/upload/image``, submits the bound graph to ``/api/prompt`` (once: the cloud takes no
-client id to look a job up by), polls ``/api/job/{id}/status`` (``IN`` queue → ``Queued``,
-running → ``Started``), then reads the outputs and any error from ``/api/jobs/{id}``. Output
-URLs are ``/api/view`` URLs: the kit downloads them with this backend's client, which sends the
-API key to the cloud only — the signed storage URL they redirect to is fetched without it.
+client id to look a job up by), polls ``/api/job/{id}/status`` (queued → ``Queued``, running →
+``Started``), then reads the outputs and any error from ``/api/jobs/{id}``. A wait with an
+``on_event`` listener also follows the account's WebSocket for node and step events
+(:mod:`.events`). Output URLs are ``/api/view`` URLs: the kit downloads them with this backend's
+client, which sends the API key to the cloud only — the signed storage URL they redirect to is
+fetched without it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,6 +46,7 @@ from comfykit_sync.backend import (
 from comfykit_sync.events import Queued, Started
 
 from .api import CloudAPI, JobStatus
+from .events import FINAL_MESSAGES, AccountStream, Listener, event_for
 from .results import outcome, validation_error
 from .settings import SETTINGS, CloudSettings
 
@@ -49,13 +54,15 @@ log = logging.getLogger(__name__)
 
 #: shortest pause between status polls (a cloud API)
 MIN_POLL_INTERVAL = 0.05
+#: graphs of submitted jobs kept for node titles in events, newest last
+MAX_KEPT_GRAPHS = 256
 
 
 class ComfyCloudBackend(Backend):
     """Runs workflows on Comfy Cloud (``X-API-Key`` authentication)."""
 
     name = "comfycloud"
-    capabilities = frozenset({"upload", "cancel", "reattach"})
+    capabilities = frozenset({"upload", "cancel", "reattach", "events"})
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
@@ -67,6 +74,9 @@ class ComfyCloudBackend(Backend):
             timeout=context.config.request_timeout,
         )
         self.api = CloudAPI(self.http)
+        self.stream = AccountStream(self.http, connect_timeout=context.config.request_timeout[0])
+        self._graphs: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ComfyCloudBackend({self.http.base_url!r})"
@@ -97,6 +107,10 @@ class ComfyCloudBackend(Backend):
                 ) from exc
             raise
         prompt_id = str(reply["prompt_id"])
+        with self._lock:
+            self._graphs[prompt_id] = job.graph
+            while len(self._graphs) > MAX_KEPT_GRAPHS:
+                self._graphs.popitem(last=False)
         node_errors = reply.get("node_errors")
         if not node_errors:
             return Submission(prompt_id)
@@ -134,15 +148,24 @@ class ComfyCloudBackend(Backend):
         queue_deadline: float | None = None,
         emit: EventCallback | None = None,
     ) -> RunOutcome:
+        with self._lock:
+            graph = self._graphs.pop(prompt_id, {})
+        listener = self.stream.listen(prompt_id) if emit is not None else None
         waiter = _JobWaiter(self, prompt_id, spec or WorkflowSpec(), deadline, queue_deadline, emit)
-        return poll_job(
-            waiter.check,
-            prompt_id=prompt_id,
-            deadline=deadline,
-            max_interval=self.context.config.poll_max_interval,
-            min_interval=MIN_POLL_INTERVAL,
-            label="Comfy Cloud job",
-        )
+        waiter.follow(listener, graph)
+        try:
+            return poll_job(
+                waiter.check,
+                prompt_id=prompt_id,
+                deadline=deadline,
+                max_interval=self.context.config.poll_max_interval,
+                min_interval=MIN_POLL_INTERVAL,
+                label="Comfy Cloud job",
+                sleep=waiter.sleep,
+            )
+        finally:
+            if listener is not None:
+                self.stream.forget(listener)
 
     def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
         status = self.api.status(prompt_id)
@@ -187,11 +210,16 @@ class ComfyCloudBackend(Backend):
         return True
 
     def close(self) -> None:
+        self.stream.close()
         self.http.close()
 
 
 class _JobWaiter:
-    """One wait: polls the status, emits ``Queued``/``Started`` once, checks the queue deadline."""
+    """One wait: polls the status, emits ``Queued``/``Started`` once, checks the queue deadline.
+
+    Between two polls it reports what the socket says about the job when it follows one
+    (:meth:`follow`), and polls at once when the socket says the job ended.
+    """
 
     def __init__(
         self,
@@ -206,6 +234,32 @@ class _JobWaiter:
         self.deadline, self.queue_deadline = deadline, queue_deadline
         self.emit: EventCallback = emit or (lambda event: None)
         self.queued = self.started = False
+        self.listener: Listener | None = None
+        self.graph: Mapping[str, Any] = {}
+
+    def follow(self, listener: Listener | None, graph: Mapping[str, Any]) -> None:
+        """Report the socket messages ``listener`` receives (node titles from ``graph``)."""
+        self.listener, self.graph = listener, graph
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, reporting socket messages; return early when the job has ended."""
+        if self.listener is None:
+            time.sleep(seconds)
+            return
+        until = time.monotonic() + seconds
+        while (message := self.listener.next(until - time.monotonic())) is not None:
+            if message[0] == "execution_start":
+                self._start()
+            elif (event := event_for(self.job_id, message, self.graph)) is not None:
+                self._start()  # a node runs: the job has started, whatever the status said
+                self.emit(event)
+            if message[0] in FINAL_MESSAGES or time.monotonic() >= until:
+                return
+
+    def _start(self) -> None:
+        if not self.started:
+            self.started = True
+            self.emit(Started(self.job_id))
 
     def check(self) -> RunOutcome | None:
         timeout = remaining_timeout(self.backend.http.timeout, self.deadline)
@@ -218,7 +272,7 @@ class _JobWaiter:
             ) from exc
         if status.terminal:
             return self.backend.outcome(status, self.spec, timeout)
-        if status.pending:
+        if status.pending and not self.started:  # the socket may be ahead of the status
             if not self.queued:
                 self.queued = True
                 self.emit(Queued(self.job_id))
@@ -228,9 +282,8 @@ class _JobWaiter:
                     prompt_id=self.job_id,
                     deadline="queue",
                 )
-        elif not self.started:
-            self.started = True
-            self.emit(Started(self.job_id))
+        elif not status.pending:
+            self._start()
         return None
 
 

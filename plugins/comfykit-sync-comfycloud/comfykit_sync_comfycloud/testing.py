@@ -121,6 +121,8 @@ class FakeComfyCloud(BackgroundServer):
         self._signed: dict[str, _Signed] = {}
         self._runners: list[web.AppRunner] = []
         self._session: aiohttp.ClientSession | None = None
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._relay_task: asyncio.Task[None] | None = None
         self.api_url = self.storage_url = ""
 
     # -- test controls ----------------------------------------------------------------------
@@ -169,6 +171,7 @@ class FakeComfyCloud(BackgroundServer):
         storage.router.add_get("/bucket/{token}/{name}", self._storage)
         self.api_url = await self._listen(api)
         self.storage_url = await self._listen(storage)
+        self._relay_task = asyncio.ensure_future(self._relay())
 
     async def _listen(self, app: web.Application) -> str:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -178,6 +181,10 @@ class FakeComfyCloud(BackgroundServer):
         return f"http://127.0.0.1:{runner.addresses[0][1]}"
 
     async def shutdown(self) -> None:
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+        for client in list(self._sockets):
+            await client.close()
         for runner in self._runners:
             await runner.cleanup()
         if self._session is not None:
@@ -204,7 +211,7 @@ class FakeComfyCloud(BackgroundServer):
                 return _error(401, "unauthorized", "missing or invalid token")
         elif request.headers.get("X-API-Key") != self.api_key:
             return _error(401, "unauthorized", "Invalid or missing API key")
-        route = request.path.removeprefix("/api/").split("/")[0]
+        route = request.path.strip("/").removeprefix("api/").split("/")[0]
         if route in ("job", "jobs"):
             route = "status" if request.path.endswith("/status") else "job"
         fault = next((f for f in self._faults if f.route == route), None)
@@ -381,25 +388,26 @@ class FakeComfyCloud(BackgroundServer):
         return web.Response(body=body, content_type=kind)
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        """Every message of the account, from the ComfyUI behind, whatever the ``clientId``."""
-        assert self._session is not None
+        """Every message of the account, whatever the ``clientId`` (see :meth:`_relay`)."""
         client = web.WebSocketResponse()
         await client.prepare(request)
-        async with self._session.ws_connect("/ws", params={"clientId": self.client_id}) as inner:
-            pump = asyncio.ensure_future(self._pump(inner, client))
-            try:
-                async for _ in client:  # the client's messages are not forwarded
-                    pass
-            finally:
-                pump.cancel()
+        self._sockets.add(client)
+        try:
+            async for _ in client:  # what clients send is not used
+                pass
+        finally:
+            self._sockets.discard(client)
         return client
 
-    @staticmethod
-    async def _pump(inner: aiohttp.ClientWebSocketResponse, client: web.WebSocketResponse) -> None:
-        async for message in inner:
-            if message.type is aiohttp.WSMsgType.TEXT:
-                await client.send_str(message.data)
-        await client.close()
+    async def _relay(self) -> None:
+        """Copy the account's messages from the ComfyUI behind to every open socket."""
+        assert self._session is not None
+        async with self._session.ws_connect("/ws", params={"clientId": self.client_id}) as inner:
+            async for message in inner:
+                if message.type is aiohttp.WSMsgType.TEXT:
+                    for client in list(self._sockets):
+                        if not client.closed:
+                            await client.send_str(message.data)
 
 
 def _execution_error(entry: Mapping[str, Any]) -> dict[str, Any] | None:

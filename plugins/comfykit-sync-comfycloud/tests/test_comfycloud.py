@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import websocket
 from cc_constants import KEY
+from comfykit_sync_comfycloud.api import JobStatus
 from comfykit_sync_comfycloud.testing import FakeComfyCloud, Fault
 
 import comfykit_sync
@@ -30,7 +31,15 @@ from comfykit_sync import (
     ServerError,
     WorkflowValidationError,
 )
-from comfykit_sync.events import Completed, Failed, Queued, Started
+from comfykit_sync.events import (
+    Completed,
+    Failed,
+    NodeExecuted,
+    NodeExecuting,
+    Progress,
+    Queued,
+    Started,
+)
 from comfykit_sync.testing import Script
 from comfykit_sync.testing.conformance import PNG
 
@@ -119,15 +128,33 @@ def test_failed_job_carries_the_node_error(kit, cloud):
     assert isinstance(events[-1], Failed) and events[-1].error is result.error
 
 
-def test_events(kit, cloud):
-    cloud.comfyui.duration = 0.3
+def test_events_come_from_the_websocket(kit, cloud):
+    cloud.comfyui.duration = 0.6
     events = []
     result = kit.execute(T2I, {"prompt": "x"}, backend="comfycloud", on_event=events.append)
     assert result.status == "completed"
     kinds = [type(e) for e in events]
-    assert kinds[-1] is Completed and Started in kinds
-    assert kinds.index(Started) < kinds.index(Completed)
+    assert kinds[-1] is Completed and kinds.count(Started) == 1
+    assert kinds.index(Started) < kinds.index(NodeExecuting) < kinds.index(Completed)
+    assert Progress in kinds and NodeExecuted in kinds
+    sampler = next(e for e in events if isinstance(e, NodeExecuting) and e.node_id == "3")
+    assert (sampler.class_type, sampler.title) == ("KSampler", "Sampler, $seed, $steps, $cfg")
     assert all(e.prompt_id == result.prompt_id for e in events)
+    [handshake] = [r for r in cloud.requests if r.path == "/ws"]
+    assert handshake.query["token"] == KEY and "clientId" in handshake.query
+
+
+def test_events_without_a_websocket(kit, cloud, caplog):
+    cloud.fault(Fault(route="ws", status=503))
+    events = []
+    result = kit.execute(T2I, {"prompt": "x"}, backend="comfycloud", on_event=events.append)
+    assert result.status == "completed"
+    assert [type(e) for e in events][-2:] == [Started, Completed]
+    assert "events come from polling only" in caplog.text and KEY not in caplog.text
+    cloud.comfyui.duration = 0.2
+    events.clear()  # the next listening wait connects again
+    kit.execute(T2I, {"prompt": "y"}, backend="comfycloud", on_event=events.append)
+    assert NodeExecuting in [type(e) for e in events]
 
 
 def test_queue_position_and_queue_timeout(kit, cloud):
@@ -176,6 +203,25 @@ def test_a_running_job_beside_others_is_not_interrupted(two_workers):
         assert isinstance(result.error, ExecutionTimeout) and not result.error.cancelled
         assert "/api/interrupt" not in two_workers.paths()
         assert other.status().state == "running" and short.status().state == "finished"
+
+
+@pytest.mark.parametrize(
+    "state, pending, terminal",
+    [
+        ("submitted", True, False),
+        ("waiting_to_dispatch", True, False),
+        ("preparing", False, False),
+        ("in_progress", False, False),
+        ("cancel_requested", False, False),
+        ("some_new_state", False, False),
+        ("completed", False, True),
+        ("non_retryable_error", False, True),
+        ("failed", False, True),
+    ],
+)
+def test_both_status_vocabularies(state, pending, terminal):
+    status = JobStatus("j1", state)
+    assert (status.pending, status.terminal) == (pending, terminal)
 
 
 def test_lost_job(kit, cloud):
