@@ -21,6 +21,12 @@ def test_discovered_through_installed_entry_point(monkeypatch):
     [info] = [i for i in describe_plugins(pm) if i.name == "comfycloud"]
     assert info.backends == ("comfycloud",)
     assert info.hooks == ("comfykit_register_backends", "comfykit_register_settings")
+    assert [s["name"] for s in info.settings] == [
+        "comfycloud_api_key",
+        "comfycloud_url",
+        "comfycloud_timeout",
+    ]
+    assert info.settings[0]["env"] == "COMFY_CLOUD_API_KEY" and info.settings[0]["secret"]
     with ComfyKit(comfycloud_api_key="k") as kit:  # the settings come with the entry point
         assert kit.backends.owner("comfycloud") == "comfycloud"
         assert kit.config.settings["comfycloud_url"] == "https://cloud.comfy.org"
