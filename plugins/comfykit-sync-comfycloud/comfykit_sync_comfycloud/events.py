@@ -155,6 +155,10 @@ class AccountStream:
             listener.put((message["type"], data))
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def event_for(prompt_id: str, message: Message, graph: Mapping[str, Any]) -> Event | None:
     """The progress event of a socket message (``None`` for the others)."""
     kind, data = message
@@ -163,8 +167,8 @@ def event_for(prompt_id: str, message: Message, graph: Mapping[str, Any]) -> Eve
         return NodeCached(prompt_id, tuple(str(n) for n in data["nodes"]))
     if kind == "executing" and node is not None:
         node_id = str(data.get("display_node") or node)
-        entry = graph.get(node_id) if isinstance(graph.get(node_id), Mapping) else {}
-        meta = entry.get("_meta") if isinstance(entry.get("_meta"), Mapping) else {}
+        entry = _mapping(graph.get(node_id))
+        meta = _mapping(entry.get("_meta"))
         return NodeExecuting(prompt_id, node_id, meta.get("title"), entry.get("class_type"))
     if kind == "progress":
         value, maximum = data.get("value"), data.get("max")
