@@ -78,8 +78,8 @@ def resolve_targets(
     if unknown:
         raise ParameterError(
             f"outputs: no output or node {', '.join(map(repr, unknown))} in this workflow "
-            f"(its outputs: {_describe_outputs(spec, graph)}; any node id of the workflow "
-            "works too)"
+            f"(its outputs: {_describe_outputs(spec, graph)}; the id of any output node works "
+            "too)"
         )
     return tuple(targets)
 
