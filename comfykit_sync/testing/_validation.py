@@ -231,6 +231,7 @@ class _Validator:
             and self.folders.resolve_annotated(value) is not None
         )
 
+
 def validate_prompt(
     prompt: dict[str, Any], folders: Folders, targets: list[str] | None = None
 ) -> Validation:
