@@ -159,6 +159,9 @@ def test_when_classes_cannot_be_looked_up_the_server_decides(kit, fake_comfyui):
     result = kit.execute(T2I, PARAMS, outputs=["3"])
     assert result.status == "failed" and isinstance(result.error, WorkflowValidationError)
     assert "Prompt has no outputs" in result.msg
+    fake_comfyui.fail_requests("/object_info/KSampler", 500)
+    with pytest.raises(ParameterError, match=r"outputs: node 8 \(VAEDecode\) is not an output"):
+        kit.execute(T2I, PARAMS, outputs=["3", "8"])  # the classes that could be looked up
 
 
 def test_backends_without_partial_execution_refuse_outputs(fake_runninghub):

@@ -257,9 +257,12 @@ class ComfyUIClient:
                     what=f"reading the definition of node class {class_type!r}",
                     attempts=1,
                 )
-            except ComfyKitError as exc:
+            except TransportError as exc:  # unreachable: the submit will say so
                 log.debug("cannot tell whether %s is an output node: %s", class_type, exc)
                 break
+            except ComfyKitError as exc:
+                log.debug("cannot tell whether %s is an output node: %s", class_type, exc)
+                continue
             info = reply.get(class_type) if isinstance(reply, Mapping) else None
             flag = info.get("output_node") if isinstance(info, Mapping) else None
             if isinstance(flag, bool):
