@@ -7,10 +7,17 @@ from __future__ import annotations
 import pytest
 from helpers import T2I
 
-from comfykit_sync import ComfyKit, ExecutionError, ExecutionInterrupted
+from comfykit_sync import (
+    Artifact,
+    ComfyKit,
+    ExecutionError,
+    ExecutionInterrupted,
+    hookimpl,
+)
 from comfykit_sync.backends._ws_stream import Message, Subscription
 from comfykit_sync.backends.comfyui_ws import _PromptWatch
 from comfykit_sync.events import Failed, NodeExecuted, NodeExecuting, Progress
+from comfykit_sync.plugins import make_plugin_manager
 from comfykit_sync.testing import Script
 
 EXECUTORS = ["http", "websocket"]
@@ -78,6 +85,23 @@ def test_outputs_of_an_expanded_node_keep_its_id_and_are_named_through_its_displ
     [text] = [a for a in result.artifacts if a.kind == "text"]
     assert (text.node_id, text.display_node, text.var) == ("10", "10", "caption")
     assert image.bytes().startswith(b"\x89PNG")
+
+
+def test_a_parser_unaware_of_display_nodes_still_gets_them(fake_comfyui):
+    class Thumbnails:
+        @hookimpl
+        def comfykit_parse_output(self, output):
+            if output.key == "images":
+                return Artifact(kind="thumbnail", var=output.var, node_id=output.node_id)
+            return None
+
+    pm = make_plugin_manager(autoload=False)
+    pm.register(Thumbnails(), name="thumbnails")
+    fake_comfyui.script(Script(expand_node="9"))
+    with ComfyKit(fake_comfyui.url, plugin_manager=pm) as kit:
+        result = kit.execute(T2I, {"prompt": "x"})
+    [thumbnail] = [a for a in result.artifacts if a.kind == "thumbnail"]
+    assert (thumbnail.node_id, thumbnail.display_node, thumbnail.var) == ("9.0.0.1", "9", "image")
 
 
 @pytest.mark.fake_comfyui(duration=0.2)
