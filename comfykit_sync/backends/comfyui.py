@@ -98,11 +98,9 @@ def execution_error(
     """
     status = entry.get("status") if isinstance(entry.get("status"), Mapping) else {}
     messages = [
-        (name, data)
-        for name, data in (
-            m for m in status.get("messages") or [] if isinstance(m, (list, tuple)) and len(m) == 2
-        )
-        if isinstance(data, Mapping)
+        (m[0], m[1])
+        for m in status.get("messages") or []
+        if isinstance(m, (list, tuple)) and len(m) == 2 and isinstance(m[1], Mapping)
     ]
     graph = _entry_graph(entry)
     for name, data in messages:
