@@ -85,16 +85,15 @@ def outcome(
         if not isinstance(node_output, Mapping):
             continue
         node_meta = _mapping(meta.get(node_id))
-        shown = str(node_meta.get("display_node") or node_id)
+        shown = str(node_meta.get("display_node") or node_id)  # an expanded node's owner
         for key, values in node_output.items():
             if key in FLAG_KEYS:
                 continue
             for value in values if isinstance(values, (list, tuple)) else [values]:
                 is_file = isinstance(value, Mapping) and bool(value.get("filename"))
                 url = view_url(value) if is_file else None
-                items.append(
-                    OutputItem(shown, key, value, spec.output_var(shown), node_output, url)
-                )
+                var = spec.output_var(shown)
+                items.append(OutputItem(str(node_id), key, value, var, node_output, url, shown))
     return RunOutcome(job_id, outputs, items=tuple(items), error=_error(status, detail))
 
 
@@ -112,12 +111,19 @@ def _error(status: JobStatus, detail: Mapping[str, Any]) -> ExecutionError | Non
     node_type = failure.get("node_type")
     where = f"node {node}" + (f" ({node_type})" if node_type else "") if node else "a node"
     kind = str(failure.get("exception_type") or "Exception")
-    message = str(failure.get("exception_message") or "").strip() or "(no message)"
+    raw = str(failure.get("exception_message") or "")
+    first = next((line.strip() for line in raw.splitlines() if line.strip()), "(no message)")
+    cached = failure.get("current_outputs")
     return ExecutionError(
-        f"Comfy Cloud job {job_id}: {where} failed with {kind}: {message}",
+        f"Comfy Cloud job {job_id}: {where} failed with {kind}: {first}",
         prompt_id=job_id,
         node_id=node,
         node_type=str(node_type) if node_type else None,
         exception_type=kind,
         traceback=tuple(str(line) for line in failure.get("traceback") or ()),
+        exception_message=raw,
+        current_inputs=_mapping(failure.get("current_inputs")),
+        current_outputs=tuple(str(n) for n in cached)
+        if isinstance(cached, (list, Mapping))
+        else (),
     )

@@ -125,6 +125,8 @@ def test_failed_job_carries_the_node_error(kit, cloud):
     assert isinstance(result.error, ExecutionError) and result.prompt_id in cloud.jobs
     assert result.error.node_id == "3" and result.error.node_type == "KSampler"
     assert "CUDA out of memory" in result.msg and result.error.prompt_id == result.prompt_id
+    assert result.error.exception_message.startswith("CUDA out of memory")
+    assert result.error.exception_type == "RuntimeError" and result.error.traceback
     assert isinstance(events[-1], Failed) and events[-1].error is result.error
 
 
