@@ -315,6 +315,20 @@ def test_api_poll_job():
         == "done"
     )
 
+    slept: list[float] = []  # an injected sleep: called between checks, never past the deadline
+    replies = iter([None, None, "ok"])
+    assert (
+        api.poll_job(
+            lambda: next(replies),
+            prompt_id="p4",
+            deadline=time.monotonic() + 10,
+            max_interval=0.5,
+            sleep=slept.append,
+        )
+        == "ok"
+    )
+    assert len(slept) == 2 and all(0 <= s <= 0.5 for s in slept)
+
     def busy():
         raise ServerError("still busy", status_code=503)
 
