@@ -2,11 +2,11 @@
 
 Comfy Cloud sends every message of the account on every socket of the account, whatever the
 ``clientId``, so one socket per backend serves every job: a reader thread routes each message by
-its ``prompt_id`` to the waits listening for it. The socket only adds events — nodes and steps —
-and wakes a wait early when its job ends: completion itself is always read from the status
-endpoint, so a socket that cannot connect, or drops, costs events, never a result. It is opened
-by the first wait that listens, and again by the next one after a drop. Messages sent before a
-wait starts listening are not reported.
+its ``prompt_id`` to the waits listening for it; messages of a job nobody listens to yet are
+kept for a while (a job starts before its wait begins). The socket only adds events — nodes and
+steps — and wakes a wait early when its job ends: completion itself is always read from the
+status endpoint, so a socket that cannot connect, or drops, costs events, never a result. It is
+opened by the first wait that listens, and again by the next one after a drop.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import json
 import logging
 import queue
 import threading
+import time
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT = 1.0
 #: the messages that end a job (its status is then read at once)
 FINAL_MESSAGES = frozenset({"execution_success", "execution_error", "execution_interrupted"})
+#: messages of jobs nobody listens to yet: kept this long, for this many jobs, this many each
+EARLY_SECONDS, EARLY_JOBS, EARLY_MESSAGES = 60.0, 256, 1000
 
 Message = tuple[str, Mapping[str, Any]]
 
@@ -62,6 +66,7 @@ class AccountStream:
         self._lock = threading.Lock()  # listeners and connection state
         self._open_lock = threading.Lock()  # connecting
         self._listeners: dict[str, list[Listener]] = {}
+        self._early: OrderedDict[str, tuple[float, deque[Message]]] = OrderedDict()
         self._ws: websocket.WebSocket | None = None
         self._reader: threading.Thread | None = None
         self._closed = False
@@ -71,6 +76,8 @@ class AccountStream:
         listener = Listener(prompt_id)
         with self._lock:
             self._listeners.setdefault(prompt_id, []).append(listener)
+            for message in self._early.pop(prompt_id, (0.0, ()))[1]:
+                listener.put(message)
         with self._open_lock:
             with self._lock:
                 if self._reader is not None or self._closed:
@@ -149,10 +156,24 @@ class AccountStream:
         data = message.get("data") if isinstance(message, dict) else None
         if not isinstance(data, dict) or not isinstance(message.get("type"), str):
             return
+        prompt_id, item = str(data.get("prompt_id")), (message["type"], data)
         with self._lock:
-            listeners = list(self._listeners.get(str(data.get("prompt_id")), ()))
+            listeners = list(self._listeners.get(prompt_id, ()))
+            if not listeners and data.get("prompt_id") is not None:
+                self._keep_early(prompt_id, item)
         for listener in listeners:
-            listener.put((message["type"], data))
+            listener.put(item)
+
+    def _keep_early(self, prompt_id: str, item: Message) -> None:
+        """Keep a message of a job nobody listens to yet (bounded; the oldest go first)."""
+        now = time.monotonic()
+        while self._early and (
+            len(self._early) >= EARLY_JOBS
+            or next(iter(self._early.values()))[0] < now - EARLY_SECONDS
+        ):
+            self._early.popitem(last=False)
+        _, kept = self._early.setdefault(prompt_id, (now, deque(maxlen=EARLY_MESSAGES)))
+        kept.append(item)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -131,8 +131,9 @@ def test_failed_job_carries_the_node_error(kit, cloud):
 
 
 def test_events_come_from_the_websocket(kit, cloud):
-    cloud.comfyui.duration = 0.6
-    events = []
+    kit.execute(T2I, {"prompt": "w"}, backend="comfycloud", on_event=[].append)  # opens the socket
+    cloud.comfyui.duration = 0.3
+    events = []  # the socket is open before this job exists: every message is kept for its wait
     result = kit.execute(T2I, {"prompt": "x"}, backend="comfycloud", on_event=events.append)
     assert result.status == "completed"
     kinds = [type(e) for e in events]
@@ -142,7 +143,7 @@ def test_events_come_from_the_websocket(kit, cloud):
     sampler = next(e for e in events if isinstance(e, NodeExecuting) and e.node_id == "3")
     assert (sampler.class_type, sampler.title) == ("KSampler", "Sampler, $seed, $steps, $cfg")
     assert all(e.prompt_id == result.prompt_id for e in events)
-    [handshake] = [r for r in cloud.requests if r.path == "/ws"]
+    [handshake] = [r for r in cloud.requests if r.path == "/ws"]  # one socket for both jobs
     assert handshake.query["token"] == KEY and "clientId" in handshake.query
 
 
@@ -153,9 +154,9 @@ def test_events_without_a_websocket(kit, cloud, caplog):
     assert result.status == "completed"
     assert [type(e) for e in events][-2:] == [Started, Completed]
     assert "events come from polling only" in caplog.text and KEY not in caplog.text
-    cloud.comfyui.duration = 0.2
-    events.clear()  # the next listening wait connects again
-    kit.execute(T2I, {"prompt": "y"}, backend="comfycloud", on_event=events.append)
+    kit.execute(T2I, {"prompt": "y"}, backend="comfycloud", on_event=[].append)  # connects again
+    events.clear()
+    kit.execute(T2I, {"prompt": "z"}, backend="comfycloud", on_event=events.append)
     assert NodeExecuting in [type(e) for e in events]
 
 
