@@ -80,7 +80,8 @@ class Backend(abc.ABC):
     """Base class of execution backends; subclasses set ``name`` and ``capabilities``."""
 
     name: ClassVar[str]
-    #: optional features: "upload", "cancel", "events", "reattach"
+    #: optional features: "upload", "cancel", "events", "reattach", "prompt_id" (jobs are
+    #: submitted under ``PreparedJob.prompt_id``, so a caller may choose the id)
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, context: BackendContext) -> None:

@@ -29,7 +29,7 @@ class ComfyUIHttpBackend(Backend):
     """Runs workflows on a ComfyUI server, waiting by HTTP polling."""
 
     name = "comfyui-http"
-    capabilities = frozenset({"upload", "cancel", "reattach"})
+    capabilities = frozenset({"upload", "cancel", "reattach", "prompt_id"})
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
