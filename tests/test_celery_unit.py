@@ -129,6 +129,7 @@ def test_the_worker_kit_is_built_once_by_the_factory_and_closed(fake_comfyui):
 def test_without_a_factory_the_kit_comes_from_the_environment(fake_comfyui, monkeypatch):
     monkeypatch.setenv("COMFYUI_BASE_URL", fake_comfyui.url)
     monkeypatch.setenv("COMFYUI_EXECUTOR_TYPE", "websocket")
+    set_kit_factory(None)  # whatever an earlier test registered
     try:
         kit = worker_kit()
         assert kit.config.comfyui_url.startswith(fake_comfyui.url)
