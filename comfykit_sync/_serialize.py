@@ -49,7 +49,7 @@ def error_to_dict(error: BaseException) -> dict[str, Any]:
     """``{"type", "module", "message", "fields"}`` (+ ``"base"`` for classes defined elsewhere,
     + ``"tuples"``: the fields that were tuples)."""
     cls = type(error)
-    fields = {k: v for k, v in vars(error).items() if not k.startswith("_")}
+    fields = {k: v for k, v in vars(error).items() if _public_name(k)}
     data: dict[str, Any] = {
         "type": cls.__name__,
         "module": cls.__module__,
@@ -64,6 +64,10 @@ def error_to_dict(error: BaseException) -> dict[str, Any]:
             (c.__name__ for c in cls.__mro__ if c.__module__ == errors.__name__), "ComfyKitError"
         )
     return data
+
+
+def _public_name(name: object) -> bool:
+    return isinstance(name, str) and name.isidentifier() and not name.startswith("_")
 
 
 def _subclasses(cls: type[ComfyKitError]) -> Iterator[type[ComfyKitError]]:
@@ -89,7 +93,8 @@ def error_from_dict(data: Mapping[str, Any]) -> ComfyKitError:
         raise ValueError(f"an error dict needs a 'message' string, got {data!r:.200}")
     cls = _error_class(data.get("type"), data.get("module"), data.get("base"))
     error = rebuild_error(cls, (data["message"],))
-    fields = dict(data.get("fields") or {})
+    raw = data.get("fields")
+    fields = {k: v for k, v in (raw.items() if isinstance(raw, Mapping) else ()) if _public_name(k)}
     for name in data.get("tuples") or ():
         if isinstance(fields.get(name), list):
             fields[name] = tuple(fields[name])
@@ -107,7 +112,7 @@ def artifact_to_dict(artifact: Artifact) -> dict[str, Any]:
 def artifact_from_dict(data: Mapping[str, Any], fetch: Any = None) -> Artifact:
     if not isinstance(data, Mapping):
         raise ValueError(f"an artifact must be a dict, got {type(data).__name__}")
-    kwargs = {a.alias: data[a.name] for a in _fields(Artifact) if a.name in data}
+    kwargs = {str(a.alias): data[a.name] for a in _fields(Artifact) if a.name in data}
     return Artifact(**kwargs, fetch=fetch)
 
 
@@ -145,5 +150,5 @@ def result_from_dict(data: Mapping[str, Any], *, kit: Any = None) -> ExecuteResu
             value = tuple(artifact_from_dict(item, fetch) for item in value or ())
         elif a.name == "error":
             value = None if value is None else error_from_dict(value)
-        kwargs[a.alias] = value
+        kwargs[str(a.alias)] = value
     return ExecuteResult(**kwargs, fetch=fetch)

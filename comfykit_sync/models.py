@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from .downloads import Fetcher
 
 Status = Literal["completed", "failed"]
+
+
+def _artifacts(items: Iterable[Artifact]) -> tuple[Artifact, ...]:
+    return tuple(items)
+
+
+def _strings(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
 
 
 def _state(self: Any) -> dict[str, Any]:
@@ -125,12 +133,12 @@ class ExecuteResult:
     status: Status
     prompt_id: str | None = None
     duration: float | None = None
-    artifacts: tuple[Artifact, ...] = attrs.field(default=(), converter=tuple)
+    artifacts: tuple[Artifact, ...] = attrs.field(default=(), converter=_artifacts)
     outputs: Mapping[str, Any] | None = None
     msg: str | None = None
     error: ComfyKitError | None = attrs.field(default=None, eq=False)
     seeds: Mapping[str, int] = attrs.field(factory=dict)
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     backend: str | None = None
     _fetch: Fetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     images_by_var: dict[str, list[str]] = attrs.field(init=False)
