@@ -148,12 +148,15 @@ class Worker:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(STOP_TIMEOUT)
 
-    def stop(self) -> None:
-        """Warm shutdown (SIGTERM to the main process), then SIGKILL if it takes too long."""
+    def stop(self) -> str:
+        """Warm shutdown (SIGTERM to the main process), then SIGKILL if it takes too long;
+        returns the worker's whole log."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.kill()
+        output = self.output() if self.log.exists() else ""
         self.log.unlink(missing_ok=True)
+        return output

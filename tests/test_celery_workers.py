@@ -232,9 +232,8 @@ def test_a_killed_worker_loses_nothing_and_runs_nothing_twice(redis_url, fake_co
         second = Worker("celery_worker_app", env, name="rescuer").wait_ready()
         try:
             results = gather(batch, timeout=60)
-            rescuer_log = second.output()
         finally:
-            second.stop()
+            rescuer_log = second.stop()
     finally:
         first.stop()
         app.close()
@@ -244,3 +243,4 @@ def test_a_killed_worker_loses_nothing_and_runs_nothing_twice(redis_url, fake_co
     assert set(fake_comfyui.prompts) == set(ids)
     assert all(record.submit_count == 1 for record in fake_comfyui.prompts.values())
     assert "re-attached to its prompt" in rescuer_log  # the jobs the killed worker left
+    assert "closed the ComfyKit of process" in rescuer_log  # on the warm shutdown

@@ -200,3 +200,11 @@ def test_from_dict_refuses_what_is_not_a_result():
 def test_from_dict_ignores_unknown_keys_and_fills_defaults():
     back = ExecuteResult.from_dict({"status": "completed", "server": "http://gpu1:8188"})
     assert back == ExecuteResult(status="completed")
+
+
+def test_only_public_fields_are_restored_on_an_error():
+    data = ExecuteResult(status="failed", error=ExecutionError("x", prompt_id="p")).to_dict()
+    data["error"]["fields"].update({"_secret": 1, "__class__": "str", "not a name": 2})
+    error = ExecuteResult.from_dict(data).error
+    assert type(error) is ExecutionError and error.prompt_id == "p"
+    assert not {"_secret", "not a name"} & set(vars(error))

@@ -54,6 +54,7 @@ def close_worker_kit(**_signal_args: Any) -> None:
         kit, _kit = _kit, None
     if kit is not None:
         kit.close()
+        log.info("closed the ComfyKit of process %d", os.getpid())
 
 
 def _forget_after_fork() -> None:
