@@ -178,7 +178,8 @@ def test_a_soft_time_limit_becomes_the_jobs_timeout(app, fake):
     res = execute_workflow.apply_async((str(T2I), {"prompt": "slow"}), soft_time_limit=2)
     result = server_result(res)
     assert isinstance(result.error, ExecutionTimeout) and result.error.cancelled
-    assert fake.prompts[prompt_id_for(res.id)].status == "interrupted"
+    prompt_id = prompt_id_for(res.id)
+    wait_until(lambda: fake.prompts[prompt_id].status == "interrupted", "the job to stop")
 
 
 def test_a_failed_job_is_a_result_not_a_task_failure_or_retry(app, fake):

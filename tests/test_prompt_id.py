@@ -53,6 +53,10 @@ def test_reattach_can_cancel_at_its_timeout(kit, fake_comfyui):
         time.sleep(0.01)
     result = kit.job(job.prompt_id, T2I, timeout=0.3, on_timeout="cancel").result()
     assert isinstance(result.error, ExecutionTimeout) and result.error.cancelled
+    for _ in range(500):  # bounded: the server stops the interrupted job soon after
+        if fake_comfyui.prompts[job.prompt_id].status == "interrupted":
+            break
+        time.sleep(0.01)
     assert fake_comfyui.prompts[job.prompt_id].status == "interrupted"
 
 

@@ -6,6 +6,7 @@ import inspect
 import json
 import pickle
 
+import attrs
 import pytest
 from helpers import T2I
 
@@ -58,20 +59,23 @@ def test_a_completed_result_round_trips_every_field(completed, kit):
 
 
 def test_every_artifact_field_round_trips():
-    art = Artifact(
-        kind="video",
-        var="clip",
-        node_id="12.0.3",
-        url="http://127.0.0.1:1/view?filename=a.mp4",
-        filename="a.mp4",
-        subfolder="sub",
-        folder_type="temp",
-        text=None,
-        animated=True,
-    )
+    fields = {
+        "kind": "video",
+        "var": "clip",
+        "node_id": "12.0.3",
+        "url": "http://127.0.0.1:1/view?filename=a.mp4",
+        "filename": "a.mp4",
+        "subfolder": "sub",
+        "folder_type": "temp",
+        "text": None,
+        "animated": True,
+        "display_node": "12",
+    }
+    assert set(fields) == {a.name for a in attrs.fields(Artifact)} - {"_fetch"}  # all of them
+    art = Artifact(**fields)
     result = ExecuteResult(status="completed", prompt_id="p", artifacts=(art,), warnings=["w"])
     back = through_json(result)
-    assert back.artifacts == (art,)
+    assert back.artifacts == (art,) and back.artifacts[0].display_node == "12"
     assert back.videos_by_var == {"clip": [art.url]}
     assert back.warnings == ("w",)
 
@@ -117,6 +121,11 @@ def _sample(cls: type[ComfyKitError]) -> ComfyKitError:
         "sent": False,
         "cancelled": True,
         "deadline": "queue",
+        "exception_message": "line 1\nline 2",
+        "executed": ("4", "5"),
+        "current_inputs": {"seed": [42], "model": [None]},
+        "current_outputs": ("3",),
+        "timestamp": 1764000000000,
     }
     accepted = set()
     for klass in cls.__mro__:
