@@ -173,6 +173,17 @@ def test_revoke_with_terminate_cancels_the_job_on_the_server(app, fake):
     wait_until(lambda: res.state == "REVOKED", "the task to be revoked")
 
 
+def test_revoking_a_redelivered_task_cancels_the_job_an_earlier_delivery_left(app, fake):
+    task_id = str(uuid.uuid4())
+    fake.script(Script(duration=60), match=lambda graph: text_of(graph) == "orphan")
+    with ComfyKit(fake.url) as kit:  # what the delivery whose worker died had submitted
+        kit.submit(T2I, {"prompt": "orphan"}, prompt_id=prompt_id_for(task_id))
+    app.control.revoke(task_id)  # before the task comes back: the worker discards it
+    res = execute_workflow.apply_async((str(T2I), {"prompt": "orphan"}), task_id=task_id)
+    wait_until(lambda: fake.prompts[prompt_id_for(task_id)].status == "interrupted", "cancel")
+    assert res.state == "REVOKED" and fake.prompts[prompt_id_for(task_id)].submit_count == 1
+
+
 def test_a_soft_time_limit_becomes_the_jobs_timeout(app, fake):
     fake.script(Script(duration=60), match=lambda graph: text_of(graph) == "slow")
     res = execute_workflow.apply_async((str(T2I), {"prompt": "slow"}), soft_time_limit=2)
