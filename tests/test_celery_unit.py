@@ -23,6 +23,7 @@ from comfykit_sync import (
     ConfigurationError,
     ExecuteResult,
     ParameterError,
+    ServerError,
     TransportError,
 )
 from comfykit_sync.celery import (
@@ -206,3 +207,13 @@ def test_an_unreachable_server_is_retried_then_reported_as_a_failed_result(eager
     assert res.state == "SUCCESS" and result.status == "failed"
     assert isinstance(result.error, TransportError) and result.error.sent is False
     assert res.task_id == "task-6" and execute_workflow.max_retries == 5
+
+
+def test_a_submit_that_keeps_failing_ends_as_the_kits_failed_result(eager, fake_comfyui):
+    fake_comfyui.fault("status", "/prompt", times=100, status=503)  # nothing is ever queued
+    result = run("task-7", {"prompt": "x", "seed": 5})
+    assert result.status == "failed" and isinstance(result.error, ServerError)
+    assert result.seeds == {"3": 5}  # the result the kit built for the last attempt
+    posts = [r for r in fake_comfyui.requests if r.method == "POST" and r.path == "/prompt"]
+    assert len(posts) >= 1 + execute_workflow.max_retries  # the first attempt and each retry
+    assert not fake_comfyui.prompts

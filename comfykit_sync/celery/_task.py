@@ -136,7 +136,9 @@ class _TaskRun:
             )
             if self.job.done():  # not submitted, or the outcome of the submit is unknown
                 result = self.job.result()
-                return self._retry(result.error) if self._retryable(result.error) else result
+                return (
+                    self._retry(result.error, result) if self._retryable(result.error) else result
+                )
         self.progress.publish(prompt_id=self.job.prompt_id)
         return self.job.result()
 
@@ -187,12 +189,15 @@ class _TaskRun:
             return False
         return self.chosen is not None or getattr(error, "sent", None) is False
 
-    def _retry(self, error: ComfyKitError | None) -> ExecuteResult:
-        """Retry the task with exponential backoff; the failed result once retries run out."""
+    def _retry(
+        self, error: ComfyKitError | None, result: ExecuteResult | None = None
+    ) -> ExecuteResult:
+        """Retry the task with exponential backoff; once retries run out, the failed ``result``
+        (or one made of ``error``)."""
         task = self.task
         retries = task.request.retries
         if task.max_retries is not None and retries >= task.max_retries:
-            return self._failed(error or ComfyKitError("the workflow could not be submitted"))
+            return result or self._failed(error or ComfyKitError("the job was not submitted"))
         countdown = get_exponential_backoff_interval(
             task.retry_backoff, retries, task.retry_backoff_max, task.retry_jitter
         )
