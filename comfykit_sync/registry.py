@@ -23,12 +23,8 @@ UNKNOWN_PLUGIN = "<unknown plugin>"
 
 
 def _code(function: Any) -> CodeType | None:
-    """The code object a hook implementation runs (functions, bound methods, callables)."""
-    function = getattr(function, "__func__", function)
-    code = getattr(function, "__code__", None)
-    if code is None:
-        call = getattr(type(function), "__call__", None)
-        code = getattr(getattr(call, "__func__", call), "__code__", None)
+    """The code object a hook implementation (a function or bound method) runs."""
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
     return code if isinstance(code, CodeType) else None
 
 

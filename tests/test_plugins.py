@@ -97,7 +97,9 @@ def test_backend_registration_goes_through_the_hook_caller():
     pm.register(Wrapper(), name="wrapper-plugin")
     pm.register(Extra(), name="extra-plugin")
     monitored: list[str] = []
-    undo = pm.add_hookcall_monitoring(lambda name, impls, kwargs: monitored.append(name), lambda *args: None)
+    undo = pm.add_hookcall_monitoring(
+        lambda name, impls, kwargs: monitored.append(name), lambda *args: None
+    )
     try:
         registry = BackendRegistry(pm)
     finally:
