@@ -92,13 +92,28 @@ class Job:
         return self._runner.name
 
     def done(self) -> bool:
-        """True once the result is known to this handle."""
-        return self._result is not None
+        """True once the job has ended: its result is known to this handle, or the server says
+        it completed or failed (no ``wait()`` needed). While the result is not known this asks
+        the server; it is False when the server cannot be asked (the error is logged)."""
+        if self._result is not None or self._prompt_id is None:
+            return True
+        try:
+            return self.status().finished
+        except ComfyKitError as exc:
+            log.debug("could not ask the server about prompt %s: %s", self._prompt_id, exc)
+            return False
 
     def status(self) -> JobState:
-        """Where the job is now: pending (with position), running, finished or unknown."""
-        if self._result is not None or self._prompt_id is None:
-            return JobState("finished")
+        """Where the job is now: ``pending`` (with position), ``running``, ``completed``,
+        ``failed`` or ``unknown`` (the server does not know the id).
+
+        Once this handle has the result, its status (``completed`` or ``failed``) is returned
+        without asking the server.
+        """
+        if self._result is not None:
+            return JobState(self._result.status)
+        if self._prompt_id is None:
+            return JobState("failed")
         return self._runner.status(self._prompt_id)
 
     def cancel(self) -> bool:

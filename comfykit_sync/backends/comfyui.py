@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from .._http import HttpClient
 from .._media_source import open_media
@@ -213,7 +213,10 @@ class ComfyUIClient:
     ) -> Mapping[str, Any] | None:
         """The history entry of a finished prompt, or ``None`` while unknown/unfinished."""
         reply = self.http.json(
-            "GET", f"/history/{prompt_id}", what="reading the history", timeout=timeout
+            "GET",
+            f"/history/{quote(prompt_id, safe='')}",
+            what="reading the history",
+            timeout=timeout,
         )
         if not isinstance(reply, Mapping):
             raise InvalidResponseError(f"GET /history replied with {type(reply).__name__}")
@@ -250,9 +253,11 @@ class ComfyUIClient:
             return JobState("running")
         if prompt_id in pending:
             return JobState("pending", position=pending.index(prompt_id))
-        if self.history(prompt_id) is not None:
-            return JobState("finished")
-        return JobState("unknown")
+        entry = self.history(prompt_id)
+        if entry is None:
+            return JobState("unknown")
+        failed = execution_error(prompt_id, entry, WorkflowSpec()) is not None
+        return JobState("failed" if failed else "completed")
 
     def cancel(self, prompt_id: str) -> bool:
         """Dequeue if pending, interrupt only this prompt if running (spec §4 guidance)."""
