@@ -223,6 +223,28 @@ def test_lint_lists_every_problem_with_node_ids(capsys, tmp_path):
         assert words in text
 
 
+def test_lint_reports_every_bad_marker_of_one_title(capsys, tmp_path):
+    title = "Sampler, $9lives, $seed, $a., $output, $cfg.nope, $output.x, $output.y, $steps"
+    graph = {"3": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 2, "cfg": 7.0}}}
+    graph["3"]["_meta"] = {"title": title}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(graph))
+    assert main(["lint", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "6 problem(s)"
+    assert all(line.startswith("node 3: ") for line in lines[:-1])
+    text = "\n".join(lines)
+    for words in (
+        "invalid parameter name '9lives'",
+        "empty input field after '.' in '$a.'",
+        "$output marker without a name",
+        "targets input 'nope'",
+        "more than one $output marker",
+        "not a known output node",  # the well-formed markers are still checked
+    ):
+        assert words in text
+
+
 def test_lint_unreadable_workflow_is_a_caller_mistake(capsys, tmp_path):
     assert main(["lint", str(tmp_path / "missing.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
