@@ -80,10 +80,8 @@ def demo(output: str, prompt: str, duration: float) -> int:
         if result.status != "completed":
             print(f"error: {result.msg}", file=sys.stderr)
             return 1
-        for artifact in result.artifacts:
-            if artifact.url:
-                saved = kit.download(artifact, Path(output) / (artifact.filename or "output"))
-                print(f"saved {artifact.kind} to {saved}")
+        for saved in result.save(output, overwrite=True):
+            print(f"saved {saved}")
     return 0
 
 
@@ -249,7 +247,7 @@ def _print_result(result: ExecuteResult) -> None:
 @click.option(
     "--download",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Save the output files in this directory.",
+    help="Save the output files in this directory (safe names, never outside it).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def run(
@@ -281,13 +279,11 @@ def run(
         finally:
             progress.close()
         saved: list[Path] = []
-        download_error: ComfyKitError | None = None
+        download_error: Exception | None = None
         if download is not None and result.ok:
-            try:
-                for artifact in result.artifacts:
-                    if artifact.url and artifact.filename:
-                        saved.append(kit.download(artifact, download / artifact.filename))
-            except ComfyKitError as exc:
+            try:  # names made safe as by result.save(): nothing lands outside ``download``
+                saved = result.save(download)
+            except (ComfyKitError, OSError) as exc:
                 download_error = exc
     if as_json:
         print(json.dumps(result_json(result, saved), indent=2, default=str))

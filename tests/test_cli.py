@@ -101,6 +101,48 @@ def test_run_uploads_at_path_and_downloads(fake_comfyui, capsys, tmp_path):
     assert record.graph["10"]["inputs"]["image"] != "example.png"  # the uploaded file's name
 
 
+def test_download_uses_the_safe_names_of_result_save(fake_comfyui, capsys, tmp_path):
+    (fake_comfyui.output_dir / "keep").mkdir()
+    (fake_comfyui.output_dir / "keep" / "a.png").write_bytes(PNG + b"a")
+    (fake_comfyui.output_dir / "b.png").write_bytes(PNG + b"b")
+    records = [
+        {"filename": "a.png", "subfolder": "keep", "type": "output"},
+        {"filename": "nested/b.png", "subfolder": "", "type": "output"},  # served as b.png
+    ]
+    fake_comfyui.script(Script(outputs={"9": {"images": records}}))
+    out = tmp_path / "out"
+    args = ["run", str(T2I), "-p", "prompt=x", "--server", fake_comfyui.url]
+    assert main([*args, "--download", str(out)]) == 0, capsys.readouterr().err
+    saved = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert saved == ["b.png", "keep/a.png"]
+
+
+def test_download_never_touches_anything_outside_the_folder(fake_comfyui, capsys, tmp_path):
+    out = tmp_path / "runs" / "out"
+    out.mkdir(parents=True)
+    escaping = [
+        {"filename": "../../escaped/x.png", "subfolder": "", "type": "output"},
+        {"filename": "y.png", "subfolder": "../../escaped2", "type": "output"},
+    ]
+    fake_comfyui.script(Script(outputs={"9": {"images": escaping}}))
+    args = ["run", str(T2I), "-p", "prompt=x", "--server", fake_comfyui.url]
+    assert main([*args, "--download", str(out)]) == 1  # ComfyUI refuses to serve those names
+    assert "download failed" in capsys.readouterr().err
+    outside = [p for p in tmp_path.rglob("*") if p != out.parent and not p.is_relative_to(out)]
+    assert outside == []
+    assert not [p for p in out.rglob("*") if p.is_file()]  # no partial file either
+
+
+def test_demo_saves_its_outputs_inside_the_output_folder(capsys, tmp_path):
+    args = ["demo", "--output", str(tmp_path / "demo"), "--duration", "0.05"]
+    assert main(args) == 0
+    assert main(args) == 0  # a second run replaces its files
+    out = capsys.readouterr().out
+    files = [p for p in (tmp_path / "demo").rglob("*") if p.is_file()]
+    assert files and all(f"saved {p}" in out for p in files)
+    assert len(files) == len({p.name for p in files})
+
+
 def test_failed_job_exits_1_with_the_message_on_stderr(fake_comfyui, capsys):
     fake_comfyui.script(Script(error_node="3", error_message="CUDA out of memory"))
     code, result, err = run_json(capsys, str(T2I), "-p", "prompt=x", "--server", fake_comfyui.url)
