@@ -2,7 +2,8 @@
 
 Built on click, imported only by the console script and ``python -m``, never by
 ``import comfykit_sync``. Exit codes: 0 success, 1 failed job or lint problems, 2 caller mistakes
-(bad options, unreadable workflow, bad parameters).
+(bad options, unreadable workflow, bad parameters), 130 Ctrl-C (a running job is cancelled on the
+server first).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, TextIO
 
 import click
 
-from .errors import ComfyKitError
+from .errors import ComfyKitError, JobInterrupted
 from .events import (
     Completed,
     Event,
@@ -33,6 +34,8 @@ from .events import (
 from .models import ExecuteResult
 
 DEMO_WORKFLOW = Path(__file__).parent / "testing" / "workflows" / "text_to_image.json"
+#: exit code after Ctrl-C (128 + SIGINT), as shells report it
+INTERRUPTED = 130
 
 
 @click.group(help="Run and inspect ComfyUI workflows.")
@@ -274,8 +277,14 @@ def run(
             job = kit.submit(workflow, params, backend=backend, timeout=timeout, on_event=progress)
         except ComfyKitError as exc:  # raised before anything was sent
             return _caller_mistake(exc)
+        except KeyboardInterrupt as exc:  # a queued job was cancelled on the server first
+            progress.close()
+            return _interrupted(None, exc)
         try:
             result = job.result()
+        except KeyboardInterrupt as exc:  # job.result() cancelled the job on the server first
+            progress.close()
+            return _interrupted(job.prompt_id, exc)
         finally:
             progress.close()
         saved: list[Path] = []
@@ -298,6 +307,18 @@ def run(
         print(f"error: download failed: {download_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _interrupted(prompt_id: str | None, exc: KeyboardInterrupt) -> int:
+    """Say what became of the job after Ctrl-C, with its prompt id; exit code 130."""
+    if isinstance(exc, JobInterrupted):
+        message = str(exc)
+    elif prompt_id is None:  # while loading or uploading, or a second Ctrl-C during the cancel
+        message = "the job may have been queued; it was not cancelled"
+    else:  # a second Ctrl-C stopped the cancel itself
+        message = f"prompt {prompt_id}: the cancel could not be confirmed"
+    print(f"interrupted: {message}", file=sys.stderr)
+    return INTERRUPTED
 
 
 def _caller_mistake(exc: ComfyKitError) -> int:
@@ -370,9 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.Abort:
+    except click.Abort:  # Ctrl-C outside a job
         print("aborted", file=sys.stderr)
-        return 1
+        return INTERRUPTED
     return int(code or 0)
 
 

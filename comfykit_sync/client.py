@@ -19,7 +19,7 @@ from .config import Config
 from .errors import ComfyKitError, ConfigurationError, ParameterError, UnsupportedSourceError
 from .events import EventCallback
 from .inspection import WorkflowInfo, inspect_graph
-from .job import ON_TIMEOUT, Job
+from .job import ON_TIMEOUT, Job, cancel_after_interrupt
 from .models import Artifact, ExecuteResult, Workflow
 from .params import (
     UploadSource,
@@ -256,6 +256,8 @@ class ComfyKit:
             submission = runner.submit(prepared)
         except ComfyKitError as exc:
             return failed(exc, seeds)
+        except KeyboardInterrupt as exc:  # the prompt may have reached the server: cancel it
+            raise cancel_after_interrupt(runner, prepared.prompt_id) from exc
         log.debug("submitted prompt %s to %s", submission.prompt_id, runner.name)
         return job(submission.prompt_id, seeds=seeds, warnings=spec.warnings + submission.warnings)
 
