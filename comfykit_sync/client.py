@@ -207,6 +207,7 @@ class ComfyKit:
             raise ConfigurationError(
                 f"backend {runner.name!r} cannot upload files (parameters: {', '.join(uploads)})"
             )
+        runner.check_params(spec, values)
 
         def job(prompt_id: str | None, **kwargs: Any) -> Job:
             return Job(

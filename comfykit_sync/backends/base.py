@@ -161,6 +161,11 @@ class Backend(abc.ABC):
     def cancel(self, prompt_id: str) -> bool:
         """Cancel the job (dequeue if pending, interrupt if running); True if it was live."""
 
+    def check_params(self, spec: WorkflowSpec, values: Mapping[str, Any]) -> None:  # noqa: B027
+        """Raise ``ParameterError`` for bound values the server is known to refuse (e.g. a
+        server file name it does not list). Called before anything is sent; ``values`` are
+        those of :class:`PreparedJob` before uploads. Default: nothing to check."""
+
     def check_job_id(self, prompt_id: str) -> None:
         """Raise ``ParameterError`` for an id this backend never gives a job (``kit.job()``
         calls it before anything is sent). The default refuses empty and path-like ids."""
