@@ -14,12 +14,10 @@ import logging
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
-from .._http import HttpClient
 from ..errors import ComfyKitError, ParameterError
 from ..params import WorkflowSpec
-from .comfyui import remaining_timeout
+from .comfyui import ComfyUIClient, remaining_timeout
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +31,9 @@ def _checkable(name: str) -> bool:
     return bool(name) and "/" not in name and "\\" not in name and not name.endswith(_ANNOTATIONS)
 
 
-def _options(info: Any, class_type: str, field: str) -> list[str] | None:
-    """The combo options of ``field`` in an ``/object_info/{class}`` reply (``None``: no combo)."""
-    node = info.get(class_type) if isinstance(info, Mapping) else None
-    inputs = node.get("input") if isinstance(node, Mapping) else None
+def _options(node: Mapping[str, Any] | None, field: str) -> list[str] | None:
+    """The combo options of input ``field`` of a node definition (``None``: not a combo)."""
+    inputs = node.get("input") if node is not None else None
     if not isinstance(inputs, Mapping):
         return None
     for section in ("required", "optional"):
@@ -54,38 +51,35 @@ def _options(info: Any, class_type: str, field: str) -> list[str] | None:
 
 
 class _Listings:
-    """``/object_info/{class}`` options, fetched once per class, all within one deadline."""
+    """Node definitions read fresh (file lists change), once per class, within one deadline."""
 
-    def __init__(self, http: HttpClient) -> None:
-        self.http = http
-        self.deadline = time.monotonic() + sum(http.timeout)
-        self.replies: dict[str, Any] = {}
+    def __init__(self, client: ComfyUIClient) -> None:
+        self.client = client
+        self.deadline = time.monotonic() + sum(client.http.timeout)
+        self.nodes: dict[str, Mapping[str, Any] | None] = {}
 
     def options(self, class_type: str, field: str) -> list[str] | None:
-        if class_type not in self.replies:
-            self.replies[class_type] = self._fetch(class_type)
-        return _options(self.replies[class_type], class_type, field)
+        if class_type not in self.nodes:
+            self.nodes[class_type] = self._fetch(class_type)
+        return _options(self.nodes[class_type], field)
 
-    def _fetch(self, class_type: str) -> Any:
+    def _fetch(self, class_type: str) -> Mapping[str, Any] | None:
         if time.monotonic() >= self.deadline:
             return None
+        timeout = remaining_timeout(self.client.http.timeout, self.deadline)
         try:
-            return self.http.json(
-                "GET",
-                f"/object_info/{quote(class_type, safe='')}",
-                what=f"reading the inputs of {class_type}",
-                attempts=1,
-                timeout=remaining_timeout(self.http.timeout, self.deadline),
-            )
+            return self.client.node_definition(class_type, timeout=timeout)
         except ComfyKitError as exc:  # the submit will meet the same server: it decides then
             log.debug("not checking %s file names: %s", class_type, exc)
             return None
 
 
-def check_server_files(http: HttpClient, spec: WorkflowSpec, values: Mapping[str, Any]) -> None:
+def check_server_files(
+    client: ComfyUIClient, spec: WorkflowSpec, values: Mapping[str, Any]
+) -> None:
     """Raise one ``ParameterError`` naming every upload parameter whose server file name the
     server does not list for its loader input."""
-    listings = _Listings(http)
+    listings = _Listings(client)
     problems: list[str] = []
     culprits: list[str] = []
     for name, value in values.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -63,6 +63,9 @@ class PreparedJob:
 
     ``values`` are the bound parameter values by name (uploads already resolved to server names);
     ``prompt_id`` is minted by the client so that an ambiguous submit can be checked.
+    ``targets`` are the output node ids to run (with what they depend on) when the caller asked
+    for only some outputs (``outputs=``), ``None`` to run every output; only backends with the
+    ``"partial"`` capability get a job with targets.
     """
 
     prompt_id: str
@@ -71,6 +74,7 @@ class PreparedJob:
     graph: Mapping[str, Any] = attrs.field(repr=False)
     values: Mapping[str, Any] = attrs.field(repr=False)
     seeds: Mapping[str, int]
+    targets: tuple[str, ...] | None = None
 
 
 @attrs.frozen
@@ -117,7 +121,8 @@ class Backend(abc.ABC):
     """Base class of execution backends; subclasses set ``name`` and ``capabilities``."""
 
     name: ClassVar[str]
-    #: optional features: "upload", "cancel", "events", "reattach"
+    #: optional features: "upload", "cancel", "events", "reattach", "partial" (runs only the
+    #: output nodes in ``PreparedJob.targets``)
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, context: BackendContext) -> None:
@@ -170,6 +175,15 @@ class Backend(abc.ABC):
         """Raise ``ParameterError`` for an id this backend never gives a job (``kit.job()``
         calls it before anything is sent). The default refuses empty and path-like ids."""
         check_job_id(prompt_id)
+
+    def output_node_classes(self, class_types: Collection[str]) -> Mapping[str, bool]:
+        """Whether each node class is an output node on the server, for the classes the backend
+        can tell (the default: none).
+
+        The kit asks before submitting a job with ``targets``, to refuse a target the server
+        would ignore. Must not raise: a class that cannot be looked up is left out.
+        """
+        return {}
 
     @property
     def default_timeout(self) -> float:
