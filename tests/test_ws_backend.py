@@ -140,6 +140,7 @@ def test_progress_keeps_a_job_without_listener_alive_without_queue_checks(fake_c
         client,
         sub,
         {},
+        to_run=(),
         deadline=time.monotonic() + WAIT,
         queue_deadline=None,
         emit=None,
