@@ -283,7 +283,7 @@ def run(
             job = kit.submit(workflow, params, backend=backend, timeout=timeout, on_event=progress)
         except ComfyKitError as exc:  # raised before anything was sent
             return _caller_mistake(exc)
-        except KeyboardInterrupt as exc:  # a queued job was cancelled on the server first
+        except KeyboardInterrupt as exc:  # once sent, the job was cancelled on the server first
             progress.close()
             return _interrupted(None, exc)
         try:
@@ -319,8 +319,8 @@ def _interrupted(prompt_id: str | None, exc: KeyboardInterrupt) -> int:
     """Say what became of the job after Ctrl-C, with its prompt id; exit code 130."""
     if isinstance(exc, JobInterrupted):
         message = str(exc)
-    elif prompt_id is None:  # while loading or uploading, or a second Ctrl-C during the cancel
-        message = "the job may have been queued; it was not cancelled"
+    elif prompt_id is None:  # before the prompt was sent, or a second Ctrl-C stopped the cancel
+        message = "no job was queued, or its cancel was interrupted too"
     else:  # a second Ctrl-C stopped the cancel itself
         message = f"prompt {prompt_id}: the cancel could not be confirmed"
     print(f"interrupted: {message}", file=sys.stderr)
