@@ -52,8 +52,8 @@ def scan_title(
     errors: list[DSLError] = []
     if title.startswith(OUTPUT_PREFIX) and "," not in title:
         # Compatibility: a title that is exactly an output marker keeps its remainder verbatim.
-        output = _output_name(title[len(OUTPUT_PREFIX) :], where, node_id, errors)
-        return ParsedTitle(output, (), ()), tuple(errors)
+        only = _output_name(title[len(OUTPUT_PREFIX) :], where, node_id, errors)
+        return ParsedTitle(only, (), ()), tuple(errors)
     output: str | None = None
     markers: list[Marker] = []
     warnings: list[str] = []
