@@ -134,13 +134,12 @@ class _TaskRun:
                 on_event=self.progress,
                 **self.options,
             )
-            if self.job.done():  # not submitted, or the outcome of the submit is unknown
-                result = self.job.result()
-                return (
-                    self._retry(result.error, result) if self._retryable(result.error) else result
-                )
-        self.progress.publish(prompt_id=self.job.prompt_id)
-        return self.job.result()
+        if self.job.prompt_id:
+            self.progress.publish(prompt_id=self.job.prompt_id)
+        result = self.job.result()
+        # the server could not be reached (to submit, or to the end of the wait): the next
+        # attempt looks the job up first, so a retry never runs it twice
+        return self._retry(result.error, result) if self._retryable(result.error) else result
 
     def _find_job(self) -> Job | None:
         """The job an earlier attempt submitted, if the server knows it."""
@@ -183,7 +182,7 @@ class _TaskRun:
         return prompt_id if isinstance(prompt_id, str) else None
 
     def _retryable(self, error: ComfyKitError | None) -> bool:
-        """Whether a failed submit may be retried: nothing was queued, or the retry will find
+        """Whether a transient failure may be retried: nothing was sent, or the retry will find
         the job by its prompt id before submitting."""
         if not isinstance(error, TRANSIENT):
             return False
