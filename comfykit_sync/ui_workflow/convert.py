@@ -21,13 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import UIConversionError
-from .live import Kind, LiveNode, LiveWorkflow, load
+from .live import Kind, LiveGraph, LiveNode, LiveWorkflow, load
 from .node_defs import NodeDefs
-from .promoted import configure_instances, widget_from_slot
+from .primitive import apply_primitives
+from .promoted import configure_instances
 from .resolve import ExecNode, LinkRef, Resolver, expand
 from .saved import MODE_BYPASS, MODE_NEVER, parse_workflow
 from .text import apply_text_replacements, process_dynamic_prompt
-from .virtual import PRIMITIVE_NODE
 from .widgets import Role, WidgetState
 
 #: Nodes whose ``filename_prefix`` the frontend runs through ``%Node.widget%`` replacement.
@@ -52,7 +52,6 @@ SAVE_NODE_TYPES = frozenset(
         "SaveLatent",
     }
 )
-REPLACE_PROPERTY = "Run widget replace on values"
 SEARCH_REPLACE_PROPERTY = "Node name for S&R"
 
 
@@ -76,7 +75,7 @@ def convert_ui_workflow(
     nodes = expand(live)
     lookup = _widget_lookup(live)
     clock = now or datetime.now
-    _apply_primitives(live, nodes, lookup, clock)
+    apply_primitives(nodes.values(), lookup, clock)
     emitter = _Emitter(Resolver(live, nodes), rng or random.Random(0), lookup, clock)
     output: dict[str, Any] = {}
     for exec_node in nodes.values():
@@ -152,33 +151,6 @@ class _Emitter:
         return value
 
 
-def _apply_primitives(
-    live: LiveWorkflow,
-    nodes: Mapping[str, ExecNode],
-    lookup: Callable[[str, str], tuple[bool, object]],
-    now: Callable[[], datetime],
-) -> None:
-    """Each connected PrimitiveNode writes its value into the widgets its links point at."""
-    for exec_node in nodes.values():
-        node = exec_node.node
-        state = node.widgets.find("value")
-        if node.kind is not Kind.VIRTUAL or node.saved.type != PRIMITIVE_NODE or state is None:
-            continue
-        value = state.value
-        if value and isinstance(value, str) and node.properties.get(REPLACE_PROPERTY):
-            value = apply_text_replacements(value, lookup, now)
-        graph = exec_node.graph
-        for link_id in node.saved.outputs[0].links:
-            link = graph.saved.links.get(link_id)
-            target = graph.nodes.get(link.target_id) if link is not None else None
-            index = target.input_index(link_id) if target is not None else None
-            if target is None or index is None:
-                continue
-            target_state = widget_from_slot(target, index, live)
-            if target_state is not None:
-                target_state.value = value
-
-
 def _widget_lookup(live: LiveWorkflow) -> Callable[[str, str], tuple[bool, object]]:
     """``%Node.widget%``: the first node whose "Node name for S&R" (else title) is ``Node``."""
     all_nodes = list(_all_nodes(live))
@@ -193,9 +165,16 @@ def _widget_lookup(live: LiveWorkflow) -> Callable[[str, str], tuple[bool, objec
 
 
 def _all_nodes(live: LiveWorkflow) -> Iterator[LiveNode]:
-    yield from live.root.nodes.values()
-    for graph in live.subgraphs.values():
-        yield from graph.nodes.values()
+    """Every node, a subgraph instance's inside before the instance (``collectAllNodes``)."""
+
+    def visit(graph: LiveGraph, seen: frozenset[str]) -> Iterator[LiveNode]:
+        for node in graph.nodes.values():
+            definition = node.definition
+            if definition is not None and definition.id not in seen:
+                yield from visit(live.subgraphs[definition.id], seen | {definition.id})
+            yield node
+
+    return visit(live.root, frozenset())
 
 
 def _search_name(node: LiveNode) -> object:

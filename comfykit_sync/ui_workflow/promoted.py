@@ -84,24 +84,18 @@ def _source(
         index = target.input_index(link_id) if target is not None else None
         if target is None or index is None:
             continue
-        state = widget_from_slot(target, index, live, done, stack)
+        if target.kind is Kind.SUBGRAPH:  # a nested instance: promote its promoted widget
+            _configure(target, live, done, stack)
+        state = widget_from_slot(target, index)
         if state is not None:
             return target, state
     return None
 
 
-def widget_from_slot(
-    node: LiveNode,
-    index: int,
-    live: LiveWorkflow,
-    done: set[int] | None = None,
-    stack: tuple[int, ...] = (),
-) -> WidgetState | None:
+def widget_from_slot(node: LiveNode, index: int) -> WidgetState | None:
     """The widget behind input ``index`` of ``node`` (a promoted one on an instance)."""
     live_input = node.inputs[index]
     if node.kind is Kind.SUBGRAPH:
-        if done is not None:
-            _configure(node, live, done, stack)
         return node.widgets.find(live_input.name)
     if live_input.widget is None:
         return None
