@@ -487,6 +487,14 @@ def test_links_saved_as_objects_read_the_same(info):
     assert convert_ui_workflow(objects, info) == convert_ui_workflow(arrays, info)
 
 
+def test_native_reroutes_are_link_midpoints_not_nodes(info):
+    plain = checkpoint_sampler_decode().workflow()
+    rerouted = json.loads(json.dumps(plain))
+    rerouted["extra"]["reroutes"] = [{"id": 1, "pos": [10, 10], "linkIds": [3]}]
+    rerouted["extra"]["linkExtensions"] = [{"id": 3, "parentId": 1}]
+    assert convert_ui_workflow(rerouted, info) == convert_ui_workflow(plain, info)
+
+
 def test_ui_format_is_told_apart_from_api_format(info):
     assert is_ui_workflow(checkpoint_sampler_decode().workflow())
     assert is_ui_workflow({"nodes": [], "links": []})
@@ -673,9 +681,11 @@ def test_a_missing_node_type_that_is_bypassed_or_muted_is_converted_around(info)
     assert inputs_of(prompt, "4")["images"] == ["1", 0]
 
 
-def test_legacy_group_nodes_are_refused(info):
+@pytest.mark.parametrize("mode", [0, 2, 4])
+def test_legacy_group_nodes_are_refused(info, mode):
+    """The frontend expands them even when muted or bypassed; this converter does not."""
     g = UIGraph()
-    g.add(3, "workflow>Sampler Group", [1, "fixed"])
+    g.add(3, "workflow>Sampler Group", [1, "fixed"], mode=mode)
     workflow = g.workflow()
     workflow["extra"]["groupNodes"] = {"Sampler Group": {"nodes": [], "links": []}}
     assert_refused(workflow, info, "3", "workflow>Sampler Group", "workflow>Sampler Group", "group")

@@ -80,6 +80,11 @@ def convert_ui_workflow(
     output: dict[str, Any] = {}
     for exec_node in nodes.values():
         node = exec_node.node
+        if node.kind is Kind.GROUP:  # expanded by the frontend even when muted or bypassed
+            raise _refuse(
+                exec_node,
+                "legacy group nodes are not supported; convert it to a subgraph in the editor",
+            )
         if node.kind in (Kind.VIRTUAL, Kind.SUBGRAPH) or node.mode in (MODE_NEVER, MODE_BYPASS):
             continue
         output[exec_node.exec_id] = emitter.emit(exec_node)
@@ -102,11 +107,6 @@ class _Emitter:
 
     def emit(self, exec_node: ExecNode) -> dict[str, Any]:
         node = exec_node.node
-        if node.kind is Kind.GROUP:
-            raise _refuse(
-                exec_node,
-                "legacy group nodes are not supported; convert it to a subgraph in the editor",
-            )
         if node.kind is not Kind.REAL:
             raise _refuse(
                 exec_node,

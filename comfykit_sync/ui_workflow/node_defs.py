@@ -59,8 +59,8 @@ class NodeDefs:
 
 
 def _parse_def(name: str, raw: Mapping[str, Any]) -> NodeDef:
-    declared = raw.get("input") if isinstance(raw.get("input"), Mapping) else {}
-    order = raw.get("input_order") if isinstance(raw.get("input_order"), Mapping) else {}
+    declared = _mapping(raw.get("input"))
+    order = _mapping(raw.get("input_order"))
     inputs: list[InputDef] = []
     for section in ("required", "optional"):
         specs = declared.get(section)
@@ -85,6 +85,10 @@ def _parse_def(name: str, raw: Mapping[str, Any]) -> NodeDef:
             for o in (outputs if isinstance(outputs, list) else ())
         ),
     )
+
+
+def _mapping(raw: Any) -> Mapping[str, Any]:
+    return raw if isinstance(raw, Mapping) else {}
 
 
 def ordered_names(specs: Mapping[str, Any], order: Any) -> list[str]:

@@ -24,8 +24,15 @@ from .virtual import PRIMITIVE_NODE
 REPLACE_PROPERTY = "Run widget replace on values"
 #: Spec keys that do not stop two inputs' configs from merging.
 _MERGE_IGNORED = frozenset(
-    {"default", "forceInput", "defaultInput", "control_after_generate", "multiline", "tooltip"}
-    | {"dynamicPrompts"}
+    (
+        "default",
+        "forceInput",
+        "defaultInput",
+        "control_after_generate",
+        "multiline",
+        "tooltip",
+        "dynamicPrompts",
+    )
 )
 
 

@@ -55,10 +55,9 @@ def _configure(node: LiveNode, live: LiveWorkflow, done: set[int], stack: tuple[
         if source is None:
             continue
         source_node, source_state = source
-        widget = Widget(
-            slot.name, Role.VALUE, default=source_state.value, input=source_state.widget.input
-        )
-        states.append(WidgetState(widget, source_state.value))
+        value = source_state.display_value  # the instance starts with a copy of it
+        widget = Widget(slot.name, Role.VALUE, default=value, input=source_state.widget.input)
+        states.append(WidgetState(widget, value))
         controls.append(_has_control(source_node.widgets, source_state))
     node.widgets = NodeWidgets(states)
     proxies = _proxy_entries(node.properties.get("proxyWidgets"))

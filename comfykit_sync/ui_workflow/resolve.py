@@ -56,7 +56,9 @@ def expand(live: LiveWorkflow) -> dict[str, ExecNode]:
     """Every node of the workflow by execution id, subgraph instances expanded recursively."""
     nodes: dict[str, ExecNode] = {}
 
-    def add(graph: LiveGraph, path: tuple[str, ...], host: ExecNode | None, seen: frozenset[str]):
+    def add(
+        graph: LiveGraph, path: tuple[str, ...], host: ExecNode | None, seen: frozenset[str]
+    ) -> None:
         for node in graph.nodes.values():
             exec_node = ExecNode(":".join((*path, node.id)), path, node, graph, host)
             nodes[exec_node.exec_id] = exec_node
