@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 from ui_graphs import Subgraph, UIGraph
 
 from comfykit_sync.errors import UIConversionError, WorkflowLoadError
-from comfykit_sync.ui_workflow import convert_ui_workflow, is_ui_workflow
+from comfykit_sync.ui_workflow import (
+    PrimitiveSource,
+    convert_ui,
+    convert_ui_workflow,
+    is_ui_workflow,
+)
 
 ORACLE = Path(__file__).resolve().parents[1].parent / "shared" / "ui-oracle"
 EXPECTED = sorted(p.name for p in (ORACLE / "expected").glob("*.json"))
@@ -643,6 +648,45 @@ def test_a_subgraph_output_fed_straight_from_its_input_resolves_outside(info):
     prompt = convert_ui_workflow(g.workflow(s), info)
     assert inputs_of(prompt, "2")["images"] == ["1", 0]
     assert inputs_of(prompt, "3") == {"filename_prefix": "unfed output"}
+
+
+def test_convert_ui_tells_which_inputs_each_primitive_node_reached(info):
+    """A DSL marker on a PrimitiveNode's title binds every input its value reached."""
+    s = Subgraph("sub-prim", "Sized", [("steps", "INT")], [("LATENT", "LATENT")])
+    s.add(5, "KSampler", [7, "fixed", 20, 8, "euler", "normal", 1], outputs=("LATENT",))
+    s.add(6, "EmptyLatentImage", [512, 512, 1], outputs=("LATENT",))
+    s.add(8, "PrimitiveNode", [768, "fixed"], title="$width", outputs=("INT",))
+    s.connect(8, 0, 6, "width", "INT", widget=True)
+    s.connect(6, 0, 5, "latent_image", "LATENT")
+    s.connect_input(0, 5, "steps", widget=True)
+    s.connect_output(5, 0, 0)
+    g = UIGraph()
+    g.add(1, "PrimitiveNode", [30, "fixed"], title="$steps.value", outputs=("INT",))
+    g.add(2, "KSampler", [1, "fixed", 20, 8, "euler", "normal", 1])
+    g.add(3, "KSampler", [1, "fixed", 20, 8, "euler", "normal", 1], mode=2)
+    g.connect(1, 0, 2, "steps", "INT", widget=True)
+    g.connect(1, 0, 3, "steps", "INT", widget=True)
+    s.instance(g, 10, [40])
+    s.instance(g, 11, [41])
+    g.add(4, "PrimitiveNode", [50, "fixed"], title="into the subgraph", outputs=("INT",))
+    g.connect(4, 0, 11, "steps", "INT", widget=True)
+    g.add(9, "PrimitiveNode", [], outputs=("INT",))  # never connected: no value, not listed
+    result = convert_ui(g.workflow(s), info)
+    assert result.prompt == convert_ui_workflow(g.workflow(s), info)
+    assert result.primitives == (
+        PrimitiveSource("1", "$steps.value", (("2", "steps"),)),
+        PrimitiveSource("10:8", "$width", (("10:6", "width"),)),
+        PrimitiveSource("11:8", "$width", (("11:6", "width"),)),
+        # a subgraph input linked to a primitive is linked, so the interior keeps its value
+        PrimitiveSource("4", "into the subgraph", ()),
+    )
+    assert (
+        inputs_of(result.prompt, "10:6")["width"]
+        == inputs_of(result.prompt, "11:6")["width"]
+        == 768
+    )
+    assert inputs_of(result.prompt, "10:5")["steps"] == 40
+    assert inputs_of(result.prompt, "11:5")["steps"] == 20
 
 
 # --- what cannot be converted faithfully is refused -------------------------------------------

@@ -10,7 +10,14 @@ faithfully is refused with :class:`~comfykit_sync.errors.UIConversionError`.
 from __future__ import annotations
 
 from ..errors import UIConversionError
-from .convert import convert_ui_workflow
+from .convert import PrimitiveSource, UIConversion, convert_ui, convert_ui_workflow
 from .detection import is_ui_workflow
 
-__all__ = ["UIConversionError", "convert_ui_workflow", "is_ui_workflow"]
+__all__ = [
+    "PrimitiveSource",
+    "UIConversion",
+    "UIConversionError",
+    "convert_ui",
+    "convert_ui_workflow",
+    "is_ui_workflow",
+]

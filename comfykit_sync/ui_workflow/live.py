@@ -157,14 +157,12 @@ def _real_inputs(node: SavedNode, node_def: NodeDef) -> list[LiveInput]:
     """The inputs the frontend creates: the connection sockets, then one socket per widget,
     each in definition order and with its saved link (matched by name); saved inputs the
     definition does not declare (added by a node's own extension) follow."""
-    by_name: dict[str, SavedInput] = {}
-    for saved in node.inputs:
-        by_name.setdefault(saved.name, saved)
+    by_name = {saved.name: saved for saved in node.inputs}  # the last of a name wins
     sockets = [i for i in node_def.inputs if not is_widget_input(i)]
     widgets = [i for i in node_def.inputs if is_widget_input(i)]
     inputs: list[LiveInput] = []
     for input_def in (*sockets, *widgets):
-        saved_input = by_name.pop(input_def.name, None)
+        saved_input = by_name.get(input_def.name)
         inputs.append(
             LiveInput(
                 name=input_def.name,
@@ -173,7 +171,8 @@ def _real_inputs(node: SavedNode, node_def: NodeDef) -> list[LiveInput]:
                 widget=input_def.name if is_widget_input(input_def) else None,
             )
         )
-    inputs.extend(_saved_input(s) for s in node.inputs if by_name.get(s.name) is s)
+    declared = {i.name for i in node_def.inputs}
+    inputs.extend(_saved_input(s) for s in node.inputs if s.name not in declared)
     return inputs
 
 

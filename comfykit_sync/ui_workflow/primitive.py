@@ -43,7 +43,7 @@ def apply_primitives(
     for exec_node in nodes:
         node = exec_node.node
         state = node.widgets.find("value")
-        if node.kind is not Kind.VIRTUAL or node.saved.type != PRIMITIVE_NODE or state is None:
+        if not is_primitive(node) or state is None:
             continue
         targets = list(_targets(exec_node.graph, node))
         value = _clamp(state.value, targets)
@@ -53,6 +53,16 @@ def apply_primitives(
             target_state = widget_from_slot(target, index)
             if target_state is not None:
                 target_state.value = value
+                target_state.primitive = node.id
+
+
+def is_primitive(node: LiveNode) -> bool:
+    """A connected PrimitiveNode (one with a value widget)."""
+    return (
+        node.kind is Kind.VIRTUAL
+        and node.saved.type == PRIMITIVE_NODE
+        and node.widgets.find("value") is not None
+    )
 
 
 def _targets(graph: LiveGraph, primitive: LiveNode) -> Iterable[tuple[LiveNode, int]]:

@@ -47,6 +47,8 @@ class Literal:
     """A value resolved from a promoted widget instead of a link."""
 
     value: Any
+    #: The id of the PrimitiveNode that set the value, if one did.
+    primitive: str | None = None
 
 
 Resolved = LinkRef | Literal
@@ -127,7 +129,11 @@ class Resolver:
         if state is None:
             return None
         overrides = host.host.node.overrides if host.host is not None else {}
-        return Literal(overrides.get((host.node.id, host_input.name), state.value))
+        key = (host.node.id, host_input.name)
+        if key in overrides:
+            return Literal(overrides[key])
+        primitive = ":".join((*host.path, state.primitive)) if state.primitive else None
+        return Literal(state.value, primitive)
 
     def _output(
         self, exec_node: ExecNode, slot: int, type_: str, visited: set[tuple[str, str, int]]

@@ -72,6 +72,8 @@ class WidgetState:
     value: Any
     #: For a dynamic combo: its selected option's widgets have been inserted after it.
     expanded: bool = False
+    #: The id of the PrimitiveNode (in the same graph) that wrote the value, if one did.
+    primitive: str | None = None
 
     @property
     def display_value(self) -> Any:
