@@ -3,8 +3,8 @@
 Every graph (the root and each subgraph definition) gets one :class:`LiveNode` per saved node,
 shared by all instances of a definition, as in the frontend. A node is one of:
 
-* ``REAL``: its type is in ``/object_info``; its inputs follow the definition's order (every
-  widget has a socket) and its widgets carry the saved values;
+* ``REAL``: its type is in ``/object_info``; its inputs are the connection sockets, then one
+  socket per widget, in definition order, and its widgets carry the saved values;
 * ``SUBGRAPH``: an instance of a subgraph definition; its widgets are the promoted ones;
 * ``VIRTUAL``: a frontend-only type (see :mod:`.virtual`);
 * ``GROUP``: a legacy group node (``workflow>Name``), which this converter does not expand;
