@@ -118,6 +118,7 @@ def _sample(cls: type[ComfyKitError]) -> ComfyKitError:
         "plugin": "presets",
         "params": ("seed",),
         "field": "text",
+        "title": "Sampler",
         "sent": False,
         "cancelled": True,
         "deadline": "queue",
