@@ -144,3 +144,116 @@ def text_to_image(
     ui.link(3, 0, 8, "samples").link(4, 2, 8, "vae").link(8, 0, 9, "images")
     ui.link(6, 0, 10, "source")
     return ui
+
+
+def subgraph(
+    workflow: dict[str, Any],
+    instance_id: int,
+    inner: UIWorkflow,
+    *,
+    inputs: list[tuple[str, str, int, str]],
+    outputs: list[tuple[str, str, int, int]],
+    name: str = "Encode",
+) -> dict[str, Any]:
+    """Add a subgraph built from ``inner`` to ``workflow`` and place one instance of it.
+
+    ``inputs``: (name, type, inner node, inner input) fed from the instance's input sockets;
+    ``outputs``: (name, type, inner node, inner output slot) exposed on the instance.
+    Returns the instance node (link it with :func:`link_instance`).
+    """
+    sg_id = f"00000000-0000-4000-8000-{instance_id:012d}"
+    links: list[dict[str, Any]] = []
+    next_id = 1000 + instance_id * 100
+    for origin, origin_slot, target, slot, kind in (
+        (link[1], link[2], link[3], link[4], link[5]) for link in inner.links
+    ):
+        links.append(
+            dict(
+                id=next_id,
+                origin_id=origin,
+                origin_slot=origin_slot,
+                target_id=target,
+                target_slot=slot,
+                type=kind,
+            )
+        )
+        next_id += 1
+    nodes = copy.deepcopy(list(inner.nodes.values()))
+    by_id = {node["id"]: node for node in nodes}
+    for node in nodes:  # renumber the inner links' ids on both ends
+        for entry in node["inputs"]:
+            entry["link"] = None
+        for entry in node["outputs"]:
+            entry["links"] = []
+    for link in links:
+        by_id[link["target_id"]]["inputs"][link["target_slot"]]["link"] = link["id"]
+        by_id[link["origin_id"]]["outputs"][link["origin_slot"]]["links"].append(link["id"])
+    sg_inputs, sg_outputs = [], []
+    for slot, (input_name, kind, target, target_input) in enumerate(inputs):
+        entries = by_id[target]["inputs"]
+        index = next(i for i, x in enumerate(entries) if x["name"] == target_input)
+        entries[index]["link"] = next_id
+        links.append(
+            dict(id=next_id, origin_id=-10, origin_slot=slot, target_id=target,
+                 target_slot=index, type=kind)
+        )  # fmt: skip
+        sg_inputs.append(
+            {"id": f"in-{slot}", "name": input_name, "type": kind, "linkIds": [next_id]}
+        )
+        next_id += 1
+    for slot, (output_name, kind, origin, origin_slot) in enumerate(outputs):
+        by_id[origin]["outputs"][origin_slot]["links"].append(next_id)
+        links.append(
+            dict(id=next_id, origin_id=origin, origin_slot=origin_slot, target_id=-20,
+                 target_slot=slot, type=kind)
+        )  # fmt: skip
+        sg_outputs.append(
+            {"id": f"out-{slot}", "name": output_name, "type": kind, "linkIds": [next_id]}
+        )
+        next_id += 1
+    definition = {
+        "id": sg_id,
+        "version": 1,
+        "state": {"lastGroupId": 0, "lastNodeId": 100, "lastLinkId": next_id, "lastRerouteId": 0},
+        "revision": 0,
+        "config": {},
+        "name": name,
+        "inputNode": {"id": -10, "bounding": [0, 0, 120, 60]},
+        "outputNode": {"id": -20, "bounding": [600, 0, 120, 60]},
+        "inputs": sg_inputs,
+        "outputs": sg_outputs,
+        "widgets": [],
+        "nodes": nodes,
+        "groups": [],
+        "links": links,
+        "extra": {},
+    }
+    workflow.setdefault("definitions", {}).setdefault("subgraphs", []).append(definition)
+    instance = {
+        "id": instance_id,
+        "type": sg_id,
+        "pos": [0, 0],
+        "size": [270, 80],
+        "flags": {},
+        "order": len(workflow["nodes"]),
+        "mode": 0,
+        "inputs": [{"name": n, "type": t, "link": None} for n, t, _, _ in inputs],
+        "outputs": [{"name": n, "type": t, "links": []} for n, t, _, _ in outputs],
+        "properties": {"proxyWidgets": []},
+        "widgets_values": [],
+    }
+    workflow["nodes"].append(instance)
+    return instance
+
+
+def link_instance(
+    workflow: dict[str, Any], origin: int, origin_slot: int, target: int, target_slot: int
+) -> None:
+    """Link two root nodes of a built workflow by slot index (for subgraph instances)."""
+    link_id = max((link[0] for link in workflow["links"]), default=0) + 1
+    nodes = {node["id"]: node for node in workflow["nodes"]}
+    output = nodes[origin]["outputs"][origin_slot]
+    output["links"].append(link_id)
+    nodes[target]["inputs"][target_slot]["link"] = link_id
+    workflow["links"].append([link_id, origin, origin_slot, target, target_slot, output["type"]])
+    workflow["last_link_id"] = link_id

@@ -36,18 +36,23 @@ def comfykit_load_workflow(
 
 def convert(ui: Mapping[str, Any], source: str, object_info: ObjectInfoSource) -> dict[str, Any]:
     """The API graph of the UI-format workflow ``ui`` loaded from ``source``."""
-    definitions = _definitions(source, object_info)
+    where = "the workflow dict" if source == "<dict>" else f"workflow {source}"
+    definitions = _definitions(where, object_info)
     try:
-        return convert_with_primitive_markers(ui, definitions, convert_ui_workflow)
-    except UIConversionError:
-        if not object_info.stale:
-            raise
-    fresh = _definitions(source, object_info, refresh=True)
-    return convert_with_primitive_markers(ui, fresh, convert_ui_workflow)
+        try:
+            return convert_with_primitive_markers(ui, definitions, convert_ui_workflow)
+        except UIConversionError:
+            if not object_info.stale:
+                raise
+        fresh = _definitions(where, object_info, refresh=True)
+        return convert_with_primitive_markers(ui, fresh, convert_ui_workflow)
+    except UIConversionError as exc:
+        exc.args = (f"{where}: {exc}",)  # same error and fields, the message names the file
+        raise
 
 
 def _definitions(
-    source: str, object_info: ObjectInfoSource, *, refresh: bool = False
+    where: str, object_info: ObjectInfoSource, *, refresh: bool = False
 ) -> Mapping[str, Any]:
     try:
         return object_info.refresh() if refresh else object_info.get()
@@ -55,7 +60,7 @@ def _definitions(
         raise
     except ComfyKitError as exc:
         raise WorkflowLoadError(
-            f"{source} is a UI-format workflow; converting it needs the server's node "
+            f"{where} is in UI format; converting it needs the server's node "
             f"definitions, which could not be fetched: {exc}. To convert offline, pass a saved "
             "/object_info JSON (object_info= or --object-info)"
         ) from exc
