@@ -32,7 +32,8 @@ from .events import (
 )
 from .models import ExecuteResult
 
-DEMO_WORKFLOW = Path(__file__).parent / "testing" / "workflows" / "text_to_image.json"
+#: The demo runs a workflow as ComfyUI's editor saves it with plain "Save" (UI format).
+DEMO_WORKFLOW = Path(__file__).parent / "testing" / "workflows" / "ui" / "text_to_image.json"
 
 
 @click.group(help="Run and inspect ComfyUI workflows.")
@@ -62,7 +63,7 @@ def demo(output: str, prompt: str, duration: float) -> int:
     params = {"prompt": prompt, "steps": 8, "width": 768}
     with FakeComfyUI(duration=duration) as server, ComfyKit(server.url) as kit:
         print(f"fake ComfyUI server listening on {server.url}")
-        print(f"workflow: {DEMO_WORKFLOW}")
+        print(f'workflow: {DEMO_WORKFLOW} (as saved with plain "Save", markers in node titles)')
         spec = kit.list_params(DEMO_WORKFLOW)
         for p in spec.params.values():
             flag = "required" if p.required else f"default {p.default!r}"
