@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from helpers import T2I, WORKFLOWS
-from ui_builders import text_to_image
+from ui_builders import judged, text_to_image
 
 from comfykit_sync import ComfyKit
 from comfykit_sync.cli import ProgressDisplay, main
@@ -269,15 +269,13 @@ def object_info_requests(server) -> int:
     return sum(1 for r in server.requests if r.path.endswith("/object_info"))
 
 
-def test_convert_writes_the_api_format(fake_comfyui, saved, tmp_path, capsys):
+def test_convert_writes_the_api_format(fake_comfyui, saved, object_info_file, tmp_path, capsys):
     out = tmp_path / "api.json"
     assert main(["convert", str(saved), "-o", str(out), "--server", fake_comfyui.url]) == 0
     assert "wrote" in capsys.readouterr().err
     graph = json.loads(out.read_text())
-    api = json.loads(T2I.read_text())
-    assert {k: (v["class_type"], v["inputs"], v["_meta"]) for k, v in graph.items()} == {
-        k: (v["class_type"], v["inputs"], v["_meta"]) for k, v in api.items()
-    }
+    definitions = json.loads(object_info_file.read_text())
+    assert judged(graph, definitions) == judged(json.loads(T2I.read_text()), definitions)
     assert main(["run", str(out), "-p", "prompt=again", "--server", fake_comfyui.url]) == 0
     capsys.readouterr()
     assert main(["convert", str(saved), "--server", fake_comfyui.url]) == 0

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import T2I, run_in_threads
-from ui_builders import UIWorkflow, link_instance, subgraph, text_to_image
+from helpers import T2I, WORKFLOWS, run_in_threads
+from ui_builders import UIWorkflow, judged, link_instance, subgraph, text_to_image
 
 from comfykit_sync import ComfyKit, ConfigurationError, DSLError, WorkflowLoadError
 from comfykit_sync.lint import lint_graph
@@ -64,12 +64,12 @@ def test_a_saved_file_loads_as_the_api_graph(kit, tmp_path):
     path = tmp_path / "saved.json"
     path.write_text(json.dumps(UI))
     graph = kit.load_workflow(path).graph
-    assert set(graph) == set(API)
-    for node_id, node in API.items():
-        assert graph[node_id]["class_type"] == node["class_type"]
-        assert graph[node_id]["_meta"]["title"] == node["_meta"]["title"]
-        assert graph[node_id]["inputs"] == node["inputs"], node_id
+    assert judged(graph, kit.object_info()) == judged(API, kit.object_info())
     assert kit.load_workflow(path).source == str(path)
+
+
+def test_the_bundled_ui_example_is_the_api_example_saved_by_the_editor():
+    assert json.loads((WORKFLOWS / "ui" / "text_to_image.json").read_text()) == UI
 
 
 def test_files_urls_and_dicts_give_the_same_graph(kit, tmp_path, recording_server):

@@ -257,3 +257,17 @@ def link_instance(
     nodes[target]["inputs"][target_slot]["link"] = link_id
     workflow["links"].append([link_id, origin, origin_slot, target, target_slot, output["type"]])
     workflow["last_link_id"] = link_id
+
+
+def judged(graph: dict[str, Any], object_info: dict[str, Any]) -> dict[str, Any]:
+    """A graph as the conversion is judged: class, title and the inputs the server declares.
+
+    Frontend-only widgets the frontend still sends (``PreviewAny``'s ``preview``) are dropped.
+    """
+    result = {}
+    for node_id, node in graph.items():
+        inputs = object_info[node["class_type"]]["input"]
+        declared = {name for section in inputs.values() for name in section}
+        values = {k: v for k, v in node["inputs"].items() if k in declared}
+        result[node_id] = (node["class_type"], node["_meta"]["title"], values)
+    return result
