@@ -330,6 +330,68 @@ def test_partial_execution_targets_and_explicit_number(fake_comfyui: FakeComfyUI
     assert list(entry["outputs"]) == ["2"]
 
 
+def test_partial_execution_validates_and_runs_only_what_the_targets_need(
+    fake_comfyui: FakeComfyUI, socket: Socket
+) -> None:
+    graph = image_graph()
+    graph["4"]["inputs"]["ckpt_name"] = "missing.safetensors"  # breaks only output 9
+    response = submit(fake_comfyui, graph, partial_execution_targets=["2"], client_id="client-1")
+    assert response.status_code == 200 and response.json()["node_errors"] == {}
+    prompt_id = response.json()["prompt_id"]
+    messages = socket.until_final(prompt_id)
+    ran = [m["data"]["node"] for m in messages if m["type"] == "executing"]
+    assert ran == ["1", "2", None]
+    assert list(history(fake_comfyui, prompt_id)["outputs"]) == ["2"]
+
+
+def test_targets_that_are_not_output_nodes_are_ignored(fake_comfyui: FakeComfyUI) -> None:
+    body = submit(fake_comfyui, image_graph(), partial_execution_targets=["3", "99", "9"]).json()
+    assert history(fake_comfyui, body["prompt_id"])["prompt"][4] == ["9"]
+    for targets in (["3", "99"], [], [9]):  # ids are strings: 9 is not "9"
+        rejected = submit(fake_comfyui, image_graph(), partial_execution_targets=targets)
+        assert rejected.status_code == 400, targets
+        assert rejected.json() == {
+            "error": {
+                "type": "prompt_no_outputs",
+                "message": "Prompt has no outputs",
+                "details": "",
+                "extra_info": {},
+            },
+            "node_errors": {},
+        }
+    assert submit(fake_comfyui, image_graph(), partial_execution_targets=5).status_code == 500
+
+
+def test_history_lists_cached_outputs_of_nodes_that_did_not_run(
+    fake_comfyui: FakeComfyUI, socket: Socket
+) -> None:
+    """Like ComfyUI, whose history holds the UI cache of every node of the graph."""
+    history(fake_comfyui, queued(fake_comfyui, image_graph()))
+    prompt_id = queued(
+        fake_comfyui, image_graph(), partial_execution_targets=["2"], client_id="client-1"
+    )
+    messages = socket.until_final(prompt_id)
+    assert [m["data"]["node"] for m in messages if m["type"] == "executed"] == ["2"]
+    entry = history(fake_comfyui, prompt_id)
+    assert entry["prompt"][4] == ["2"]
+    assert set(entry["outputs"]) == {"2", "9"} and set(entry["meta"]) == {"2", "9"}
+    assert entry["outputs"]["9"]["images"][0]["filename"] == "fox_00001_.png"
+
+
+def test_node_errors_of_earlier_failed_outputs_list_later_ones(
+    fake_comfyui: FakeComfyUI,
+) -> None:
+    """ComfyUI appends each failed output to every erroneous node validated so far."""
+    graph = image_graph()
+    graph["2"]["inputs"]["source"] = ["1", 5]  # bad slot: output 2 fails first
+    graph["4"]["inputs"]["ckpt_name"] = "missing.safetensors"  # output 9 fails too
+    body = submit(fake_comfyui, graph).json()
+    assert body["error"]["type"] == "prompt_outputs_failed_validation"
+    errors = body["node_errors"]
+    assert errors["2"]["dependent_outputs"] == ["2", "9"]
+    assert errors["4"]["dependent_outputs"] == ["9"]
+
+
 def test_literals_are_coerced_and_queue_items_are_positional(fake_comfyui: FakeComfyUI) -> None:
     fake_comfyui.script(Script(duration=30))
     graph = image_graph()

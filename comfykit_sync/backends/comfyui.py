@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from .._http import HttpClient
 from .._media_source import open_media
 from .._multipart import MultipartStream
+from .._targets import upstream
 from ..errors import (
     APIError,
+    ComfyKitError,
     ExecutionError,
     ExecutionInterrupted,
     InvalidResponseError,
@@ -127,6 +129,37 @@ def spec_from_entry(entry: Mapping[str, Any]) -> WorkflowSpec:
         return WorkflowSpec()
 
 
+def ran_outputs(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The history ``outputs`` of the nodes the prompt was to run.
+
+    ComfyUI lists the cached UI output of every node of the graph whose inputs match an earlier
+    run, also of output nodes this prompt did not run (not among its
+    ``partial_execution_targets``, or failed validation). Those are left out: only the
+    prompt's ``outputs_to_execute`` (``prompt[4]``) and the nodes they depend on count. Nodes
+    created by expansion count through their ``meta`` display or parent node.
+    """
+    outputs = entry.get("outputs") if isinstance(entry.get("outputs"), Mapping) else {}
+    prompt = entry.get("prompt")
+    graph = _entry_graph(entry)
+    to_execute = prompt[4] if isinstance(prompt, (list, tuple)) and len(prompt) > 4 else None
+    if not graph or not isinstance(to_execute, (list, tuple)):
+        return outputs
+    needed = upstream(graph, [str(node_id) for node_id in to_execute])
+    meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
+
+    def anchor(node_id: str) -> str | None:
+        """The node of the submitted graph an output belongs to (``None``: cannot tell)."""
+        node_meta = meta.get(node_id) if isinstance(meta.get(node_id), Mapping) else {}
+        candidates = (node_id, node_meta.get("display_node"), node_meta.get("parent_node"))
+        return next((str(c) for c in candidates if c is not None and str(c) in graph), None)
+
+    return {
+        node_id: output
+        for node_id, output in outputs.items()
+        if (owner := anchor(str(node_id))) is None or owner in needed
+    }
+
+
 def _entry_graph(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     prompt = entry.get("prompt")
     if isinstance(prompt, (list, tuple)) and len(prompt) > 2 and isinstance(prompt[2], Mapping):
@@ -151,6 +184,8 @@ class ComfyUIClient:
         self.upload_subfolder = upload_subfolder
         self._watch: QueueWatch | None = None
         self._watch_lock = threading.Lock()
+        self._output_classes: dict[str, bool] = {}
+        self._classes_lock = threading.Lock()
 
     def queue_watch(self, max_interval: float) -> QueueWatch:
         """The shared watcher of this client's in-flight prompts (created on first use)."""
@@ -173,6 +208,8 @@ class ComfyUIClient:
         }
         if self.comfy_org_api_key:
             body["extra_data"] = {"api_key_comfy_org": self.comfy_org_api_key}
+        if job.targets is not None:
+            body["partial_execution_targets"] = list(job.targets)
         for attempt in range(2):
             try:
                 reply = self.http.json(
@@ -206,6 +243,33 @@ class ComfyUIClient:
         """Whether the server has the prompt queued, running or in history."""
         running, pending = self.queue()
         return prompt_id in running or prompt_id in pending or self.history(prompt_id) is not None
+
+    def output_node_classes(self, class_types: Collection[str]) -> dict[str, bool]:
+        """``output_node`` of each class from ``/object_info/{class}`` (remembered; a class the
+        server does not list, or a failed request, is left out)."""
+        with self._classes_lock:
+            known = {c: self._output_classes[c] for c in class_types if c in self._output_classes}
+        for class_type in sorted(set(class_types) - set(known)):
+            try:
+                reply = self.http.json(
+                    "GET",
+                    f"/object_info/{quote(class_type, safe='')}",
+                    what=f"reading the definition of node class {class_type!r}",
+                    attempts=1,
+                )
+            except TransportError as exc:  # unreachable: the submit will say so
+                log.debug("cannot tell whether %s is an output node: %s", class_type, exc)
+                break
+            except ComfyKitError as exc:
+                log.debug("cannot tell whether %s is an output node: %s", class_type, exc)
+                continue
+            info = reply.get(class_type) if isinstance(reply, Mapping) else None
+            flag = info.get("output_node") if isinstance(info, Mapping) else None
+            if isinstance(flag, bool):
+                known[class_type] = flag
+                with self._classes_lock:
+                    self._output_classes[class_type] = flag
+        return known
 
     # -- state ------------------------------------------------------------------------------
     def history(
@@ -326,7 +390,7 @@ class ComfyUIClient:
         graph the server recorded.
         """
         spec = spec or spec_from_entry(entry)
-        outputs = entry.get("outputs") if isinstance(entry.get("outputs"), Mapping) else {}
+        outputs = ran_outputs(entry)
         meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
         items: list[OutputItem] = []
         for node_id, node_output in outputs.items():

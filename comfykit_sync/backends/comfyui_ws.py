@@ -20,7 +20,8 @@ before the first submit so no event is missed, and each job subscribes to its pr
     fraction = sum(value) / (sum(max) + unseen)
 
 over the nodes the server reported (running nodes at their step, finished nodes complete),
-where ``unseen`` counts the submitted graph's nodes that are neither reported nor cached yet, as
+where ``unseen`` counts the nodes the prompt may run (the submitted graph, or with
+``outputs=`` the targets and what they depend on) that are neither reported nor cached yet, as
 one step each. It never decreases, and is 1.0 once every node has run (nodes the server skips
 because no output needs them keep it a little below). Older servers send only ``progress``:
 their events carry the step of the running node and no fraction.
@@ -31,13 +32,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import attrs
 
 from .. import hookimpl
 from .._polling import TRANSIENT_ERRORS
+from .._targets import upstream
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import (
     Event,
@@ -66,13 +68,14 @@ FINAL_EVENT_GRACE = 0.5
 class _Submitted:
     sub: Subscription
     graph: Mapping[str, Any] = attrs.field(repr=False)
+    to_run: frozenset[str] = attrs.field(repr=False)  # the nodes the prompt may run
 
 
 class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
     """Runs workflows on a ComfyUI server, following them on a shared WebSocket."""
 
     name = "comfyui-ws"
-    capabilities = frozenset({"upload", "cancel", "reattach", "events"})
+    capabilities = frozenset({"upload", "cancel", "reattach", "events", "partial"})
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
@@ -105,7 +108,8 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
             self.stream.unsubscribe(sub)
             sub = self.stream.subscribe(submission.prompt_id, epoch)
         with self._lock:
-            self._submitted[submission.prompt_id] = _Submitted(sub, job.graph)
+            to_run = job.graph if job.targets is None else upstream(job.graph, job.targets)
+            self._submitted[submission.prompt_id] = _Submitted(sub, job.graph, frozenset(to_run))
         return submission
 
     def wait(
@@ -125,6 +129,7 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
             self.client,
             sub,
             submitted.graph if submitted else {},
+            to_run=submitted.to_run if submitted else frozenset(),
             deadline=deadline,
             queue_deadline=queue_deadline,
             emit=emit,
@@ -159,6 +164,7 @@ class _PromptWatch:
         sub: Subscription,
         graph: Mapping[str, Any],
         *,
+        to_run: Collection[str],
         deadline: float,
         queue_deadline: float | None,
         emit: EventCallback | None,
@@ -172,7 +178,7 @@ class _PromptWatch:
         self.max_interval = max_interval
         self.emit: EventCallback = emit or (lambda event: None)
         self.quiet = emit is None
-        self.progress = ProgressTracker(graph)
+        self.progress = ProgressTracker(to_run)
         self.started = False
         self.position: int | None = None
         self.next_check = self.scheduled_from = 0.0
@@ -341,8 +347,8 @@ class _PromptWatch:
 class ProgressTracker:
     """The whole job's progress fraction from ``progress_state`` (formula in the module doc)."""
 
-    def __init__(self, graph: Mapping[str, Any]) -> None:
-        self.expected = set(graph)
+    def __init__(self, to_run: Collection[str]) -> None:
+        self.expected = set(to_run)
         self.nodes: dict[str, tuple[int, int, str]] = {}  # id -> (value, max, display id)
         self.has_state = False
         self.fraction = 0.0

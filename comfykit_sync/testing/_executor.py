@@ -332,7 +332,16 @@ class _Run:
             self.message("execution_error", self._error_data(failure, cached_ids))
         else:
             self.message("execution_success", {"prompt_id": prompt_id})
+        self._publish_leftovers()
         return Outcome(status, self.messages, self.outputs, self.meta)
+
+    def _publish_leftovers(self) -> None:
+        """ComfyUI's history lists the cached UI of every node of the graph (``caches.ui``), so
+        an output node this prompt did not run (not a partial-execution target, or not reached)
+        shows its UI from an earlier run with the same inputs."""
+        for node_id, entry in self.cached.items():
+            if node_id not in self.outputs:
+                self._publish(node_id, self._scripted_ui(node_id, entry.ui))
 
     def _error_data(self, failure: _NodeFailed, current_outputs: list[str]) -> dict[str, Any]:
         node_type = self.graph[failure.node_id]["class_type"]
