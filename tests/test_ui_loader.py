@@ -273,6 +273,20 @@ def test_a_node_type_the_server_lacks_is_refused_before_sending(kit, fake_comfyu
     assert nothing_sent(fake_comfyui)
 
 
+def test_a_legacy_group_node_is_refused_before_sending(kit, fake_comfyui):
+    ui = text_to_image()
+    ui.node(11, "ImageInvert", title="My group")
+    ui.nodes[11]["type"] = "workflow>Upscale"
+    ui.link(8, 0, 11, "image")
+    workflow = ui.build()
+    workflow["extra"]["groupNodes"] = {"Upscale": {"nodes": [], "links": [], "external": []}}
+    with pytest.raises(UIConversionError, match="group node") as info:
+        kit.execute_json(workflow, {"prompt": "a cat"})
+    assert (info.value.node_id, info.value.title) == ("11", "My group")
+    assert info.value.node_type == "workflow>Upscale"
+    assert nothing_sent(fake_comfyui)
+
+
 def test_refusal_names_the_source(kit, tmp_path):
     ui = text_to_image().build()
     ui["nodes"][0]["type"] = "NoSuchLoader"
