@@ -8,6 +8,7 @@
     ├── WorkflowError (ValueError)           the workflow cannot be used
     │   ├── UnsupportedSourceError           no loader claimed the source
     │   ├── WorkflowLoadError                unreadable, not JSON, UI format, too large
+    │   │   └── UIConversionError            a UI-format node that cannot be converted faithfully
     │   ├── DSLError                         a malformed node-title marker (names node and field)
     │   └── ParameterError                   missing / unknown / ill-typed parameter or upload file
     ├── TransportError (ConnectionError)     the server could not be reached, or the link broke
@@ -63,6 +64,21 @@ class UnsupportedSourceError(WorkflowError):
 
 class WorkflowLoadError(WorkflowError):
     """The workflow source was recognised but could not be read or is not API format."""
+
+
+class UIConversionError(WorkflowLoadError):
+    """A UI-format workflow holds a node that cannot be converted to API format faithfully.
+
+    ``node_id`` is the node's API id (``outer:inner`` inside subgraphs), ``title`` its title
+    in the editor and ``node_type`` its type; the message names all three.
+    """
+
+    def __init__(self, reason: str, *, node_id: str, title: str, node_type: str) -> None:
+        super().__init__(f"node {node_id} {title!r} (type {node_type!r}): {reason}")
+        self.node_id = node_id
+        self.title = title
+        self.node_type = node_type
+        self.reason = reason
 
 
 class DSLError(WorkflowError):
