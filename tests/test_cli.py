@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from helpers import T2I, WORKFLOWS
-from ui_builders import judged, text_to_image
+from ui_builders import judged, saved_text_to_image
 
 from comfykit_sync import ComfyKit
 from comfykit_sync.cli import ProgressDisplay, main
@@ -252,7 +252,7 @@ def test_live_progress_rewrites_one_line():
 def saved(tmp_path):
     """A UI-format copy of the bundled text-to-image workflow, markers in the titles."""
     path = tmp_path / "saved.json"
-    path.write_text(json.dumps(text_to_image().build()))
+    path.write_text(json.dumps(saved_text_to_image()))
     return path
 
 
@@ -311,7 +311,7 @@ def test_object_info_disk_cache_and_refresh(fake_comfyui, saved, tmp_path, monke
 
 
 def test_ui_conversion_problems_exit_2_naming_the_node(fake_comfyui, tmp_path, capsys):
-    ui = text_to_image().build()
+    ui = saved_text_to_image()
     ui["nodes"][0]["type"] = "NoSuchLoader"
     path = tmp_path / "custom.json"
     path.write_text(json.dumps(ui))

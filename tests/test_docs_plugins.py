@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from ui_builders import text_to_image
+from ui_builders import saved_text_to_image
 
 import comfykit_sync
 from comfykit_sync import ComfyKit, Workflow, hookimpl, hookspecs
@@ -77,7 +77,7 @@ def test_hook_comfykit_load_workflow(fake_comfyui, tmp_path, monkeypatch):
     presets = tmp_path / "presets"
     presets.mkdir()
     (presets / "portrait.json").write_text(T2I.read_text())
-    (presets / "saved.json").write_text(json.dumps(text_to_image().build()))  # plain "Save"
+    (presets / "saved.json").write_text(json.dumps(saved_text_to_image()))  # plain "Save"
     monkeypatch.setenv("PRESET_DIR", str(presets))
     import comfykit_sync_presets
 

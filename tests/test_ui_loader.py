@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from helpers import T2I, WORKFLOWS, run_in_threads
-from ui_builders import UIWorkflow, judged, link_instance, subgraph, text_to_image
+from ui_builders import judged, saved_text_to_image, text_to_image
 
 from comfykit_sync import ComfyKit, ConfigurationError, DSLError, WorkflowLoadError
 from comfykit_sync.lint import lint_graph
@@ -21,7 +21,8 @@ from comfykit_sync.plugins import make_plugin_manager
 from comfykit_sync.testing import FakeComfyUI
 from comfykit_sync.ui_workflow import UIConversionError
 
-UI = text_to_image().build()
+UI = saved_text_to_image()
+BUNDLED_UI = WORKFLOWS / "ui" / "text_to_image.json"
 API = json.loads(T2I.read_text())
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_OBJECT_INFO = SHARED / "ui-oracle" / "object_info-0.3.64.json"
@@ -68,8 +69,11 @@ def test_a_saved_file_loads_as_the_api_graph(kit, tmp_path):
     assert kit.load_workflow(path).source == str(path)
 
 
-def test_the_bundled_ui_example_is_the_api_example_saved_by_the_editor():
-    assert json.loads((WORKFLOWS / "ui" / "text_to_image.json").read_text()) == UI
+def test_the_bundled_ui_example_converts_to_the_api_example(kit):
+    """The demo's and docs' file, as the editor saves it (positions, sizes, order, ids)."""
+    definitions = kit.object_info()
+    bundled = kit.load_workflow(BUNDLED_UI).graph
+    assert judged(bundled, definitions) == judged(kit.load_workflow(UI).graph, definitions)
 
 
 def test_files_urls_and_dicts_give_the_same_graph(kit, tmp_path, recording_server):
@@ -260,12 +264,11 @@ def test_object_info_file_that_is_not_json(tmp_path):
 
 
 def test_a_node_type_the_server_lacks_is_refused_before_sending(kit, fake_comfyui):
-    ui = text_to_image()
-    ui.node(11, "ImageInvert", title="Fancy invert")
-    ui.nodes[11]["type"] = "FancyInvert"
-    ui.link(8, 0, 11, "image")
+    ui, _ = text_to_image()
+    ui.add(11, "FancyInvert", title="Fancy invert", outputs=("IMAGE",))
+    ui.connect(8, 0, 11, "image", "IMAGE")
     with pytest.raises(UIConversionError) as info:
-        kit.execute_json(ui.build(), {"prompt": "a cat"})
+        kit.execute_json(ui.workflow(), {"prompt": "a cat"})
     error = info.value
     assert (error.node_id, error.title, error.node_type) == ("11", "Fancy invert", "FancyInvert")
     assert "11" in str(error) and "Fancy invert" in str(error) and "FancyInvert" in str(error)
@@ -274,11 +277,10 @@ def test_a_node_type_the_server_lacks_is_refused_before_sending(kit, fake_comfyu
 
 
 def test_a_legacy_group_node_is_refused_before_sending(kit, fake_comfyui):
-    ui = text_to_image()
-    ui.node(11, "ImageInvert", title="My group")
-    ui.nodes[11]["type"] = "workflow>Upscale"
-    ui.link(8, 0, 11, "image")
-    workflow = ui.build()
+    ui, _ = text_to_image()
+    ui.add(11, "workflow>Upscale", title="My group", outputs=("IMAGE",))
+    ui.connect(8, 0, 11, "image", "IMAGE")
+    workflow = ui.workflow()
     workflow["extra"]["groupNodes"] = {"Upscale": {"nodes": [], "links": [], "external": []}}
     with pytest.raises(UIConversionError, match="group node") as info:
         kit.execute_json(workflow, {"prompt": "a cat"})
@@ -288,7 +290,7 @@ def test_a_legacy_group_node_is_refused_before_sending(kit, fake_comfyui):
 
 
 def test_refusal_names_the_source(kit, tmp_path):
-    ui = text_to_image().build()
+    ui = saved_text_to_image()
     ui["nodes"][0]["type"] = "NoSuchLoader"
     path = tmp_path / "saved.json"
     path.write_text(json.dumps(ui))
@@ -325,7 +327,7 @@ def test_a_third_party_loader_returning_ui_format_is_converted(fake_comfyui):
 
 
 def test_marker_errors_name_the_node_and_field(kit, fake_comfyui):
-    ui = text_to_image(prompt_title="$prompt.txt!").build()
+    ui = saved_text_to_image(prompt_title="$prompt.txt!")
     with pytest.raises(DSLError) as info:
         kit.execute_json(ui, {"prompt": "a"})
     assert info.value.node_id == "6" and info.value.field == "txt"
@@ -336,37 +338,15 @@ def test_marker_errors_name_the_node_and_field(kit, fake_comfyui):
 
 
 def test_output_names_come_from_ui_titles(kit):
-    ui = text_to_image()
-    ui.nodes[9]["title"] = "Final, $output.cover"
-    result = kit.execute_json(ui.build(), {"prompt": "a"})
+    ui, _ = text_to_image()
+    ui.node(9)["title"] = "Final, $output.cover"
+    result = kit.execute_json(ui.workflow(), {"prompt": "a"})
     assert list(result.images_by_var) == ["cover"]
 
 
 def subgraph_workflow(inner_title: str = "$prompt.text!") -> dict[str, Any]:
     """text_to_image with the positive prompt inside a subgraph placed as node 20."""
-    ui = text_to_image()
-    del ui.nodes[6]
-    ui.nodes[10]["inputs"][0]["link"] = None
-    ui.nodes[3]["inputs"][1]["link"] = None
-    ui.links = [link for link in ui.links if 6 not in (link[1], link[3])]
-    for node in ui.nodes.values():
-        for output in node["outputs"]:
-            output["links"] = [
-                i for i in output["links"] if any(link[0] == i for link in ui.links)
-            ]
-    workflow = ui.build()
-    inner = UIWorkflow().node(6, "CLIPTextEncode", ["a cat"], title=inner_title)
-    subgraph(
-        workflow,
-        20,
-        inner,
-        inputs=[("clip", "CLIP", 6, "clip")],
-        outputs=[("CONDITIONING", "CONDITIONING", 6, 0)],
-    )
-    link_instance(workflow, 4, 1, 20, 0)
-    link_instance(workflow, 20, 0, 3, 1)
-    link_instance(workflow, 20, 0, 10, 0)
-    return workflow
+    return saved_text_to_image(prompt_title=inner_title, positive_in_subgraph=True)
 
 
 def test_markers_inside_a_subgraph_use_outer_inner_ids(kit, fake_comfyui):
@@ -387,23 +367,23 @@ def test_marker_errors_inside_a_subgraph_name_the_outer_inner_id(kit):
 
 
 def primitive_workflow(title: str, targets: tuple[tuple[int, str], ...]) -> dict[str, Any]:
-    """text_to_image plus a KSamplerAdvanced-free second sampler fed by one PrimitiveNode."""
-    ui = text_to_image(sampler_title="Sampler, $steps")
-    ui.node(12, "PrimitiveNode", [7, "fixed"], title=title)
+    """text_to_image plus a PrimitiveNode (titled ``title``) feeding ``targets``."""
+    ui, _ = text_to_image(sampler_title="Sampler, $steps")
+    ui.add(12, "PrimitiveNode", [7, "fixed"], title=title, outputs=("INT",))
     for target, name in targets:
-        ui.link(12, 0, target, name, widget=True)
-    return ui.build()
+        ui.connect(12, 0, target, name, "INT", widget=True)
+    return ui.workflow()
 
 
 def test_a_marker_on_a_primitive_binds_every_input_it_feeds(kit, fake_comfyui):
-    ui = text_to_image(sampler_title="Sampler")
-    ui.node(11, "EmptyLatentImage", [512, 512, 1], title="Second latent")
-    ui.node(12, "PrimitiveNode", [640, "fixed"], title="Size, $size")
-    ui.link(12, 0, 5, "width", widget=True)
-    ui.link(12, 0, 5, "height", widget=True)
-    ui.link(12, 0, 11, "width", widget=True)
-    ui.nodes[5]["title"] = "Size"
-    workflow = ui.build()
+    ui, _ = text_to_image(sampler_title="Sampler")
+    ui.add(11, "EmptyLatentImage", [512, 512, 1], title="Second latent", outputs=("LATENT",))
+    ui.add(12, "PrimitiveNode", [640, "fixed"], title="Size, $size", outputs=("INT",))
+    ui.connect(12, 0, 5, "width", "INT", widget=True)
+    ui.connect(12, 0, 5, "height", "INT", widget=True)
+    ui.connect(12, 0, 11, "width", "INT", widget=True)
+    ui.node(5)["title"] = "Size"
+    workflow = ui.workflow()
     spec = kit.list_params(workflow)
     size = spec.params["size"]
     assert size.type == "int" and size.default == 640 and not size.required
@@ -432,9 +412,8 @@ def test_primitive_marker_forms(kit):
 @pytest.mark.parametrize(
     "title,targets,needle",
     [
-        ("$seed.steps", ((3, "seed"),), "widget is 'seed'"),
+        ("$seed.steps", ((3, "seed"),), "feeds 'seed'"),
         ("$output.x", ((3, "seed"),), "produces no results"),
-        ("$seed", (), "would set nothing"),
         ("$9seed", ((3, "seed"),), "invalid parameter name"),
     ],
 )
@@ -442,6 +421,32 @@ def test_primitive_marker_errors_name_the_primitive(kit, fake_comfyui, title, ta
     with pytest.raises(DSLError, match=needle) as info:
         kit.execute_json(primitive_workflow(title, targets), {"prompt": "a"})
     assert info.value.node_id == "12" and "PrimitiveNode" in str(info.value)
+    assert nothing_sent(fake_comfyui)
+
+
+def test_a_marker_on_a_primitive_inside_a_subgraph(kit, fake_comfyui):
+    ui, (encode,) = text_to_image(prompt_title="Positive", positive_in_subgraph=True)
+    encode.add(12, "PrimitiveNode", ["a cat", "fixed"], title="$prompt!", outputs=("STRING",))
+    encode.connect(12, 0, 6, "text", "STRING", widget=True)
+    workflow = ui.workflow(encode)
+    [target] = kit.list_params(workflow).params["prompt"].targets
+    assert (target.node_id, target.field) == ("20:6", "text")
+    result = kit.execute_json(workflow, {"prompt": "a crane"})
+    assert fake_comfyui.prompts[result.prompt_id].graph["20:6"]["inputs"]["text"] == "a crane"
+    encode.node(12)["title"] = "$prompt.txt"
+    with pytest.raises(DSLError) as info:
+        kit.list_params(ui.workflow(encode))
+    assert (info.value.node_id, info.value.field) == ("20:12", "txt")
+
+
+def test_a_marker_on_a_primitive_that_feeds_only_muted_nodes_is_an_error(kit, fake_comfyui):
+    ui, _ = text_to_image()
+    ui.add(11, "EmptyLatentImage", [512, 512, 1], mode=2, title="Muted", outputs=("LATENT",))
+    ui.add(12, "PrimitiveNode", [640, "fixed"], title="$size", outputs=("INT",))
+    ui.connect(12, 0, 11, "width", "INT", widget=True)
+    with pytest.raises(DSLError, match="would set nothing") as info:
+        kit.execute_json(ui.workflow(), {"prompt": "a"})
+    assert info.value.node_id == "12"
     assert nothing_sent(fake_comfyui)
 
 

@@ -20,7 +20,7 @@ from .. import hookimpl
 from ..errors import ComfyKitError, WorkflowLoadError
 from ..models import Workflow
 from ..object_info import ObjectInfoSource
-from ..ui_workflow import UIConversionError, convert_ui_workflow, is_ui_workflow
+from ..ui_workflow import UIConversionError, is_ui_workflow
 from ._primitive_markers import convert_with_primitive_markers
 
 
@@ -40,12 +40,12 @@ def convert(ui: Mapping[str, Any], source: str, object_info: ObjectInfoSource) -
     definitions = _definitions(where, object_info)
     try:
         try:
-            return convert_with_primitive_markers(ui, definitions, convert_ui_workflow)
+            return convert_with_primitive_markers(ui, definitions)
         except UIConversionError:
             if not object_info.stale:
                 raise
         fresh = _definitions(where, object_info, refresh=True)
-        return convert_with_primitive_markers(ui, fresh, convert_ui_workflow)
+        return convert_with_primitive_markers(ui, fresh)
     except UIConversionError as exc:
         exc.args = (f"{where}: {exc}",)  # same error and fields, the message names the file
         raise
