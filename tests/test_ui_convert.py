@@ -8,6 +8,7 @@ the templates themselves come from the pinned ``comfyui-workflow-templates`` tes
 from __future__ import annotations
 
 import json
+import pickle
 import random
 from datetime import datetime
 from importlib import resources
@@ -710,6 +711,13 @@ def test_a_node_type_the_server_lacks_is_refused_naming_id_title_and_type(info):
     g = UIGraph()
     s.instance(g, 10)
     assert_refused(g.workflow(s), info, "10:5", "FancyNode", "FancyNode", "no node of this type")
+
+
+def test_a_conversion_error_survives_pickling():
+    error = UIConversionError("why", node_id="10:5", title="T", node_type="X")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.node_id, copy.title, copy.node_type, copy.reason) == ("10:5", "T", "X", "why")
+    assert str(copy) == str(error)
 
 
 def test_a_missing_node_type_that_is_bypassed_or_muted_is_converted_around(info):
