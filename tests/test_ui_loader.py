@@ -289,6 +289,15 @@ def test_a_legacy_group_node_is_refused_before_sending(kit, fake_comfyui):
     assert nothing_sent(fake_comfyui)
 
 
+def test_a_ui_workflow_with_nothing_to_run_is_refused(kit, fake_comfyui):
+    ui, _ = text_to_image()
+    for node in ui.nodes:
+        node["mode"] = 2  # muted
+    with pytest.raises(WorkflowLoadError, match="no nodes to run"):
+        kit.execute_json(ui.workflow(), {"prompt": "a"})
+    assert nothing_sent(fake_comfyui)
+
+
 def test_refusal_names_the_source(kit, tmp_path):
     ui = saved_text_to_image()
     ui["nodes"][0]["type"] = "NoSuchLoader"

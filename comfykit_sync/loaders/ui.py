@@ -31,12 +31,22 @@ def comfykit_load_workflow(
     workflow = yield
     if workflow is None or not is_ui_workflow(workflow.graph):
         return workflow
-    return attrs.evolve(workflow, graph=convert(workflow.graph, workflow.source, object_info))
+    graph = convert(workflow.graph, workflow.source, object_info)
+    if not graph:
+        raise WorkflowLoadError(
+            f"{_where(workflow.source)} has no nodes to run: every node is muted, bypassed or "
+            "frontend-only (notes, primitives, reroutes)"
+        )
+    return attrs.evolve(workflow, graph=graph)
+
+
+def _where(source: str) -> str:
+    return "the workflow dict" if source == "<dict>" else f"workflow {source}"
 
 
 def convert(ui: Mapping[str, Any], source: str, object_info: ObjectInfoSource) -> dict[str, Any]:
     """The API graph of the UI-format workflow ``ui`` loaded from ``source``."""
-    where = "the workflow dict" if source == "<dict>" else f"workflow {source}"
+    where = _where(source)
     definitions = _definitions(where, object_info)
     try:
         try:
