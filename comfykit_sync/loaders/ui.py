@@ -56,9 +56,13 @@ def convert(ui: Mapping[str, Any], source: str, object_info: ObjectInfoSource) -
                 raise
         fresh = _definitions(where, object_info, refresh=True)
         return convert_with_primitive_markers(ui, fresh)
-    except UIConversionError as exc:
-        exc.args = (f"{where}: {exc}",)  # same error and fields, the message names the file
-        raise
+    except UIConversionError as exc:  # the same error, naming the workflow too
+        raise UIConversionError(
+            f"{exc.reason} (in {where})",
+            node_id=exc.node_id,
+            title=exc.title,
+            node_type=exc.node_type,
+        ) from exc
 
 
 def _definitions(
