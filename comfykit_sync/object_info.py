@@ -112,6 +112,8 @@ class ServerObjectInfo:
     def __init__(self, http: HttpClient, cache_dir: str | os.PathLike[str] | None = None) -> None:
         self._http = http
         self._cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        #: names the server in cache files without writing its URL (it may hold credentials)
+        self._server_key = hashlib.sha256(http.base_url.encode()).hexdigest()
         self._lock = threading.Lock()
         self._flight: Future[Mapping[str, Any]] | None = None
         self._from_disk = False
@@ -178,20 +180,19 @@ class ServerObjectInfo:
             stats = self._http.json("GET", "/system_stats", what="reading the server version")
             version = stats["system"]["comfyui_version"]
         except (ComfyKitError, KeyError, TypeError) as exc:
-            log.debug("no disk cache for %s's node definitions: %s", self._http.base_url, exc)
+            log.debug("no disk cache for the node definitions (version unknown): %s", exc)
             return None
         if not isinstance(version, str) or not version:
             return None
-        server = hashlib.sha256(self._http.base_url.encode()).hexdigest()[:16]
         safe_version = re.sub(r"[^A-Za-z0-9._+-]", "_", version)[:64]
         assert self._cache_dir is not None
-        return self._cache_dir / f"object_info-{server}-{safe_version}.json"
+        return self._cache_dir / f"object_info-{self._server_key[:16]}-{safe_version}.json"
 
     def _read_disk(self, path: Path) -> Mapping[str, Any] | None:
         try:
             document = json.loads(path.read_bytes())
-            if document.get("server") != self._http.base_url:
-                return None  # a hash collision, however unlikely
+            if document.get("server_sha256") != self._server_key:
+                return None  # another server whose key starts the same, however unlikely
             return _checked(document["object_info"], str(path))
         except FileNotFoundError:
             return None
@@ -200,7 +201,7 @@ class ServerObjectInfo:
             return None
 
     def _write_disk(self, path: Path, definitions: Mapping[str, Any]) -> None:
-        document = {"server": self._http.base_url, "object_info": dict(definitions)}
+        document = {"server_sha256": self._server_key, "object_info": dict(definitions)}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")

@@ -214,7 +214,17 @@ def test_unreadable_disk_cache_is_ignored(fake_comfyui, tmp_path, caplog):
     with ComfyKit(fake_comfyui.url, object_info_cache_dir=str(cache)) as kit:
         assert kit.load_workflow(UI).graph
     assert "unreadable" in caplog.text
-    assert json.loads(path.read_text())["server"] == fake_comfyui.url
+    assert "object_info" in json.loads(path.read_text())  # rewritten
+
+
+def test_the_disk_cache_never_holds_the_server_url(fake_comfyui, tmp_path):
+    """A URL may carry credentials (user:password@host); files name servers by a hash."""
+    cache = tmp_path / "cache"
+    with ComfyKit(fake_comfyui.url, object_info_cache_dir=str(cache)) as kit:
+        kit.object_info()
+    (path,) = cache.glob("object_info-*.json")
+    host = fake_comfyui.url.split("//", 1)[1]
+    assert host not in path.read_text() and host not in path.name
 
 
 # -- offline: object_info= ------------------------------------------------------------------------
