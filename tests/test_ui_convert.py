@@ -131,6 +131,47 @@ SYNTHETIC_NODES: dict[str, Any] = {
         "input_order": {"required": ["seed", "noise_seed", "other", "last"]},
         "output": [],
     },
+    "DefaultInputs": {
+        "display_name": "Default Inputs",
+        "input": {
+            "required": {"kept": ["INT", {"defaultInput": True}]},
+            "optional": {"socket": ["INT", {"defaultInput": True}], "last": ["INT", {}]},
+        },
+        "input_order": {"required": ["kept"], "optional": ["socket", "last"]},
+        "output": [],
+    },
+    "DynamicFormat": {
+        "display_name": "Dynamic Format",
+        "input": {
+            "required": {
+                "format": [
+                    "COMFY_DYNAMICCOMBO_V3",
+                    {
+                        "options": [
+                            {
+                                "key": "png",
+                                "inputs": {"required": {"level": ["INT", {"default": 6}]}},
+                            },
+                            {
+                                "key": "webp",
+                                "inputs": {
+                                    "required": {
+                                        "mask": ["MASK", {}],
+                                        "seed": ["INT", {"default": 1}],
+                                        "lossless": ["BOOLEAN", {}],
+                                    },
+                                    "optional": {"quality": ["INT", {"default": 90}]},
+                                },
+                            },
+                        ]
+                    },
+                ],
+                "after": ["INT", {"default": 1}],
+            }
+        },
+        "input_order": {"required": ["format", "after"]},
+        "output": [],
+    },
     "ForceNode": {
         "display_name": "Force Node",
         "input": {
@@ -239,6 +280,30 @@ def test_an_upload_combo_reads_files_from_another_folder_as_annotated_paths(info
     assert inputs_of(prompt, "2") == {"image": "sub/a.png [output]"}
     # an empty choice reports the combo's value when created (a remote list still loading)
     assert inputs_of(prompt, "3") == {"image": "Loading..."}
+
+
+def test_default_input_makes_only_an_optional_input_a_socket(info):
+    g = UIGraph()
+    g.add(1, "DefaultInputs", [4, 5])
+    assert inputs_of(convert_ui_workflow(g.workflow(), info), "1") == {"kept": 4, "last": 5}
+
+
+def test_a_dynamic_combo_is_followed_by_its_selected_options_widgets(info):
+    """Connection-only sub-inputs take no slot, nor does a sub-input seed get a control."""
+    g = UIGraph()
+    g.add(1, "DynamicFormat", ["webp", 7, True, 80, 5])
+    g.add(2, "DynamicFormat", ["png", 3, 5])
+    g.add(3, "DynamicFormat", [])
+    prompt = convert_ui_workflow(g.workflow(), info)
+    assert inputs_of(prompt, "1") == {
+        "format": "webp",
+        "format.seed": 7,
+        "format.lossless": True,
+        "format.quality": 80,
+        "after": 5,
+    }
+    assert inputs_of(prompt, "2") == {"format": "png", "format.level": 3, "after": 5}
+    assert inputs_of(prompt, "3") == {"format": "png", "format.level": 6, "after": 1}
 
 
 def test_legacy_force_input_dummy_values_are_dropped(info):

@@ -13,7 +13,7 @@ shared by all instances of a definition, as in the frontend. A node is one of:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -73,6 +73,13 @@ class LiveNode:
     def input_index(self, link_id: int) -> int | None:
         return next((i for i, inp in enumerate(self.inputs) if inp.link == link_id), None)
 
+    def widget_from_slot(self, index: int) -> WidgetState | None:
+        """The widget behind input ``index`` (on an instance: the promoted one)."""
+        live_input = self.inputs[index]
+        if self.kind is Kind.SUBGRAPH:
+            return self.widgets.find(live_input.name)
+        return self.widgets.find(live_input.widget) if live_input.widget is not None else None
+
 
 @dataclass
 class LiveGraph:
@@ -82,6 +89,15 @@ class LiveGraph:
     @property
     def definition(self) -> SubgraphDefinition | None:
         return self.saved.subgraph
+
+    def targets(self, link_ids: Iterable[int]) -> Iterator[tuple[LiveNode, int]]:
+        """The node and input index each of these links ends at (links to nowhere skipped)."""
+        for link_id in link_ids:
+            link = self.saved.links.get(link_id)
+            target = self.nodes.get(link.target_id) if link is not None else None
+            index = target.input_index(link_id) if target is not None else None
+            if target is not None and index is not None:
+                yield target, index
 
 
 @dataclass

@@ -109,4 +109,6 @@ def parse_input(name: str, spec: Any, optional: bool) -> InputDef:
         tuple(first) if isinstance(first, list) else first if isinstance(first, str) else "*"
     )
     options = spec[1] if len(spec) > 1 and isinstance(spec[1], Mapping) else {}
+    if optional and options.get("defaultInput"):  # the frontend reads it as forceInput there
+        options = {**options, "forceInput": True}
     return InputDef(name, spec_type, options, optional)

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from .live import Kind, LiveGraph, LiveNode
+from .live import Kind, LiveNode
 from .node_defs import InputDef
-from .promoted import widget_from_slot
 from .resolve import ExecNode
 from .text import WidgetLookup, apply_text_replacements
 from .virtual import PRIMITIVE_NODE
@@ -45,12 +44,12 @@ def apply_primitives(
         state = node.widgets.find("value")
         if not is_primitive(node) or state is None:
             continue
-        targets = list(_targets(exec_node.graph, node))
+        targets = list(exec_node.graph.targets(node.saved.outputs[0].links))
         value = _clamp(state.value, targets)
         if value and isinstance(value, str) and node.properties.get(REPLACE_PROPERTY):
             value = apply_text_replacements(value, lookup, now)
         for target, index in targets:
-            target_state = widget_from_slot(target, index)
+            target_state = target.widget_from_slot(index)
             if target_state is not None:
                 target_state.value = value
                 target_state.primitive = node.id
@@ -63,15 +62,6 @@ def is_primitive(node: LiveNode) -> bool:
         and node.saved.type == PRIMITIVE_NODE
         and node.widgets.find("value") is not None
     )
-
-
-def _targets(graph: LiveGraph, primitive: LiveNode) -> Iterable[tuple[LiveNode, int]]:
-    for link_id in primitive.saved.outputs[0].links:
-        link = graph.saved.links.get(link_id)
-        target = graph.nodes.get(link.target_id) if link is not None else None
-        index = target.input_index(link_id) if target is not None else None
-        if target is not None and index is not None:
-            yield target, index
 
 
 def _clamp(value: Any, targets: list[tuple[LiveNode, int]]) -> Any:

@@ -77,28 +77,13 @@ def _source(
     stack: tuple[int, ...],
 ) -> tuple[LiveNode, WidgetState] | None:
     """The interior widget a subgraph input is linked to (its first link that reaches one)."""
-    for link_id in link_ids:
-        link = interior.saved.links.get(link_id)
-        target = interior.nodes.get(link.target_id) if link is not None else None
-        index = target.input_index(link_id) if target is not None else None
-        if target is None or index is None:
-            continue
+    for target, index in interior.targets(link_ids):
         if target.kind is Kind.SUBGRAPH:  # a nested instance: promote its promoted widget
             _configure(target, live, done, stack)
-        state = widget_from_slot(target, index)
+        state = target.widget_from_slot(index)
         if state is not None:
             return target, state
     return None
-
-
-def widget_from_slot(node: LiveNode, index: int) -> WidgetState | None:
-    """The widget behind input ``index`` of ``node`` (a promoted one on an instance)."""
-    live_input = node.inputs[index]
-    if node.kind is Kind.SUBGRAPH:
-        return node.widgets.find(live_input.name)
-    if live_input.widget is None:
-        return None
-    return node.widgets.find(live_input.widget)
 
 
 def _has_control(widgets: NodeWidgets, state: WidgetState) -> bool:
@@ -185,13 +170,9 @@ def _promoted_input_for(
 
 def _primitive_targets(graph: LiveGraph, primitive: LiveNode) -> list[tuple[str, str]]:
     """``(node id, widget name)`` of each widget a PrimitiveNode writes its value into."""
+    links = primitive.saved.outputs[0].links if primitive.saved.outputs else ()
     targets: list[tuple[str, str]] = []
-    for link_id in primitive.saved.outputs[0].links if primitive.saved.outputs else ():
-        link = graph.saved.links.get(link_id)
-        target = graph.nodes.get(link.target_id) if link is not None else None
-        index = target.input_index(link_id) if target is not None else None
-        if target is None or index is None:
-            continue
+    for target, index in graph.targets(links):
         live_input = target.inputs[index]
         name = live_input.name if target.kind is Kind.SUBGRAPH else live_input.widget
         if name is not None:

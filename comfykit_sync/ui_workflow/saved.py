@@ -14,9 +14,8 @@ from typing import Any
 
 from ..errors import WorkflowLoadError
 
-#: The ids of a subgraph's input and output nodes in saved links.
+#: The id of a subgraph's input node in saved links (unless its ``inputNode`` says otherwise).
 SUBGRAPH_INPUT_NODE_ID = "-10"
-SUBGRAPH_OUTPUT_NODE_ID = "-20"
 
 MODE_ALWAYS = 0
 MODE_NEVER = 2  # "muted"
@@ -40,7 +39,6 @@ class SavedInput:
     link: int | None
     #: The widget this input socket belongs to (``input.widget.name``), if any.
     widget: str | None = None
-    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,6 @@ class SubgraphSlot:
     name: str
     type: str
     link_ids: tuple[int, ...]
-    label: str | None = None
 
 
 @dataclass
@@ -90,7 +87,6 @@ class SubgraphDefinition:
     inputs: tuple[SubgraphSlot, ...]
     outputs: tuple[SubgraphSlot, ...]
     input_node_id: str = SUBGRAPH_INPUT_NODE_ID
-    output_node_id: str = SUBGRAPH_OUTPUT_NODE_ID
     graph: Graph = field(default_factory=lambda: Graph({}, {}))
 
 
@@ -142,7 +138,6 @@ def _parse_definition(item: Mapping[str, Any]) -> SubgraphDefinition:
         inputs=tuple(_parse_slot(s, where) for s in _list(item.get("inputs"), where)),
         outputs=tuple(_parse_slot(s, where) for s in _list(item.get("outputs"), where)),
         input_node_id=_io_node_id(item.get("inputNode"), SUBGRAPH_INPUT_NODE_ID),
-        output_node_id=_io_node_id(item.get("outputNode"), SUBGRAPH_OUTPUT_NODE_ID),
     )
     definition.graph = _parse_graph(item, where, definition)
     return definition
@@ -161,7 +156,6 @@ def _parse_slot(raw: Any, where: str) -> SubgraphSlot:
         name=raw["name"],
         type=_type_str(raw.get("type")),
         link_ids=tuple(int(x) for x in raw.get("linkIds") or () if x is not None),
-        label=raw.get("label") if isinstance(raw.get("label"), str) else None,
     )
 
 
@@ -212,13 +206,11 @@ def _parse_input(raw: Any, where: str, node_id: str) -> SavedInput:
     widget = raw.get("widget")
     widget_name = widget.get("name") if isinstance(widget, Mapping) else None
     link = raw.get("link")
-    label = raw.get("label")
     return SavedInput(
         name=raw["name"],
         type=_type_str(raw.get("type")),
         link=int(link) if isinstance(link, (int, float)) and not isinstance(link, bool) else None,
         widget=widget_name if isinstance(widget_name, str) else None,
-        label=label if isinstance(label, str) else None,
     )
 
 
