@@ -17,7 +17,7 @@ the names are defined in::
   :class:`MultipartStream`;
 * settings — :class:`Setting`, :class:`Settings` and the parsers :func:`parse_text`,
   :func:`parse_url`, :func:`parse_seconds`, :func:`parse_non_negative_int`;
-* loaders — :func:`api_graph`, :func:`is_ui_format`;
+* loaders — :func:`workflow_graph`, :func:`api_graph`, :func:`is_ui_workflow`;
 * :data:`hookimpl`, the marker of hook implementations.
 
 For tests, :mod:`comfykit_sync.testing` has :class:`~comfykit_sync.testing.BackgroundServer`
@@ -31,7 +31,7 @@ from .backends.base import Backend, BackendContext, JobState, PreparedJob, RunOu
 from .events import EventCallback
 from .hookspecs import hookimpl
 from .http import HttpClient, OriginAuth, decode_json, iter_body, remaining_timeout
-from .loaders.api_format import api_graph, is_ui_format
+from .loaders.api_format import api_graph, workflow_graph
 from .media_source import OpenedMedia, open_media, safe_filename
 from .models import OutputItem
 from .multipart import MultipartStream
@@ -45,6 +45,7 @@ from .settings import (
     parse_text,
     parse_url,
 )
+from .ui_workflow import is_ui_workflow
 
 __all__ = [
     "Backend",
@@ -66,7 +67,7 @@ __all__ = [
     "api_graph",
     "decode_json",
     "hookimpl",
-    "is_ui_format",
+    "is_ui_workflow",
     "iter_body",
     "open_media",
     "parse_non_negative_int",
@@ -76,4 +77,5 @@ __all__ = [
     "poll_job",
     "remaining_timeout",
     "safe_filename",
+    "workflow_graph",
 ]

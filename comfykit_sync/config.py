@@ -68,6 +68,12 @@ def _node_errors(value: Any, origin: str) -> str:
     return str(value)
 
 
+def _path(value: Any, origin: str) -> str:
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
+        raise ConfigurationError(f"{origin} must be a directory path")
+    return os.path.expanduser(os.fspath(value).strip())
+
+
 def _cookies(value: Any, origin: str) -> str | dict[str, str]:
     """Cookies as a ``dict``, a JSON object string, ``"k=v; k2=v2"``, or an http(s) URL to fetch."""
     if isinstance(value, Mapping):
@@ -123,10 +129,15 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("upload_subfolder", None, "", parse_text),
     Setting("max_workflow_bytes", None, 32 * 1024 * 1024, parse_non_negative_int),
     Setting("ws_max_frame_bytes", None, 64 * 1024 * 1024, parse_non_negative_int),
+    Setting("object_info_cache_dir", "COMFYKIT_OBJECT_INFO_CACHE_DIR", None, _path),
     Setting("client_id", None, None, parse_text),
 )
 #: Names a plugin setting cannot take: the core settings and ``ComfyKit``'s other arguments.
-RESERVED_NAMES = frozenset(s.name for s in CORE_SETTINGS) | {"plugin_manager", "settings"}
+RESERVED_NAMES = frozenset(s.name for s in CORE_SETTINGS) | {
+    "plugin_manager",
+    "object_info",
+    "settings",
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -155,6 +166,7 @@ class Config:
     upload_subfolder: str = ""
     max_workflow_bytes: int = 32 * 1024 * 1024
     ws_max_frame_bytes: int = 64 * 1024 * 1024
+    object_info_cache_dir: str | None = None
     client_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
     settings: Settings = attrs.field(factory=Settings, repr=False, eq=False)
 

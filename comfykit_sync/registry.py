@@ -1,8 +1,15 @@
-"""Registries filled by the ``register`` hooks: backend classes and plugin settings by name."""
+"""Registries filled by the ``register`` hooks: backend classes and plugin settings by name.
+
+Each hook is called once through pluggy's hook caller, so hook wrappers, call monitoring and
+tracing see it like any other hook call. Each ``register(...)`` is attributed to the plugin
+whose hook implementation is on the call stack, so a name clash names both plugins.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -13,15 +20,39 @@ if TYPE_CHECKING:
     from .backends.base import Backend
     from .settings import Setting
 
+#: owner recorded for a ``register`` call made outside any hook implementation
+UNKNOWN_PLUGIN = "<unknown plugin>"
+
+
+def _code(function: Any) -> CodeType | None:
+    """The code object a hook implementation (a function or bound method) runs."""
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
+    return code if isinstance(code, CodeType) else None
+
+
+def _calling_plugin(owners: dict[CodeType, str]) -> str:
+    """The plugin whose hook implementation is the innermost one on the current call stack."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        owner = owners.get(frame.f_code)
+        if owner is not None:
+            return owner
+        frame = frame.f_back  # type: ignore[assignment]
+    return UNKNOWN_PLUGIN
+
 
 def _collect(hook: Any, add: Callable[[Any, str], None]) -> None:
-    """Call every implementation of a ``register`` hook with a ``register`` bound to its plugin."""
-    for impl in hook.get_hookimpls():
+    """Call a ``register`` hook once; ``add(item, plugin)`` for each item a plugin registers."""
+    owners = {
+        code: impl.plugin_name
+        for impl in hook.get_hookimpls()
+        if (code := _code(impl.function)) is not None
+    }
 
-        def register(item: Any, _plugin: str = impl.plugin_name) -> None:
-            add(item, _plugin)
+    def register(item: Any) -> None:
+        add(item, _calling_plugin(owners))
 
-        impl.function(*[{"register": register}[arg] for arg in impl.argnames])
+    hook(register=register)
 
 
 class BackendRegistry:

@@ -20,6 +20,7 @@ from ..http import remaining_timeout
 from ..params import UploadSource, WorkflowSpec
 from ..polling import TRANSIENT_ERRORS, poll_job
 from ._queue_watch import Tracked
+from ._server_files import check_server_files
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
 from .comfyui import ComfyUIClient, submit_with_warnings
 
@@ -30,7 +31,7 @@ class ComfyUIHttpBackend(Backend):
     """Runs workflows on a ComfyUI server, waiting by HTTP polling."""
 
     name = "comfyui-http"
-    capabilities = frozenset({"upload", "cancel", "reattach", "partial"})
+    capabilities = frozenset({"upload", "cancel", "reattach", "partial", "prompt_id"})
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
@@ -44,6 +45,9 @@ class ComfyUIHttpBackend(Backend):
 
     def upload(self, source: UploadSource) -> str:
         return self.client.upload(source)
+
+    def check_params(self, spec: WorkflowSpec, values: Mapping[str, Any]) -> None:
+        check_server_files(self.client, spec, values)
 
     def output_node_classes(self, class_types: Collection[str]) -> Mapping[str, bool]:
         return self.client.output_node_classes(class_types)

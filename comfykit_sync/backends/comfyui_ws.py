@@ -76,7 +76,7 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
     """Runs workflows on a ComfyUI server, following them on a shared WebSocket."""
 
     name = "comfyui-ws"
-    capabilities = frozenset({"upload", "cancel", "reattach", "events", "partial"})
+    capabilities = frozenset({"upload", "cancel", "reattach", "events", "partial", "prompt_id"})
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
@@ -255,7 +255,7 @@ class _PromptWatch:
         self._schedule_check(self.max_interval)
         try:
             state = self.client.state(self.prompt_id)
-            if state.state == "finished":
+            if state.finished:
                 timeout = remaining_timeout(self.client.http.timeout, self.deadline)
                 return self.client.history(self.prompt_id, timeout=timeout)
         except TRANSIENT_ERRORS as exc:

@@ -45,7 +45,7 @@ from comfykit_sync.backend import (
 )
 from comfykit_sync.events import Queued, Started
 
-from .api import CloudAPI, JobStatus
+from .api import SUCCEEDED_STATES, CloudAPI, JobStatus
 from .events import FINAL_MESSAGES, AccountStream, Listener, event_for
 from .results import outcome, validation_error
 from .settings import SETTINGS, CloudSettings
@@ -136,7 +136,7 @@ class ComfyCloudBackend(Backend):
         except NotFoundError:
             return JobState("unknown")
         if state.terminal:
-            return JobState("finished")
+            return JobState("completed" if state.status in SUCCEEDED_STATES else "failed")
         return JobState("pending" if state.pending else "running")
 
     def wait(
