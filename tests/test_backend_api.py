@@ -168,6 +168,7 @@ def test_api_Submission(remote_kit):
 def test_api_JobState():
     assert api.JobState("pending", position=2).position == 2
     assert api.JobState("running").position is None
+    assert api.JobState("failed").finished and not api.JobState("running").finished
 
 
 def test_api_RunOutcome(remote_kit):
@@ -511,14 +512,23 @@ def test_api_api_graph():
     graph = json.loads(T2I.read_text())
     assert api.api_graph(graph, "x") == graph
     with pytest.raises(WorkflowLoadError, match="embedded.png cannot be run: it is a UI-format"):
-        api.api_graph({"nodes": [], "links": []}, "embedded.png")
+        api.api_graph({"nodes": [], "links": [], "version": 0.4}, "embedded.png")
     with pytest.raises(WorkflowLoadError, match="node '1' has no class_type"):
         api.api_graph({"1": {"inputs": {}}}, "x")
 
 
-def test_api_is_ui_format():
-    assert api.is_ui_format({"nodes": [{"id": 1}], "links": []})
-    assert not api.is_ui_format(json.loads(T2I.read_text()))
+def test_api_is_ui_workflow():
+    assert api.is_ui_workflow({"nodes": [{"id": 1}], "links": [], "version": 0.4})
+    assert not api.is_ui_workflow(json.loads(T2I.read_text()))
+
+
+def test_api_workflow_graph():
+    graph = json.loads(T2I.read_text())
+    assert api.workflow_graph(graph, "x") == graph
+    ui = {"nodes": [{"id": 1, "type": "EmptyImage"}], "links": [], "version": 0.4}
+    assert api.workflow_graph(ui, "x") == ui  # kept as it is: the kit converts it
+    with pytest.raises(WorkflowLoadError, match="x: node '1' has no class_type"):
+        api.workflow_graph({"1": {"inputs": {}}}, "x")
 
 
 def test_api_hookimpl():

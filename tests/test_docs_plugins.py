@@ -225,7 +225,8 @@ def test_hook_comfykit_register_settings(fake_comfyui, monkeypatch):
         def comfykit_register_settings(self, register):
             register(Setting("timeout"))
 
-    for plugin, pattern in ((Clash(), "'presets'.*'clash'"), (Core(), "ComfyKit option")):
+    both = "declared by both '(presets|clash)' and '(presets|clash)'"
+    for plugin, pattern in ((Clash(), both), (Core(), "'core'.*ComfyKit option")):
         clashing = make_plugin_manager(autoload=False)
         clashing.register(_Presets(), name="presets")
         clashing.register(plugin, name=type(plugin).__name__.lower())

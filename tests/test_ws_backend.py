@@ -23,7 +23,6 @@ from comfykit_sync import (
     PromptLostError,
     TransportError,
 )
-from comfykit_sync._http import HttpClient
 from comfykit_sync.backends._ws_stream import (
     DISCONNECTED,
     Message,
