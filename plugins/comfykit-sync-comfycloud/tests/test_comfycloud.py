@@ -68,6 +68,7 @@ def test_text_to_image(kit, cloud, tmp_path):
     assert url.startswith(cloud.api_url + "/api/view?") and result.texts_by_var == {
         "caption": ["a red fox"]
     }
+    assert kit.job(result.prompt_id, backend="comfycloud").status().state == "completed"
     [request] = submitted(cloud)
     assert request["prompt"]["3"]["inputs"]["steps"] == 12
     assert request["extra_data"] == {"api_key_comfy_org": KEY}  # the partner-node key
@@ -127,6 +128,7 @@ def test_failed_job_carries_the_node_error(kit, cloud):
     assert "CUDA out of memory" in result.msg and result.error.prompt_id == result.prompt_id
     assert result.error.exception_message.startswith("CUDA out of memory")
     assert result.error.exception_type == "RuntimeError" and result.error.traceback
+    assert kit.job(result.prompt_id, backend="comfycloud").status().state == "failed"
     assert isinstance(events[-1], Failed) and events[-1].error is result.error
 
 
@@ -205,7 +207,7 @@ def test_a_running_job_beside_others_is_not_interrupted(two_workers):
         result = short.wait()  # its timeout expires: cancelling it would stop the other too
         assert isinstance(result.error, ExecutionTimeout) and not result.error.cancelled
         assert "/api/interrupt" not in two_workers.paths()
-        assert other.status().state == "running" and short.status().state == "finished"
+        assert other.status().state == "running" and short.status().state == "failed"
 
 
 @pytest.mark.parametrize(
