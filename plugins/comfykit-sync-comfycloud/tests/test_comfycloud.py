@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -51,13 +52,23 @@ def submitted(cloud: FakeComfyCloud) -> list[dict]:
     return [job["request"] for job in cloud.jobs.values()]
 
 
-def until_running(job: comfykit_sync.Job) -> None:
-    """Wait (bounded) until the cloud reports the job as running."""
+def until(predicate: Callable[[], bool], what: str) -> None:
+    """Wait (bounded: 5 s) until ``predicate()`` holds; the server acts asynchronously."""
     for _ in range(500):
-        if job.status().state == "running":
+        if predicate():
             return
         time.sleep(0.01)
-    raise AssertionError(f"job {job.prompt_id} never started")
+    raise AssertionError(f"{what} did not happen")
+
+
+def until_running(job: comfykit_sync.Job) -> None:
+    until(lambda: job.status().state == "running", f"job {job.prompt_id} starting")
+
+
+def until_stopped(cloud: FakeComfyCloud, prompt_id: str) -> None:
+    """Wait until the ComfyUI behind the cloud dequeued or interrupted the prompt."""
+    stopped = ("deleted", "interrupted")
+    until(lambda: cloud.comfyui.prompts[prompt_id].status in stopped, f"stopping {prompt_id}")
 
 
 def test_text_to_image(kit, cloud, tmp_path):
@@ -112,7 +123,7 @@ def test_partly_invalid_workflow_fails_or_warns(cloud_env):
         result = kit.execute(T2I, {"prompt": "x", "steps": 0}, backend="comfycloud")
         assert isinstance(result.error, WorkflowValidationError) and result.prompt_id
         assert result.error.status_code == 200 and "steps" in result.error.param_errors
-        assert cloud_env.comfyui.prompts[result.prompt_id].status in ("deleted", "interrupted")
+        until_stopped(cloud_env, result.prompt_id)
     with ComfyKit(on_node_errors="warn") as kit:  # the valid output runs
         result = kit.execute(T2I, {"prompt": "x", "steps": 0}, backend="comfycloud")
         assert result.status == "completed" and result.texts == ["x"] and not result.images
@@ -171,7 +182,8 @@ def test_queue_position_and_queue_timeout(kit, cloud):
     )
     assert isinstance(result.error, ExecutionTimeout) and result.error.deadline == "queue"
     assert result.error.cancelled and isinstance(events[0], Queued)
-    assert cloud.comfyui.prompts[result.prompt_id].status == "deleted"  # dequeued, not run
+    until_stopped(cloud, result.prompt_id)
+    assert cloud.comfyui.prompts[result.prompt_id].started_at is None  # dequeued, never run
     assert first.status().state == "running"
     assert first.cancel()
 
