@@ -6,32 +6,27 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
-import pluggy
+from typing import TYPE_CHECKING, Any
 
 from ._http import HttpClient
-from ._targets import Outputs, select_targets
-from .backends.base import Backend, BackendContext, PreparedJob
-from .config import Config
+from .config import Config, option_names
 from .errors import ComfyKitError, ConfigurationError, ParameterError, UnsupportedSourceError
-from .events import EventCallback
-from .inspection import WorkflowInfo, inspect_graph
-from .job import ON_TIMEOUT, Job, cancel_after_interrupt
-from .models import Artifact, ExecuteResult, Workflow
-from .params import (
-    UploadSource,
-    WorkflowSpec,
-    apply_params,
-    parse_workflow,
-    randomize_seeds,
-    validate_params,
-)
-from .plugins import make_plugin_manager
-from .registry import BackendRegistry
+
+if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync`` stays light
+    from pathlib import Path
+
+    import pluggy
+
+    from ._targets import Outputs
+    from .backends.base import Backend
+    from .downloads import Fetcher
+    from .events import EventCallback
+    from .inspection import WorkflowInfo
+    from .job import Job
+    from .models import Artifact, ExecuteResult, Workflow
+    from .params import WorkflowSpec
+    from .registry import BackendRegistry
 
 log = logging.getLogger("comfykit_sync")
 
@@ -39,9 +34,12 @@ log = logging.getLogger("comfykit_sync")
 class ComfyKit:
     """Runs ComfyUI workflows on a local server or a cloud backend, synchronously.
 
-    Arguments keep the original ComfyKit's names and environment variables; each setting is
-    resolved as argument > environment variable > default (see :class:`Config`). One kit is safe
-    to share between threads. Use it as a context manager, or call :meth:`close`.
+    Arguments keep the original ComfyKit's names and environment variables; each option is a
+    :class:`Config` field, resolved as argument > environment variable > default (``None``: not
+    given). Other keyword arguments are settings that installed plugins declare; a name none
+    declares is a :class:`ConfigurationError`. ``plugin_manager`` replaces the one built from
+    the installed plugins. One kit is safe to share between threads. Use it as a context
+    manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -56,20 +54,23 @@ class ComfyKit:
         runninghub_retry_count: int | None = None,
         runninghub_instance_type: str | None = None,
         *,
+        comfy_org_api_key: str | None = None,
+        runninghub_webhook_url: str | None = None,
+        timeout: float | None = None,
+        request_timeout: float | tuple[float, float] | None = None,
+        poll_max_interval: float | None = None,
+        seed_policy: str | None = None,
+        on_node_errors: str | None = None,
+        upload_subfolder: str | None = None,
+        max_workflow_bytes: int | None = None,
+        ws_max_frame_bytes: int | None = None,
+        client_id: str | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
-        **options: Any,
+        **plugin_settings: Any,
     ) -> None:
+        given = locals()  # the options above are Config's fields, by name
         self.config = Config.resolve(
-            comfyui_url=comfyui_url,
-            executor_type=executor_type,
-            api_key=api_key,
-            cookies=cookies,
-            runninghub_url=runninghub_url,
-            runninghub_api_key=runninghub_api_key,
-            runninghub_timeout=runninghub_timeout,
-            runninghub_retry_count=runninghub_retry_count,
-            runninghub_instance_type=runninghub_instance_type,
-            **options,
+            **{name: given[name] for name in option_names()}, **plugin_settings
         )
         self._http = HttpClient(
             self.config.comfyui_url,
@@ -101,6 +102,8 @@ class ComfyKit:
         """The plugin manager (built on first use unless one was injected)."""
         with self._lock:
             if self._pm is None:
+                from .plugins import make_plugin_manager
+
                 self._pm = make_plugin_manager()
             return self._pm
 
@@ -109,6 +112,8 @@ class ComfyKit:
         """Registered backend classes by name."""
         with self._lock:
             if self._registry is None:
+                from .registry import BackendRegistry
+
                 self._registry = BackendRegistry(self.plugin_manager)
             return self._registry
 
@@ -118,6 +123,8 @@ class ComfyKit:
         with self._lock:
             self._check_open()
             if name not in self._backends:
+                from .backends.base import BackendContext
+
                 cls = self.backends.get(name)
                 context = BackendContext(self.config, self._http, self.plugin_manager)
                 self._backends[name] = cls(context)
@@ -126,6 +133,8 @@ class ComfyKit:
     # -- workflows --------------------------------------------------------------------------
     def load_workflow(self, source: Any) -> Workflow:
         """Load a workflow from a path, URL, dict or any source a plugin understands."""
+        from .models import Workflow
+
         if isinstance(source, Workflow):
             return source
         workflow = self.plugin_manager.hook.comfykit_load_workflow(
@@ -140,10 +149,14 @@ class ComfyKit:
 
     def list_params(self, workflow: Any) -> WorkflowSpec:
         """The workflow's DSL parameters and output names, without running it."""
+        from .params import parse_workflow
+
         return parse_workflow(self.load_workflow(workflow).graph)
 
     def inspect(self, workflow: Any) -> WorkflowInfo:
         """The workflow's parameters and outputs (var → node ids), e.g. for a JSON Schema."""
+        from .inspection import inspect_graph
+
         wf = self.load_workflow(workflow)
         return inspect_graph(wf.graph, wf.source)
 
@@ -154,28 +167,63 @@ class ComfyKit:
         params: Mapping[str, Any] | None = None,
         *,
         raise_on_error: bool = False,
-        **options: Any,
+        backend: str | None = None,
+        timeout: float | None = None,
+        queue_timeout: float | None = None,
+        on_timeout: str = "cancel",
+        on_event: EventCallback | None = None,
+        outputs: Outputs = None,
     ) -> ExecuteResult:
         """Run ``workflow`` with ``params`` and wait for the result.
 
         Caller mistakes (unreadable workflow, bad parameters, unknown backend) raise before
         anything is sent. What happens after that is reported in the result: ``status`` is
         ``"failed"`` and ``error`` holds the typed exception (raised instead with
-        ``raise_on_error=True``). ``options`` are those of :meth:`submit`, e.g.
+        ``raise_on_error=True``). The other options are those of :meth:`submit`, e.g.
         ``outputs=["cover", "9"]`` to run only those outputs and what they depend on.
         """
-        result = self.submit(workflow, params, **options).result()
+        job = self.submit(
+            workflow,
+            params,
+            backend=backend,
+            timeout=timeout,
+            queue_timeout=queue_timeout,
+            on_timeout=on_timeout,
+            on_event=on_event,
+            outputs=outputs,
+        )
+        result = job.result()
         return result.raise_for_status() if raise_on_error else result
 
     def execute_json(
-        self, workflow: Mapping[str, Any], params: Mapping[str, Any] | None = None, **options: Any
+        self,
+        workflow: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+        *,
+        raise_on_error: bool = False,
+        backend: str | None = None,
+        timeout: float | None = None,
+        queue_timeout: float | None = None,
+        on_timeout: str = "cancel",
+        on_event: EventCallback | None = None,
+        outputs: Outputs = None,
     ) -> ExecuteResult:
         """Like :meth:`execute` for an API-format dict (used directly, never written to disk)."""
         if not isinstance(workflow, Mapping):
             raise UnsupportedSourceError(
                 f"execute_json needs a dict, got {type(workflow).__name__}"
             )
-        return self.execute(workflow, params, **options)
+        return self.execute(
+            workflow,
+            params,
+            raise_on_error=raise_on_error,
+            backend=backend,
+            timeout=timeout,
+            queue_timeout=queue_timeout,
+            on_timeout=on_timeout,
+            on_event=on_event,
+            outputs=outputs,
+        )
 
     def submit(
         self,
@@ -202,6 +250,20 @@ class ComfyKit:
         the server says is not an output node, is a :class:`ParameterError`; a backend that
         cannot run part of a workflow (RunningHub) raises :class:`ConfigurationError`.
         """
+        import uuid
+
+        from ._targets import select_targets
+        from .backends.base import PreparedJob
+        from .job import ON_TIMEOUT, Job, cancel_after_interrupt
+        from .models import ExecuteResult
+        from .params import (
+            UploadSource,
+            apply_params,
+            parse_workflow,
+            randomize_seeds,
+            validate_params,
+        )
+
         started = time.monotonic()
         timeout = self._seconds(timeout, "timeout")
         queue_timeout = self._seconds(queue_timeout, "queue_timeout")
@@ -291,6 +353,11 @@ class ComfyKit:
         come from the graph the server recorded, when it has one. ``timeout`` (default: the
         kit's) counts from now; on expiry the job is left running (detached).
         """
+        import uuid
+
+        from .job import Job
+        from .params import parse_workflow
+
         if isinstance(prompt_id, (int, uuid.UUID)) and not isinstance(prompt_id, bool):
             prompt_id = str(prompt_id)
         if not isinstance(prompt_id, str):
@@ -325,9 +392,17 @@ class ComfyKit:
 
         Credentials go only to the configured server's origin; ``file://`` URLs are copied.
         """
-        from .downloads import Fetcher, artifact_url, download
+        from pathlib import Path
 
-        return download(Fetcher(self._http), artifact_url(source), Path(path))
+        from .downloads import artifact_url, download
+
+        return download(self._fetcher(), artifact_url(source), Path(path))
+
+    def _fetcher(self) -> Fetcher:
+        """What results built by this kit download with: its HTTP client and credential scope."""
+        from .downloads import Fetcher
+
+        return Fetcher(self._http)
 
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:
