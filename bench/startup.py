@@ -55,8 +55,9 @@ def import_profile(
     From ``-X importtime``: the total counts the modules the statement imported (those the
     interpreter had already loaded at start-up cost nothing).
     """
+    code = f"import sys; sys.stderr.write('<<<\\n'); {statement}"
     stderr = subprocess.run(
-        [str(python), "-X", "importtime", "-c", f"import sys; sys.stderr.write('<<<\\n'); {statement}"],
+        [str(python), "-X", "importtime", "-c", code],
         check=True,
         capture_output=True,
         text=True,

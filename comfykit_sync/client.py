@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import string
 import threading
 import time
 from collections.abc import Mapping
@@ -29,6 +30,25 @@ if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync``
     from .registry import BackendRegistry
 
 log = logging.getLogger("comfykit_sync")
+
+#: the characters of a caller-chosen prompt id: URL-safe ones only (it goes into URL paths)
+_PROMPT_ID_CHARS = frozenset(string.ascii_letters + string.digits + "_.~-")
+
+
+def _check_prompt_id(prompt_id: object) -> str:
+    """``prompt_id`` if it is a non-empty, URL-safe string; ``ParameterError`` otherwise."""
+    if (
+        not isinstance(prompt_id, str)
+        or not 1 <= len(prompt_id) <= 128
+        or not _PROMPT_ID_CHARS.issuperset(prompt_id)
+        or not prompt_id.strip(".")
+    ):
+        raise ParameterError(
+            f"prompt_id must be 1-128 characters from A-Z a-z 0-9 _ . ~ - (not only dots), "
+            f"got {prompt_id!r}",
+            params=("prompt_id",),
+        )
+    return prompt_id
 
 
 class ComfyKit:
@@ -173,6 +193,7 @@ class ComfyKit:
         on_timeout: str = "cancel",
         on_event: EventCallback | None = None,
         outputs: Outputs = None,
+        prompt_id: str | None = None,
     ) -> ExecuteResult:
         """Run ``workflow`` with ``params`` and wait for the result.
 
@@ -191,6 +212,7 @@ class ComfyKit:
             on_timeout=on_timeout,
             on_event=on_event,
             outputs=outputs,
+            prompt_id=prompt_id,
         )
         result = job.result()
         return result.raise_for_status() if raise_on_error else result
@@ -207,6 +229,7 @@ class ComfyKit:
         on_timeout: str = "cancel",
         on_event: EventCallback | None = None,
         outputs: Outputs = None,
+        prompt_id: str | None = None,
     ) -> ExecuteResult:
         """Like :meth:`execute` for an API-format dict (used directly, never written to disk)."""
         if not isinstance(workflow, Mapping):
@@ -223,6 +246,7 @@ class ComfyKit:
             on_timeout=on_timeout,
             on_event=on_event,
             outputs=outputs,
+            prompt_id=prompt_id,
         )
 
     def submit(
@@ -236,6 +260,7 @@ class ComfyKit:
         on_timeout: str = "cancel",
         on_event: EventCallback | None = None,
         outputs: Outputs = None,
+        prompt_id: str | None = None,
     ) -> Job:
         """Upload media, queue the workflow and return a :class:`Job` without waiting.
 
@@ -249,6 +274,11 @@ class ComfyKit:
         result holds only the outputs that ran. An entry that is not in the workflow, or a node
         the server says is not an output node, is a :class:`ParameterError`; a backend that
         cannot run part of a workflow (RunningHub) raises :class:`ConfigurationError`.
+
+        ``prompt_id`` chooses the job's id (default: a new UUID), e.g. one derived from a task
+        id so that a retry can find the job with :meth:`job`; it must be URL-safe
+        (``ParameterError``) and new: ComfyUI runs a prompt again under a reused id. Backends
+        whose service picks the ids (RunningHub) refuse it (``ConfigurationError``).
         """
         import uuid
 
@@ -269,10 +299,16 @@ class ComfyKit:
         queue_timeout = self._seconds(queue_timeout, "queue_timeout")
         if on_timeout not in ON_TIMEOUT:
             raise ConfigurationError(f"on_timeout must be 'cancel' or 'detach', got {on_timeout!r}")
+        if prompt_id is not None:
+            prompt_id = _check_prompt_id(prompt_id)
         wf = self.load_workflow(workflow)
         spec = parse_workflow(wf.graph)
         values = validate_params(spec, params)
         runner = self.backend(backend or wf.backend)
+        if prompt_id is not None and "prompt_id" not in runner.capabilities:
+            raise ConfigurationError(
+                f"backend {runner.name!r} chooses its own job ids: prompt_id= is not supported"
+            )
         uploads = {name: v for name, v in values.items() if isinstance(v, UploadSource)}
         if uploads and "upload" not in runner.capabilities:
             raise ConfigurationError(
@@ -318,7 +354,7 @@ class ComfyKit:
         graph = apply_params(wf.graph, spec, values)
         seeds = randomize_seeds(graph, policy=self.config.seed_policy)
         prepared = PreparedJob(
-            prompt_id=str(uuid.uuid4()),
+            prompt_id=prompt_id or str(uuid.uuid4()),
             workflow=wf,
             spec=spec,
             graph=graph,
@@ -342,6 +378,7 @@ class ComfyKit:
         *,
         backend: str | None = None,
         timeout: float | None = None,
+        on_timeout: str = "detach",
         on_event: EventCallback | None = None,
     ) -> Job:
         """Re-attach to a job submitted earlier (by this or another process) by its id.
@@ -351,13 +388,16 @@ class ComfyKit:
 
         Pass the ``workflow`` to name outputs by its ``$output`` markers; without it the names
         come from the graph the server recorded, when it has one. ``timeout`` (default: the
-        kit's) counts from now; on expiry the job is left running (detached).
+        kit's) counts from now; on expiry the job is left running (``on_timeout="detach"``, the
+        default) or cancelled on the server (``"cancel"``).
         """
         import uuid
 
-        from .job import Job
+        from .job import ON_TIMEOUT, Job
         from .params import parse_workflow
 
+        if on_timeout not in ON_TIMEOUT:
+            raise ConfigurationError(f"on_timeout must be 'cancel' or 'detach', got {on_timeout!r}")
         if isinstance(prompt_id, (int, uuid.UUID)) and not isinstance(prompt_id, bool):
             prompt_id = str(prompt_id)
         if not isinstance(prompt_id, str):
@@ -375,7 +415,7 @@ class ComfyKit:
             plugin_manager=self.plugin_manager,
             started=time.monotonic(),
             timeout=self._seconds(timeout, "timeout") or runner.default_timeout,
-            on_timeout="detach",
+            on_timeout=on_timeout,
             on_event=on_event,
         )
 

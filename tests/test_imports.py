@@ -51,7 +51,8 @@ DEFERRED = [
 
 def loaded_after(statement: str) -> set[str]:
     """The modules a fresh interpreter has loaded after running ``statement``."""
-    code = f"import sys\n{statement}\nloaded = sorted(sys.modules)\nimport json\nprint(json.dumps(loaded))"
+    code = f"import sys\n{statement}\nloaded = sorted(sys.modules)\n"
+    code += "import json\nprint(json.dumps(loaded))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
@@ -196,6 +197,7 @@ def test_models_hold_data_without_importing_downloads():
 
 
 def test_builtin_plugins_import_hookimpl_from_hookspecs():
+    plugin_packages = tuple(f"comfykit_sync.{p}." for p in ("loaders", "backends", "parsers"))
     for name, path in MODULES.items():
-        if name.startswith(("comfykit_sync.loaders.", "comfykit_sync.backends.", "comfykit_sync.parsers.")):
+        if name.startswith(plugin_packages):
             assert "from .. import hookimpl" not in path.read_text(), name
