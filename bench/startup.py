@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 STATEMENT = "import comfykit_sync"
+ROOT = Path(__file__).resolve().parent.parent  # this checkout's comfykit_sync comes first
 
 
-def _wall_ms(python: str, code: str, cwd: str | None) -> float:
+def _wall_ms(python: str, code: str, cwd: str | Path) -> float:
     started = time.perf_counter()
     subprocess.run([python, "-c", code], check=True, cwd=cwd, capture_output=True)
     return (time.perf_counter() - started) * 1000
@@ -31,9 +32,10 @@ def import_time(
     *,
     statement: str = STATEMENT,
     python: str | Path = sys.executable,
-    cwd: str | None = None,
+    cwd: str | Path = ROOT,
 ) -> dict[str, float | int | str]:
-    """Median wall time of ``python -c statement`` minus that of ``python -c pass`` (ms)."""
+    """Median wall time of ``python -c statement`` minus that of ``python -c pass`` (ms), both
+    run in ``cwd``."""
     python = str(python)
     _wall_ms(python, statement, cwd)  # warm the file system cache and the .pyc files
     pairs = [
@@ -58,6 +60,7 @@ def import_profile(
     code = f"import sys; sys.stderr.write('<<<\\n'); {statement}"
     stderr = subprocess.run(
         [str(python), "-X", "importtime", "-c", code],
+        cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
