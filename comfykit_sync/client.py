@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from ._http import HttpClient
 from .config import Config, option_names
-from .errors import ComfyKitError, ConfigurationError, ParameterError, UnsupportedSourceError
+from .errors import (
+    ComfyKitError,
+    ConfigurationError,
+    ParameterError,
+    UnsupportedSourceError,
+    WorkflowLoadError,
+)
 
 if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync`` stays light
     from pathlib import Path
@@ -26,6 +32,7 @@ if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync``
     from .inspection import WorkflowInfo
     from .job import Job
     from .models import Artifact, ExecuteResult, Workflow
+    from .object_info import ObjectInfoArgument, ObjectInfoSource
     from .params import WorkflowSpec
     from .registry import BackendRegistry
 
@@ -49,6 +56,13 @@ def _check_prompt_id(prompt_id: object) -> str:
             params=("prompt_id",),
         )
     return prompt_id
+
+
+def _given_object_info(value: ObjectInfoArgument) -> ObjectInfoSource:
+    """Node definitions passed as ``object_info=`` (a dict or a JSON file)."""
+    from .object_info import GivenObjectInfo, load_object_info
+
+    return GivenObjectInfo(load_object_info(value, "argument object_info"))
 
 
 class ComfyKit:
@@ -84,8 +98,10 @@ class ComfyKit:
         upload_subfolder: str | None = None,
         max_workflow_bytes: int | None = None,
         ws_max_frame_bytes: int | None = None,
+        object_info_cache_dir: str | os.PathLike[str] | None = None,
         client_id: str | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
+        object_info: ObjectInfoArgument | None = None,
         **plugin_settings: Any,
     ) -> None:
         given = locals()  # the options above are Config's fields, by name
@@ -98,6 +114,8 @@ class ComfyKit:
             cookies=self.config.cookies,
             timeout=self.config.request_timeout,
         )
+        self._object_info_given = None if object_info is None else _given_object_info(object_info)
+        self._server_object_info: ObjectInfoSource | None = None
         self._pm = plugin_manager
         self._registry: BackendRegistry | None = None
         self._backends: dict[str, Backend] = {}
@@ -151,21 +169,58 @@ class ComfyKit:
             return self._backends[name]
 
     # -- workflows --------------------------------------------------------------------------
-    def load_workflow(self, source: Any) -> Workflow:
-        """Load a workflow from a path, URL, dict or any source a plugin understands."""
+    def load_workflow(
+        self, source: Any, *, object_info: ObjectInfoArgument | None = None
+    ) -> Workflow:
+        """Load a workflow from a path, URL, dict or any source a plugin understands.
+
+        A UI-format workflow (the editor's plain "Save") is converted to the API format with the
+        server's node definitions (:meth:`object_info`), or with ``object_info`` (a dict or a
+        JSON file of ``/object_info``) when given.
+        """
+        from .loaders._api_format import UI_FORMAT_HINT
         from .models import Workflow
+        from .ui_workflow import is_ui_workflow
 
         if isinstance(source, Workflow):
             return source
+        definitions = (
+            self._object_info() if object_info is None else _given_object_info(object_info)
+        )
         workflow = self.plugin_manager.hook.comfykit_load_workflow(
-            source=source, config=self.config, session=self._http
+            source=source, config=self.config, session=self._http, object_info=definitions
         )
         if workflow is None:
             raise UnsupportedSourceError(
                 f"no loader recognised the workflow source {source!r}: expected an existing "
-                "file path, an http(s) URL or an API-format dict"
+                "file path, an http(s) URL or a workflow dict"
             )
+        if is_ui_workflow(workflow.graph):  # the UI-format loader plugin is blocked
+            raise WorkflowLoadError(f"workflow {workflow.source} cannot be run: {UI_FORMAT_HINT}")
         return workflow
+
+    def object_info(self, *, refresh: bool = False) -> Mapping[str, Any]:
+        """The node definitions UI-format workflows are converted with (``GET /object_info``).
+
+        Fetched from the server once and kept (on disk too with ``object_info_cache_dir``);
+        ``refresh=True`` fetches them again, e.g. after installing custom nodes. A kit built
+        with ``object_info=`` returns those and never asks the server.
+        """
+        source = self._object_info()
+        return source.refresh() if refresh else source.get()
+
+    def _object_info(self) -> ObjectInfoSource:
+        """The node definitions given to the kit, else the server's (created on first use)."""
+        if self._object_info_given is not None:
+            return self._object_info_given
+        with self._lock:
+            if self._server_object_info is None:
+                from .object_info import ServerObjectInfo
+
+                self._server_object_info = ServerObjectInfo(
+                    self._http, self.config.object_info_cache_dir
+                )
+            return self._server_object_info
 
     def list_params(self, workflow: Any) -> WorkflowSpec:
         """The workflow's DSL parameters and output names, without running it."""
@@ -231,7 +286,7 @@ class ComfyKit:
         outputs: Outputs = None,
         prompt_id: str | None = None,
     ) -> ExecuteResult:
-        """Like :meth:`execute` for an API-format dict (used directly, never written to disk)."""
+        """Like :meth:`execute` for a workflow dict, API or UI format (never written to disk)."""
         if not isinstance(workflow, Mapping):
             raise UnsupportedSourceError(
                 f"execute_json needs a dict, got {type(workflow).__name__}"

@@ -27,6 +27,7 @@ POSITIONAL = (
 WIDER = {
     "cookies": "str | Mapping[str, str] | None",
     "request_timeout": "float | tuple[float, float] | None",
+    "object_info_cache_dir": "str | os.PathLike[str] | None",
 }
 #: a valid argument for each option and the value ``Config`` resolves it to
 SAMPLES: dict[str, tuple[Any, Any]] = {
@@ -49,6 +50,7 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
     "upload_subfolder": ("sub", "sub"),
     "max_workflow_bytes": (1234, 1234),
     "ws_max_frame_bytes": (4321, 4321),
+    "object_info_cache_dir": ("/tmp/definitions", "/tmp/definitions"),
     "client_id": ("cid", "cid"),
 }
 
@@ -60,7 +62,8 @@ def test_every_config_option_is_an_argument_with_its_type_and_default_none():
     positional = [n for n, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
     keyword = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
     assert tuple(positional) == POSITIONAL
-    assert keyword == [*(n for n in options if n not in POSITIONAL), "plugin_manager"]
+    others = ["plugin_manager", "object_info"]
+    assert keyword == [*(n for n in options if n not in POSITIONAL), *others]
     assert [p.kind for p in params.values()][-1] is inspect.Parameter.VAR_KEYWORD
     for field in attrs.fields(Config):
         param = params[field.name]
