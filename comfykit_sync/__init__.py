@@ -89,11 +89,17 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Import a lazily exported name on first use (PEP 562) and keep it in the package."""
+    """Import a lazily exported name on first use (PEP 562) and keep it in the package; a
+    submodule not imported yet is imported, as when the package imported them all."""
+    from importlib.util import find_spec
+
     module = _LAZY.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(import_module(f".{module}", __name__), name)
+    elif not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
+        value = import_module(f".{name}", __name__)
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 

@@ -94,9 +94,16 @@ def test_every_public_name_is_importable_and_the_one_its_module_defines():
 def test_unknown_names_and_submodules_behave_as_usual():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         comfykit_sync.nope  # noqa: B018
+    assert not hasattr(comfykit_sync, "_private_nope")
     from comfykit_sync import hookspecs
 
     assert hookspecs.__name__ == "comfykit_sync.hookspecs"
+
+
+def test_submodules_are_attributes_of_the_package_as_before():
+    code = "import comfykit_sync\nassert comfykit_sync.events.Queued is comfykit_sync.Queued"
+    code += "\nassert comfykit_sync.models.Artifact is comfykit_sync.Artifact"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 # -- import cycles ----------------------------------------------------------------------------
