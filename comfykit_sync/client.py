@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
+import string
 import threading
 import time
-import uuid
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
-import pluggy
+from typing import TYPE_CHECKING, Any
 
 from ._http import HttpClient
-from ._targets import Outputs, select_targets
-from .backends.base import Backend, BackendContext, PreparedJob
-from .config import Config
+from .config import Config, option_names
 from .errors import (
     ComfyKitError,
     ConfigurationError,
@@ -25,41 +19,35 @@ from .errors import (
     UnsupportedSourceError,
     WorkflowLoadError,
 )
-from .events import EventCallback
-from .inspection import WorkflowInfo, inspect_graph
-from .job import ON_TIMEOUT, Job, cancel_after_interrupt
-from .loaders._api_format import UI_FORMAT_HINT
-from .models import Artifact, ExecuteResult, Workflow
-from .object_info import (
-    GivenObjectInfo,
-    ObjectInfoArgument,
-    ObjectInfoSource,
-    ServerObjectInfo,
-    load_object_info,
-)
-from .params import (
-    UploadSource,
-    WorkflowSpec,
-    apply_params,
-    parse_workflow,
-    randomize_seeds,
-    validate_params,
-)
-from .plugins import make_plugin_manager
-from .registry import BackendRegistry
-from .ui_workflow import is_ui_workflow
+
+if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync`` stays light
+    from pathlib import Path
+
+    import pluggy
+
+    from ._targets import Outputs
+    from .backends.base import Backend
+    from .downloads import Fetcher
+    from .events import EventCallback
+    from .inspection import WorkflowInfo
+    from .job import Job
+    from .models import Artifact, ExecuteResult, Workflow
+    from .object_info import ObjectInfoArgument, ObjectInfoSource
+    from .params import WorkflowSpec
+    from .registry import BackendRegistry
 
 log = logging.getLogger("comfykit_sync")
 
-#: a caller-chosen prompt id: URL-safe characters only (it goes into URL paths)
-_PROMPT_ID = re.compile(r"[A-Za-z0-9_.~-]{1,128}")
+#: the characters of a caller-chosen prompt id: URL-safe ones only (it goes into URL paths)
+_PROMPT_ID_CHARS = frozenset(string.ascii_letters + string.digits + "_.~-")
 
 
 def _check_prompt_id(prompt_id: object) -> str:
     """``prompt_id`` if it is a non-empty, URL-safe string; ``ParameterError`` otherwise."""
     if (
         not isinstance(prompt_id, str)
-        or not _PROMPT_ID.fullmatch(prompt_id)
+        or not 1 <= len(prompt_id) <= 128
+        or not _PROMPT_ID_CHARS.issuperset(prompt_id)
         or not prompt_id.strip(".")
     ):
         raise ParameterError(
@@ -70,12 +58,22 @@ def _check_prompt_id(prompt_id: object) -> str:
     return prompt_id
 
 
+def _given_object_info(value: ObjectInfoArgument) -> ObjectInfoSource:
+    """Node definitions passed as ``object_info=`` (a dict or a JSON file)."""
+    from .object_info import GivenObjectInfo, load_object_info
+
+    return GivenObjectInfo(load_object_info(value, "argument object_info"))
+
+
 class ComfyKit:
     """Runs ComfyUI workflows on a local server or a cloud backend, synchronously.
 
-    Arguments keep the original ComfyKit's names and environment variables; each setting is
-    resolved as argument > environment variable > default (see :class:`Config`). One kit is safe
-    to share between threads. Use it as a context manager, or call :meth:`close`.
+    Arguments keep the original ComfyKit's names and environment variables; each option is a
+    :class:`Config` field, resolved as argument > environment variable > default (``None``: not
+    given). Other keyword arguments are settings that installed plugins declare; a name none
+    declares is a :class:`ConfigurationError`. ``plugin_manager`` replaces the one built from
+    the installed plugins. One kit is safe to share between threads. Use it as a context
+    manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -90,21 +88,25 @@ class ComfyKit:
         runninghub_retry_count: int | None = None,
         runninghub_instance_type: str | None = None,
         *,
+        comfy_org_api_key: str | None = None,
+        runninghub_webhook_url: str | None = None,
+        timeout: float | None = None,
+        request_timeout: float | tuple[float, float] | None = None,
+        poll_max_interval: float | None = None,
+        seed_policy: str | None = None,
+        on_node_errors: str | None = None,
+        upload_subfolder: str | None = None,
+        max_workflow_bytes: int | None = None,
+        ws_max_frame_bytes: int | None = None,
+        object_info_cache_dir: str | os.PathLike[str] | None = None,
+        client_id: str | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
         object_info: ObjectInfoArgument | None = None,
-        **options: Any,
+        **plugin_settings: Any,
     ) -> None:
+        given = locals()  # the options above are Config's fields, by name
         self.config = Config.resolve(
-            comfyui_url=comfyui_url,
-            executor_type=executor_type,
-            api_key=api_key,
-            cookies=cookies,
-            runninghub_url=runninghub_url,
-            runninghub_api_key=runninghub_api_key,
-            runninghub_timeout=runninghub_timeout,
-            runninghub_retry_count=runninghub_retry_count,
-            runninghub_instance_type=runninghub_instance_type,
-            **options,
+            **{name: given[name] for name in option_names()}, **plugin_settings
         )
         self._http = HttpClient(
             self.config.comfyui_url,
@@ -112,11 +114,8 @@ class ComfyKit:
             cookies=self.config.cookies,
             timeout=self.config.request_timeout,
         )
-        self._object_info: ObjectInfoSource = (
-            GivenObjectInfo(load_object_info(object_info, "argument object_info"))
-            if object_info is not None
-            else ServerObjectInfo(self._http, self.config.object_info_cache_dir)
-        )
+        self._object_info_given = None if object_info is None else _given_object_info(object_info)
+        self._server_object_info: ObjectInfoSource | None = None
         self._pm = plugin_manager
         self._registry: BackendRegistry | None = None
         self._backends: dict[str, Backend] = {}
@@ -141,6 +140,8 @@ class ComfyKit:
         """The plugin manager (built on first use unless one was injected)."""
         with self._lock:
             if self._pm is None:
+                from .plugins import make_plugin_manager
+
                 self._pm = make_plugin_manager()
             return self._pm
 
@@ -149,6 +150,8 @@ class ComfyKit:
         """Registered backend classes by name."""
         with self._lock:
             if self._registry is None:
+                from .registry import BackendRegistry
+
                 self._registry = BackendRegistry(self.plugin_manager)
             return self._registry
 
@@ -158,6 +161,8 @@ class ComfyKit:
         with self._lock:
             self._check_open()
             if name not in self._backends:
+                from .backends.base import BackendContext
+
                 cls = self.backends.get(name)
                 context = BackendContext(self.config, self._http, self.plugin_manager)
                 self._backends[name] = cls(context)
@@ -173,12 +178,14 @@ class ComfyKit:
         server's node definitions (:meth:`object_info`), or with ``object_info`` (a dict or a
         JSON file of ``/object_info``) when given.
         """
+        from .loaders._api_format import UI_FORMAT_HINT
+        from .models import Workflow
+        from .ui_workflow import is_ui_workflow
+
         if isinstance(source, Workflow):
             return source
         definitions = (
-            self._object_info
-            if object_info is None
-            else GivenObjectInfo(load_object_info(object_info, "argument object_info"))
+            self._object_info() if object_info is None else _given_object_info(object_info)
         )
         workflow = self.plugin_manager.hook.comfykit_load_workflow(
             source=source, config=self.config, session=self._http, object_info=definitions
@@ -199,14 +206,32 @@ class ComfyKit:
         ``refresh=True`` fetches them again, e.g. after installing custom nodes. A kit built
         with ``object_info=`` returns those and never asks the server.
         """
-        return self._object_info.refresh() if refresh else self._object_info.get()
+        source = self._object_info()
+        return source.refresh() if refresh else source.get()
+
+    def _object_info(self) -> ObjectInfoSource:
+        """The node definitions given to the kit, else the server's (created on first use)."""
+        if self._object_info_given is not None:
+            return self._object_info_given
+        with self._lock:
+            if self._server_object_info is None:
+                from .object_info import ServerObjectInfo
+
+                self._server_object_info = ServerObjectInfo(
+                    self._http, self.config.object_info_cache_dir
+                )
+            return self._server_object_info
 
     def list_params(self, workflow: Any) -> WorkflowSpec:
         """The workflow's DSL parameters and output names, without running it."""
+        from .params import parse_workflow
+
         return parse_workflow(self.load_workflow(workflow).graph)
 
     def inspect(self, workflow: Any) -> WorkflowInfo:
         """The workflow's parameters and outputs (var → node ids), e.g. for a JSON Schema."""
+        from .inspection import inspect_graph
+
         wf = self.load_workflow(workflow)
         return inspect_graph(wf.graph, wf.source)
 
@@ -217,28 +242,67 @@ class ComfyKit:
         params: Mapping[str, Any] | None = None,
         *,
         raise_on_error: bool = False,
-        **options: Any,
+        backend: str | None = None,
+        timeout: float | None = None,
+        queue_timeout: float | None = None,
+        on_timeout: str = "cancel",
+        on_event: EventCallback | None = None,
+        outputs: Outputs = None,
+        prompt_id: str | None = None,
     ) -> ExecuteResult:
         """Run ``workflow`` with ``params`` and wait for the result.
 
         Caller mistakes (unreadable workflow, bad parameters, unknown backend) raise before
         anything is sent. What happens after that is reported in the result: ``status`` is
         ``"failed"`` and ``error`` holds the typed exception (raised instead with
-        ``raise_on_error=True``). ``options`` are those of :meth:`submit`, e.g.
+        ``raise_on_error=True``). The other options are those of :meth:`submit`, e.g.
         ``outputs=["cover", "9"]`` to run only those outputs and what they depend on.
         """
-        result = self.submit(workflow, params, **options).result()
+        job = self.submit(
+            workflow,
+            params,
+            backend=backend,
+            timeout=timeout,
+            queue_timeout=queue_timeout,
+            on_timeout=on_timeout,
+            on_event=on_event,
+            outputs=outputs,
+            prompt_id=prompt_id,
+        )
+        result = job.result()
         return result.raise_for_status() if raise_on_error else result
 
     def execute_json(
-        self, workflow: Mapping[str, Any], params: Mapping[str, Any] | None = None, **options: Any
+        self,
+        workflow: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+        *,
+        raise_on_error: bool = False,
+        backend: str | None = None,
+        timeout: float | None = None,
+        queue_timeout: float | None = None,
+        on_timeout: str = "cancel",
+        on_event: EventCallback | None = None,
+        outputs: Outputs = None,
+        prompt_id: str | None = None,
     ) -> ExecuteResult:
         """Like :meth:`execute` for a workflow dict, API or UI format (never written to disk)."""
         if not isinstance(workflow, Mapping):
             raise UnsupportedSourceError(
                 f"execute_json needs a dict, got {type(workflow).__name__}"
             )
-        return self.execute(workflow, params, **options)
+        return self.execute(
+            workflow,
+            params,
+            raise_on_error=raise_on_error,
+            backend=backend,
+            timeout=timeout,
+            queue_timeout=queue_timeout,
+            on_timeout=on_timeout,
+            on_event=on_event,
+            outputs=outputs,
+            prompt_id=prompt_id,
+        )
 
     def submit(
         self,
@@ -271,6 +335,20 @@ class ComfyKit:
         (``ParameterError``) and new: ComfyUI runs a prompt again under a reused id. Backends
         whose service picks the ids (RunningHub) refuse it (``ConfigurationError``).
         """
+        import uuid
+
+        from ._targets import select_targets
+        from .backends.base import PreparedJob
+        from .job import ON_TIMEOUT, Job, cancel_after_interrupt
+        from .models import ExecuteResult
+        from .params import (
+            UploadSource,
+            apply_params,
+            parse_workflow,
+            randomize_seeds,
+            validate_params,
+        )
+
         started = time.monotonic()
         timeout = self._seconds(timeout, "timeout")
         queue_timeout = self._seconds(queue_timeout, "queue_timeout")
@@ -368,6 +446,11 @@ class ComfyKit:
         kit's) counts from now; on expiry the job is left running (``on_timeout="detach"``, the
         default) or cancelled on the server (``"cancel"``).
         """
+        import uuid
+
+        from .job import ON_TIMEOUT, Job
+        from .params import parse_workflow
+
         if on_timeout not in ON_TIMEOUT:
             raise ConfigurationError(f"on_timeout must be 'cancel' or 'detach', got {on_timeout!r}")
         if isinstance(prompt_id, (int, uuid.UUID)) and not isinstance(prompt_id, bool):
@@ -404,9 +487,17 @@ class ComfyKit:
 
         Credentials go only to the configured server's origin; ``file://`` URLs are copied.
         """
-        from .downloads import Fetcher, artifact_url, download
+        from pathlib import Path
 
-        return download(Fetcher(self._http), artifact_url(source), Path(path))
+        from .downloads import artifact_url, download
+
+        return download(self._fetcher(), artifact_url(source), Path(path))
+
+    def _fetcher(self) -> Fetcher:
+        """What results built by this kit download with: its HTTP client and credential scope."""
+        from .downloads import Fetcher
+
+        return Fetcher(self._http)
 
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -136,6 +135,12 @@ def parse_cookie_text(text: str, origin: str) -> dict[str, str]:
     return cookies
 
 
+def _new_client_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
 def _resolve(
     arg: T | None,
     env_name: str | None,
@@ -175,7 +180,7 @@ class Config:
     max_workflow_bytes: int = 32 * 1024 * 1024
     ws_max_frame_bytes: int = 64 * 1024 * 1024
     object_info_cache_dir: str | None = None
-    client_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    client_id: str = attrs.field(factory=_new_client_id)
 
     @property
     def default_backend(self) -> str:
@@ -219,3 +224,8 @@ class Config:
         if values["client_id"] is None:
             del values["client_id"]
         return cls(**values)
+
+
+def option_names() -> tuple[str, ...]:
+    """The names of the options ``ComfyKit()`` takes, in ``Config`` field order."""
+    return tuple(field.name for field in attrs.fields(Config))
