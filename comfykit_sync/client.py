@@ -7,20 +7,21 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from ._http import HttpClient
 from ._targets import Outputs, select_targets
-from .backends.base import Backend, BackendContext, PreparedJob
+from .backends.base import Backend, BackendContext, JobRequest, PreparedJob
+from .backends.comfyui_http import ComfyUIHttpBackend
 from .config import Config
-from .errors import ComfyKitError, ConfigurationError, UnsupportedSourceError
+from .errors import ComfyKitError, ConfigurationError, TransportError, UnsupportedSourceError
 from .events import EventCallback
 from .inspection import WorkflowInfo, inspect_graph
-from .job import ON_TIMEOUT, Job
+from .job import ON_TIMEOUT, Job, Placed
 from .models import Artifact, ExecuteResult, Workflow
 from .params import (
     UploadSource,
@@ -33,6 +34,10 @@ from .params import (
 from .plugins import make_plugin_manager
 from .registry import BackendRegistry
 
+if TYPE_CHECKING:
+    from .downloads import Fetcher
+    from .pool import ServerInfo
+
 log = logging.getLogger("comfykit_sync")
 
 
@@ -42,11 +47,14 @@ class ComfyKit:
     Arguments keep the original ComfyKit's names and environment variables; each setting is
     resolved as argument > environment variable > default (see :class:`Config`). One kit is safe
     to share between threads. Use it as a context manager, or call :meth:`close`.
+
+    ``comfyui_url`` may name several servers (a list, or ``"url1,url2"``): the kit is then a
+    pool that places each job on a capable, healthy, least-loaded server (docs/many-servers.md).
     """
 
     def __init__(
         self,
-        comfyui_url: str | None = None,
+        comfyui_url: str | Sequence[str | Mapping[str, Any]] | None = None,
         executor_type: str | None = None,
         api_key: str | None = None,
         cookies: str | Mapping[str, str] | None = None,
@@ -71,12 +79,16 @@ class ComfyKit:
             runninghub_instance_type=runninghub_instance_type,
             **options,
         )
-        self._http = HttpClient(
-            self.config.comfyui_url,
-            token=self.config.api_key,
-            cookies=self.config.cookies,
-            timeout=self.config.request_timeout,
+        self._clients = tuple(
+            HttpClient(
+                server.url,
+                token=server.api_key or self.config.api_key,
+                cookies=server.cookies or self.config.cookies,
+                timeout=self.config.request_timeout,
+            )
+            for server in self.config.servers
         )
+        self._http = self._clients[0]
         self._pm = plugin_manager
         self._registry: BackendRegistry | None = None
         self._backends: dict[str, Backend] = {}
@@ -84,8 +96,9 @@ class ComfyKit:
         self._closed = False
 
     def __repr__(self) -> str:
+        urls = [server.url for server in self.config.servers]
         return (
-            f"ComfyKit(comfyui_url={self.config.comfyui_url!r}, "
+            f"ComfyKit(comfyui_url={urls[0] if len(urls) == 1 else urls!r}, "
             f"executor_type={self.config.executor_type!r})"
         )
 
@@ -113,15 +126,37 @@ class ComfyKit:
             return self._registry
 
     def backend(self, name: str | None = None) -> Backend:
-        """The kit's backend object ``name`` (default: from ``executor_type``), created once."""
+        """The kit's backend object ``name`` (default: from ``executor_type``), created once.
+
+        With several ComfyUI servers, a ComfyUI backend is a pool of one such backend per
+        server (:class:`~comfykit_sync.pool.ServerPool`).
+        """
         name = name or self.config.default_backend
         with self._lock:
             self._check_open()
             if name not in self._backends:
                 cls = self.backends.get(name)
-                context = BackendContext(self.config, self._http, self.plugin_manager)
+                if len(self._clients) > 1 and issubclass(cls, ComfyUIHttpBackend):
+                    from .pool import pool_class
+
+                    cls = pool_class(cls)
+                context = BackendContext(
+                    self.config, self._http, self.plugin_manager, self._clients
+                )
                 self._backends[name] = cls(context)
             return self._backends[name]
+
+    def servers(self) -> list[ServerInfo]:
+        """Each ComfyUI server of the kit as it is now: healthy, version, queue depth, this
+        kit's jobs in flight there, last error, features (asked in parallel)."""
+        from .pool import ServerPool
+        from .pool.report import probe
+
+        runner = self.backend()
+        if isinstance(runner, ServerPool):
+            return runner.servers()
+        assert isinstance(runner, ComfyUIHttpBackend)
+        return [probe(runner.client, self.config.client_id)]
 
     # -- workflows --------------------------------------------------------------------------
     def load_workflow(self, source: Any) -> Workflow:
@@ -188,6 +223,7 @@ class ComfyKit:
         on_timeout: str = "cancel",
         on_event: EventCallback | None = None,
         outputs: Outputs = None,
+        resubmit_lost: bool | None = None,
     ) -> Job:
         """Upload media, queue the workflow and return a :class:`Job` without waiting.
 
@@ -217,58 +253,96 @@ class ComfyKit:
                 f"backend {runner.name!r} cannot upload files (parameters: {', '.join(uploads)})"
             )
         targets = select_targets(runner, spec, wf.graph, outputs)
+        request = JobRequest(str(uuid.uuid4()), wf, spec, values, targets)
+        placed = self._place(runner, request)
+        resubmit = None
+        if self._resubmits(runner, resubmit_lost):
 
-        def job(prompt_id: str | None, **kwargs: Any) -> Job:
-            return Job(
-                runner=runner,
-                prompt_id=prompt_id,
-                spec=spec,
-                config=self.config,
-                plugin_manager=self.plugin_manager,
-                started=started,
-                timeout=timeout or runner.default_timeout,
-                queue_timeout=queue_timeout,
-                on_timeout=on_timeout,
-                on_event=on_event,
-                **kwargs,
-            )
+            def resubmit(exclude: frozenset[str]) -> Placed:
+                return self._place(runner, request.excluding(exclude))
 
-        def failed(error: ComfyKitError, seeds: Mapping[str, int] | None = None) -> Job:
-            prompt_id = getattr(error, "prompt_id", None)
-            result = ExecuteResult(
-                status="failed",
-                prompt_id=prompt_id,
-                msg=str(error),
-                error=error,
-                duration=time.monotonic() - started,
-                seeds=dict(seeds or {}),
-                warnings=spec.warnings,
-                backend=runner.name,
-            )
-            return job(prompt_id, result=result)
-
-        try:
-            for name, source in uploads.items():
-                values[name] = runner.upload(source)
-        except ComfyKitError as exc:
-            return failed(exc)
-        graph = apply_params(wf.graph, spec, values)
-        seeds = randomize_seeds(graph, policy=self.config.seed_policy)
-        prepared = PreparedJob(
-            prompt_id=str(uuid.uuid4()),
-            workflow=wf,
+        job = Job(
+            runner=placed.runner,
+            prompt_id=placed.prompt_id,
             spec=spec,
-            graph=graph,
-            values=values,
-            seeds=seeds,
-            targets=targets,
+            config=self.config,
+            plugin_manager=self.plugin_manager,
+            started=started,
+            timeout=timeout or runner.default_timeout,
+            queue_timeout=queue_timeout,
+            on_timeout=on_timeout,
+            on_event=on_event,
+            seeds=placed.seeds,
+            warnings=spec.warnings + placed.warnings,
+            fetch=self._fetcher(),
+            resubmit=resubmit,
         )
+        if placed.error is not None:
+            job.fail(placed.error)
+        else:
+            log.debug("submitted prompt %s to %s", placed.prompt_id, placed.runner.name)
+        return job
+
+    def _resubmits(self, runner: Backend, resubmit_lost: bool | None) -> bool:
+        """Whether a job lost with its server is submitted again to another one (pools only)."""
+        from .pool import ServerPool
+
+        wanted = self.config.resubmit_lost if resubmit_lost is None else resubmit_lost
+        return bool(wanted) and isinstance(runner, ServerPool)
+
+    def _place(self, runner: Backend, request: JobRequest) -> Placed:
+        """Upload the job's media to the backend :meth:`Backend.place` picks and submit it
+        there, moving on while an attempt certainly reached nothing (connection refused).
+
+        Raises caller mistakes (nothing can run the job); returns everything else.
+        """
+        placements = runner.place(request)
+        target, refused = runner, None
+        seeds: Mapping[str, int] = {}
         try:
-            submission = runner.submit(prepared)
-        except ComfyKitError as exc:
-            return failed(exc, seeds)
-        log.debug("submitted prompt %s to %s", submission.prompt_id, runner.name)
-        return job(submission.prompt_id, seeds=seeds, warnings=spec.warnings + submission.warnings)
+            while True:
+                try:
+                    target = next(placements)
+                except StopIteration:
+                    assert refused is not None, "Backend.place yielded nothing"
+                    return Placed(target, error=refused)
+                except ConfigurationError:
+                    raise
+                except ComfyKitError as exc:
+                    return Placed(target, error=exc)
+                seeds = {}
+                try:
+                    values = dict(request.values)
+                    for name, value in request.values.items():
+                        if isinstance(value, UploadSource):
+                            values[name] = target.upload(value)
+                    graph = apply_params(request.workflow.graph, request.spec, values)
+                    seeds = randomize_seeds(graph, policy=self.config.seed_policy)
+                    prepared = PreparedJob(
+                        prompt_id=request.prompt_id,
+                        workflow=request.workflow,
+                        spec=request.spec,
+                        graph=graph,
+                        values=values,
+                        seeds=seeds,
+                        targets=request.targets,
+                    )
+                    submission = target.submit(prepared)
+                except TransportError as exc:
+                    if exc.sent is not False:
+                        return Placed(target, seeds=seeds, error=exc)
+                    refused = exc
+                    continue
+                except ComfyKitError as exc:
+                    return Placed(target, seeds=seeds, error=exc)
+                return Placed(
+                    target,
+                    prompt_id=submission.prompt_id,
+                    seeds=seeds,
+                    warnings=submission.warnings,
+                )
+        finally:
+            placements.close()
 
     def job(
         self,
@@ -283,12 +357,13 @@ class ComfyKit:
 
         Pass the ``workflow`` to name outputs by its ``$output`` markers; without it the names
         come from the graph the server recorded, when it has one. ``timeout`` (default: the
-        kit's) counts from now; on expiry the job is left running (detached).
+        kit's) counts from now; on expiry the job is left running (detached). A pool asks its
+        servers (in parallel) which one has the job.
         """
         spec = parse_workflow(self.load_workflow(workflow).graph) if workflow is not None else None
         runner = self.backend(backend)
         return Job(
-            runner=runner,
+            runner=runner.attach(str(prompt_id)),
             prompt_id=str(prompt_id),
             spec=spec,
             config=self.config,
@@ -297,6 +372,7 @@ class ComfyKit:
             timeout=self._seconds(timeout, "timeout") or runner.default_timeout,
             on_timeout="detach",
             on_event=on_event,
+            fetch=self._fetcher(),
         )
 
     def _seconds(self, value: float | None, name: str) -> float | None:
@@ -310,11 +386,18 @@ class ComfyKit:
     def download(self, source: Artifact | str, path: str | os.PathLike[str]) -> Path:
         """Stream an output (artifact or URL) to ``path``, replacing it; folders are created.
 
-        Credentials go only to the configured server's origin; ``file://`` URLs are copied.
+        Credentials go only to the origin of the server they belong to; ``file://`` URLs are
+        copied.
         """
-        from .downloads import Fetcher, artifact_url, download
+        from .downloads import artifact_url, download
 
-        return download(Fetcher(self._http), artifact_url(source), Path(path))
+        return download(self._fetcher(), artifact_url(source), Path(path))
+
+    def _fetcher(self) -> Fetcher:
+        """Downloads with the client of each ComfyUI server, each for its own origin."""
+        from .downloads import Fetcher
+
+        return Fetcher(*self._clients)
 
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -333,4 +416,5 @@ class ComfyKit:
                 runner.close()
             except Exception as exc:  # closing must go on for the others
                 log.warning("closing backend %s failed: %s", runner.name, exc)
-        self._http.close()
+        for client in self._clients:
+            client.close()

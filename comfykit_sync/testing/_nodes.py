@@ -9,6 +9,7 @@ Input specs mirror ComfyUI's ``INPUT_TYPES``: ``("TYPE",)`` or
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import attrs
@@ -437,3 +438,20 @@ _DEFS = [
 ]
 
 CATALOGUE: dict[str, NodeDef] = {node.name: node for node in _DEFS}
+
+
+def server_catalogue(
+    missing_nodes: Collection[str] = (), checkpoints: Sequence[str] | None = None
+) -> dict[str, NodeDef]:
+    """The node classes of one fake server: the catalogue without ``missing_nodes`` (custom
+    nodes not installed there), its checkpoint loader listing ``checkpoints``."""
+    unknown = sorted(set(missing_nodes) - set(CATALOGUE))
+    if unknown:
+        raise ValueError(f"not in the catalogue: {', '.join(unknown)}")
+    nodes = {name: node for name, node in CATALOGUE.items() if name not in missing_nodes}
+    loader = nodes.get("CheckpointLoaderSimple")
+    if checkpoints is not None and loader is not None:
+        _, options = loader.required["ckpt_name"]
+        required = {**loader.required, "ckpt_name": (list(checkpoints), options)}
+        nodes[loader.name] = attrs.evolve(loader, required=required)
+    return nodes
