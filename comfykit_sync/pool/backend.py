@@ -411,12 +411,17 @@ class OnServer(Backend):
         except ExecutionTimeout:
             raise  # the job goes on (or the kit cancels it): it stays where it is
         except PromptLostError as exc:
-            self.pool.forget(prompt_id)
+            self._done(prompt_id)
             if self.member.url in str(exc):
                 raise
             raise PromptLostError(f"{exc} (server {self.member.url})", prompt_id=prompt_id) from exc
-        self.pool.forget(prompt_id)
+        self._done(prompt_id)
         return outcome
+
+    def _done(self, prompt_id: str) -> None:
+        """The job left the server's queue."""
+        self.member.finished()
+        self.pool.forget(prompt_id)
 
     def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
         return self.member.call(self.member.backend.outputs, prompt_id, spec)

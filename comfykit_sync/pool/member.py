@@ -7,7 +7,8 @@
   models: its definitions are fetched again.
 * **Load.** The server's queue (pending + running) as last read by any ``/queue`` request of its
   client, read again when older than ``LOAD_TTL``, plus this kit's jobs submitted since that
-  read and the jobs being placed there right now (reserved).
+  read, minus those of its jobs seen finishing since, plus the jobs being placed there right
+  now (reserved).
 * **Definitions.** ``GET /object_info``, fetched once (one request however many threads ask)
   and again after a submit the server rejected for an unknown node or value, or on demand.
 """
@@ -55,6 +56,7 @@ class Member:
         self._prober: threading.Thread | None = None
         self._reserved = 0
         self._submitted: deque[float] = deque()  # when each job since the last queue read went
+        self._finished: deque[float] = deque()  # when each since was seen finishing
         self._reading = False
         self._definitions_lock = threading.Lock()
         self._definitions: Mapping[str, Any] | None = None
@@ -157,9 +159,11 @@ class Member:
         reading = self.client.last_queue
         with self._lock:
             if reading is not None:
-                while self._submitted and self._submitted[0] <= reading[0]:
-                    self._submitted.popleft()
-            return (reading[1] if reading else 0) + len(self._submitted) + self._reserved
+                for times in (self._submitted, self._finished):
+                    while times and times[0] <= reading[0]:
+                        times.popleft()
+            queued = (reading[1] if reading else 0) + len(self._submitted) - len(self._finished)
+            return max(0, queued) + self._reserved
 
     def reserve(self) -> None:
         with self._lock:
@@ -172,6 +176,10 @@ class Member:
     def submitted(self) -> None:
         with self._lock:
             self._submitted.append(time.monotonic())
+
+    def finished(self) -> None:
+        with self._lock:
+            self._finished.append(time.monotonic())
 
     def read_queue_if_stale(self) -> None:
         """Read the server's queue if the last reading is older than ``LOAD_TTL`` (unless
