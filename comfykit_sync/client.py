@@ -18,10 +18,16 @@ from ._targets import Outputs, select_targets
 from .backends.base import Backend, BackendContext, JobRequest, PreparedJob
 from .backends.comfyui_http import ComfyUIHttpBackend
 from .config import Config
-from .errors import ComfyKitError, ConfigurationError, TransportError, UnsupportedSourceError
+from .errors import (
+    ComfyKitError,
+    ConfigurationError,
+    ParameterError,
+    TransportError,
+    UnsupportedSourceError,
+)
 from .events import EventCallback
 from .inspection import WorkflowInfo, inspect_graph
-from .job import ON_TIMEOUT, Job, Placed
+from .job import ON_TIMEOUT, Job, Placed, cancel_after_interrupt
 from .models import Artifact, ExecuteResult, Workflow
 from .params import (
     UploadSource,
@@ -253,6 +259,7 @@ class ComfyKit:
                 f"backend {runner.name!r} cannot upload files (parameters: {', '.join(uploads)})"
             )
         targets = select_targets(runner, spec, wf.graph, outputs)
+        runner.check_params(spec, values)
         request = JobRequest(str(uuid.uuid4()), wf, spec, values, targets)
         placed = self._place(runner, request)
         resubmit = None
@@ -327,7 +334,10 @@ class ComfyKit:
                         seeds=seeds,
                         targets=request.targets,
                     )
-                    submission = target.submit(prepared)
+                    try:
+                        submission = target.submit(prepared)
+                    except KeyboardInterrupt as exc:  # it may have reached the server: cancel
+                        raise cancel_after_interrupt(target, prepared.prompt_id) from exc
                 except TransportError as exc:
                     if exc.sent is not False:
                         return Placed(target, seeds=seeds, error=exc)
@@ -355,16 +365,26 @@ class ComfyKit:
     ) -> Job:
         """Re-attach to a job submitted earlier (by this or another process) by its id.
 
+        An id the backend can never have given (empty, path-like; for RunningHub, not digits)
+        is a ``ParameterError`` before anything is sent.
+
         Pass the ``workflow`` to name outputs by its ``$output`` markers; without it the names
         come from the graph the server recorded, when it has one. ``timeout`` (default: the
         kit's) counts from now; on expiry the job is left running (detached). A pool asks its
         servers (in parallel) which one has the job.
         """
+        if isinstance(prompt_id, (int, uuid.UUID)) and not isinstance(prompt_id, bool):
+            prompt_id = str(prompt_id)
+        if not isinstance(prompt_id, str):
+            raise ParameterError(
+                f"prompt_id must be a str, got {type(prompt_id).__name__}", params=("prompt_id",)
+            )
         spec = parse_workflow(self.load_workflow(workflow).graph) if workflow is not None else None
         runner = self.backend(backend)
+        runner.check_job_id(prompt_id)
         return Job(
-            runner=runner.attach(str(prompt_id)),
-            prompt_id=str(prompt_id),
+            runner=runner.attach(prompt_id),
+            prompt_id=prompt_id,
             spec=spec,
             config=self.config,
             plugin_manager=self.plugin_manager,

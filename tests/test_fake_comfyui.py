@@ -662,6 +662,86 @@ def test_error_script(fake_comfyui: FakeComfyUI, socket: Socket) -> None:
     assert fake_comfyui.prompts[prompt_id].status == "error"
 
 
+def test_expanded_node_runs_under_ids_of_its_own(fake_comfyui: FakeComfyUI, socket: Socket) -> None:
+    fake_comfyui.script(Script(expand_node="9"))
+    prompt_id = queued(fake_comfyui, image_graph(), client_id="client-1")
+    messages = socket.until_final(prompt_id)
+    executing = [m["data"] for m in messages if m["type"] == "executing"][-3:]
+    assert executing == [
+        {"node": "9", "display_node": "9", "prompt_id": prompt_id},
+        {"node": "9.0.0.1", "display_node": "9", "prompt_id": prompt_id},
+        {"node": None, "prompt_id": prompt_id},
+    ]
+    executed = [m["data"] for m in messages if m["type"] == "executed"]
+    assert [(e["node"], e["display_node"]) for e in executed] == [("2", "2"), ("9.0.0.1", "9")]
+    state = [m["data"] for m in messages if m["type"] == "progress_state"][-1]["nodes"]
+    assert state["9.0.0.1"] == {
+        "value": 1,
+        "max": 1,
+        "state": "finished",
+        "prompt_id": prompt_id,
+        "node_id": "9.0.0.1",
+        "display_node_id": "9",
+        "parent_node_id": "9",
+        "real_node_id": "9",
+    }
+    assert state["9"]["state"] == "finished" and state["9"]["parent_node_id"] is None
+    entry = history(fake_comfyui, prompt_id)
+    assert set(entry["outputs"]) == {"2", "9.0.0.1"}  # under the id of the node that saved
+    assert entry["meta"]["9.0.0.1"] == {
+        "node_id": "9.0.0.1",
+        "display_node": "9",
+        "parent_node": "9",
+        "real_node_id": "9",
+    }
+    assert entry["status"]["messages"][-1][0] == "execution_success"
+
+
+def test_cycle_made_by_an_expansion_is_recorded_under_success(
+    fake_comfyui: FakeComfyUI, socket: Socket
+) -> None:
+    """ComfyUI 0.3.64: a cycle found while staging the next node is reported in the
+    messages only; ``status_str``/``completed`` keep the last node's success."""
+    fake_comfyui.script(Script(expand_node="3", expansion_cycle=True))
+    prompt_id = queued(fake_comfyui, image_only(), client_id="client-1")
+    messages = socket.until_final(prompt_id)
+    executing = [m["data"]["node"] for m in messages if m["type"] == "executing"]
+    assert executing[-3:] == ["3", "3.0.0.1", None]
+    error = next(m["data"] for m in messages if m["type"] == "execution_error")
+    assert "execution_success" not in types(messages)
+    entry = history(fake_comfyui, prompt_id)
+    status = entry["status"]
+    assert (status["status_str"], status["completed"]) == ("success", True)
+    assert [m[0] for m in status["messages"]] == [
+        "execution_start",
+        "execution_cached",
+        "execution_error",
+    ]
+    assert status["messages"][-1][1] == error
+    assert {k: v for k, v in error.items() if k not in ("executed", "timestamp")} == {
+        "prompt_id": prompt_id,
+        "node_id": "3",
+        "node_type": "KSampler",
+        "exception_message": "Dependency cycle detected",
+        "exception_type": "graph.DependencyCycleError",
+        "traceback": [],
+        "current_inputs": [],
+        "current_outputs": [],
+    }
+    assert "3.0.0.1" in error["executed"] and "3" not in error["executed"]
+    assert entry["outputs"] == {} and entry["meta"] == {}
+    assert fake_comfyui.prompts[prompt_id].status == "error"
+
+
+def test_failure_inside_an_expansion_names_the_workflow_node(fake_comfyui: FakeComfyUI) -> None:
+    fake_comfyui.script(Script(expand_node="8", error_node="8", error_message="boom"))
+    entry = history(fake_comfyui, queued(fake_comfyui, image_graph()))
+    assert entry["status"]["status_str"] == "error"
+    event, data = entry["status"]["messages"][-1]
+    assert event == "execution_error" and (data["node_id"], data["node_type"]) == ("8", "VAEDecode")
+    assert data["current_inputs"]["samples"][0].startswith("<LATENT")
+
+
 def test_error_node_is_never_served_from_cache(fake_comfyui: FakeComfyUI) -> None:
     history(fake_comfyui, queued(fake_comfyui, image_graph()))
     fake_comfyui.script(Script(error_node="4"))

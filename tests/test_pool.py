@@ -235,7 +235,7 @@ def test_a_rejection_for_a_missing_model_refreshes_the_definitions(pair):
         assert kit.execute_json(workflow("flux.safetensors"), {"prompt": "1"}).server == b.url
         port = b.port
         b.stop()  # restarted without the model
-        with FakeComfyUI(port=port, checkpoints=["sd15.safetensors"]) as b2:
+        with FakeComfyUI(port=port, checkpoints=["sd15.safetensors"]):
             rejected = kit.execute_json(workflow("flux.safetensors"), {"prompt": "2"})
             assert rejected.status == "failed" and "flux" in rejected.msg
             with pytest.raises(NoCapableServerError):  # it asked b2 again

@@ -54,7 +54,7 @@ from ..events import (
 from ..params import WorkflowSpec
 from ._ws_stream import Disconnected, EventStream, Message, Subscription, ws_url
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
-from .comfyui import ComfyUIClient, remaining_timeout
+from .comfyui import BLOCKED, ComfyUIClient, remaining_timeout
 from .comfyui_http import ComfyUIHttpBackend, HistoryWaiter
 
 log = logging.getLogger(__name__)
@@ -179,6 +179,7 @@ class _PromptWatch:
         self.emit: EventCallback = emit or (lambda event: None)
         self.quiet = emit is None
         self.progress = ProgressTracker(to_run)
+        self.displays: dict[str, str] = {}  # node id -> display node, as the server said
         self.started = False
         self.position: int | None = None
         self.next_check = self.scheduled_from = 0.0
@@ -254,7 +255,7 @@ class _PromptWatch:
         self._schedule_check(self.max_interval)
         try:
             state = self.client.state(self.prompt_id)
-            if state.state == "finished":
+            if state.finished:
                 timeout = remaining_timeout(self.client.http.timeout, self.deadline)
                 return self.client.history(self.prompt_id, timeout=timeout)
         except TRANSIENT_ERRORS as exc:
@@ -315,12 +316,15 @@ class _PromptWatch:
         if kind == "executing":
             if data.get("node") is None:
                 return True
-            node_id = str(data.get("display_node") or data["node"])
-            node = self.graph.get(node_id)
-            node = node if isinstance(node, Mapping) else {}
-            meta = node.get("_meta") if isinstance(node.get("_meta"), Mapping) else {}
+            node_id = str(data["node"])
+            display = self._display_node(node_id, data.get("display_node"))
+            node = self._graph_node(node_id)
+            shown = self._graph_node(display) if display else node
+            meta = shown.get("_meta") if isinstance(shown.get("_meta"), Mapping) else {}
             self.emit(
-                NodeExecuting(self.prompt_id, node_id, meta.get("title"), node.get("class_type"))
+                NodeExecuting(
+                    self.prompt_id, node_id, meta.get("title"), node.get("class_type"), display
+                )
             )
         elif kind == "execution_start":
             self._emit_once(Started(self.prompt_id))
@@ -332,16 +336,32 @@ class _PromptWatch:
         elif kind == "progress_state":
             step = self.progress.update(data.get("nodes"))
             if step is not None:
-                self.emit(Progress(self.prompt_id, *step))
+                node_id, display, value, maximum, fraction = step
+                self.displays[node_id] = display
+                self.emit(Progress(self.prompt_id, node_id, value, maximum, fraction, display))
         elif kind == "progress" and not self.progress.has_state:
-            node = data.get("node")
+            node = None if data.get("node") is None else str(data["node"])
             value, maximum = _int(data.get("value")), _int(data.get("max"))
-            self.emit(Progress(self.prompt_id, None if node is None else str(node), value, maximum))
+            display = self.displays.get(node) if node else None
+            self.emit(Progress(self.prompt_id, node, value, maximum, display_node=display))
         elif kind == "executed" and data.get("node") is not None:
-            self.emit(NodeExecuted(self.prompt_id, str(data.get("display_node") or data["node"])))
-        elif kind == "execution_error" and data.get("exception_type") == "ExecutionBlocked":
+            node_id = str(data["node"])
+            display = self._display_node(node_id, data.get("display_node"))
+            self.emit(NodeExecuted(self.prompt_id, node_id, display))
+        elif kind == "execution_error" and data.get("exception_type") == BLOCKED:
             log.info("prompt %s: %s", self.prompt_id, data.get("exception_message"))
         return False
+
+    def _display_node(self, node_id: str, reported: Any) -> str | None:
+        """The display node the server reported for ``node_id`` (remembered for ``progress``
+        messages, which carry none), or the one reported before."""
+        if reported is not None:
+            self.displays[node_id] = str(reported)
+        return self.displays.get(node_id)
+
+    def _graph_node(self, node_id: str) -> Mapping[str, Any]:
+        node = self.graph.get(node_id)
+        return node if isinstance(node, Mapping) else {}
 
 
 class ProgressTracker:
@@ -356,13 +376,13 @@ class ProgressTracker:
     def cached(self, node_ids: tuple[str, ...]) -> None:
         self.expected.difference_update(node_ids)
 
-    def update(self, nodes: Any) -> tuple[str, int, int, float] | None:
-        """Take a ``progress_state``; return (node, value, max, fraction) of the last node that
-        changed, or ``None`` if nothing did."""
+    def update(self, nodes: Any) -> tuple[str, str, int, int, float] | None:
+        """Take a ``progress_state``; return (node, display node, value, max, fraction) of the
+        last node that changed, or ``None`` if nothing did."""
         if not isinstance(nodes, Mapping):
             return None
         self.has_state = True
-        changed: tuple[str, int, int] | None = None
+        changed: tuple[str, str, int, int] | None = None
         for node_id, state in nodes.items():
             if not isinstance(state, Mapping):
                 continue
@@ -373,7 +393,7 @@ class ProgressTracker:
             entry = (value, maximum, display)
             if self.nodes.get(str(node_id)) != entry:
                 self.nodes[str(node_id)] = entry
-                changed = (display, value, maximum)
+                changed = (str(node_id), display, value, maximum)
         if changed is None:
             return None
         reported = {display for _, _, display in self.nodes.values()}
