@@ -54,9 +54,18 @@ _URL_SEPARATOR = re.compile(r"\s*,\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
 _SERVER_KEYS = ("url", "api_key", "cookies")
 
 
+def _server_url(value: str, origin: str) -> str:
+    url = _url(value, origin)
+    if "," in urlsplit(url).netloc:
+        raise ConfigurationError(
+            f"{origin} must be http(s):// URLs separated by commas, got {value!r}"
+        )
+    return url
+
+
 def _server(value: Any, origin: str) -> ComfyUIServer:
     if isinstance(value, str):
-        return ComfyUIServer(_url(value, origin))
+        return ComfyUIServer(_server_url(value, origin))
     if not isinstance(value, Mapping):
         raise ConfigurationError(
             f"{origin}: each server must be a URL or a mapping with 'url', "
@@ -69,7 +78,7 @@ def _server(value: Any, origin: str) -> ComfyUIServer:
         )
     if "url" not in value:
         raise ConfigurationError(f"{origin}: a server mapping needs a 'url'")
-    url = _url(_text(value["url"], f"{origin} url"), origin)
+    url = _server_url(_text(value["url"], f"{origin} url"), origin)
     api_key = value.get("api_key")
     cookies = value.get("cookies")
     return ComfyUIServer(
