@@ -500,3 +500,34 @@ def test_cancel_uses_the_jobs_api_where_the_server_has_it(version):
         assert len(jobs_cancels) == 3 and not old_way
     else:
         assert not jobs_cancels and len(old_way) == 2
+
+
+# -- command line -------------------------------------------------------------------------------
+def test_comfykit_servers_prints_a_health_table_and_json(pair, capsys, monkeypatch):
+    from comfykit_sync.cli import main
+
+    a, b = pair
+    assert main(["servers", "--server", a.url, "--server", b.url]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["server", "health", "version"]
+    assert [line.split()[:3] for line in table[1:]] == [
+        [a.url, "up", "0.3.64"],
+        [b.url, "up", "0.3.64"],
+    ]
+    b.stop()
+    monkeypatch.setenv("COMFYUI_BASE_URL", f"{a.url},{b.url}")
+    assert main(["servers", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [(s["url"], s["healthy"]) for s in report] == [(a.url, True), (b.url, False)]
+    assert report[0]["queue_depth"] == 0 and report[0]["features"]["max_upload_size"]
+    assert "could not connect" in report[1]["last_error"]
+    assert main(["servers", "--server", "gpu1:8188"]) == 2
+
+
+def test_comfykit_run_json_names_the_server(pair, capsys, monkeypatch):
+    from comfykit_sync.cli import main
+
+    a, b = pair
+    monkeypatch.setenv("COMFYUI_BASE_URL", f"{a.url},{b.url}")
+    assert main(["run", str(T2I), "-p", "prompt=cli", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["server"] in (a.url, b.url)
