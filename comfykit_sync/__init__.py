@@ -25,6 +25,7 @@ from .errors import (  # noqa: E402
     InsufficientBalanceError,
     InvalidResponseError,
     JobInterrupted,
+    NoCapableServerError,
     NotFoundError,
     ParameterError,
     PluginError,
@@ -41,6 +42,7 @@ from .errors import (  # noqa: E402
 )
 from .job import Job  # noqa: E402
 from .models import Artifact, ExecuteResult, Workflow  # noqa: E402
+from .pool.report import ServerInfo  # noqa: E402
 
 __all__ = [
     "APIError",
@@ -60,6 +62,7 @@ __all__ = [
     "InvalidResponseError",
     "Job",
     "JobInterrupted",
+    "NoCapableServerError",
     "NotFoundError",
     "ParameterError",
     "PluginError",
@@ -67,6 +70,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeout",
     "ServerError",
+    "ServerInfo",
     "TransportError",
     "UnsupportedSourceError",
     "UploadTooLargeError",

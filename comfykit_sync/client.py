@@ -16,7 +16,6 @@ import pluggy
 from ._http import HttpClient
 from ._targets import Outputs, select_targets
 from .backends.base import Backend, BackendContext, JobRequest, PreparedJob
-from .backends.comfyui_http import ComfyUIHttpBackend
 from .config import Config
 from .errors import (
     ComfyKitError,
@@ -42,7 +41,7 @@ from .registry import BackendRegistry
 
 if TYPE_CHECKING:
     from .downloads import Fetcher
-    from .pool import ServerInfo
+    from .pool.report import ServerInfo
 
 log = logging.getLogger("comfykit_sync")
 
@@ -142,10 +141,12 @@ class ComfyKit:
             self._check_open()
             if name not in self._backends:
                 cls = self.backends.get(name)
-                if len(self._clients) > 1 and issubclass(cls, ComfyUIHttpBackend):
+                if len(self._clients) > 1:
+                    from .backends.comfyui_http import ComfyUIHttpBackend
                     from .pool import pool_class
 
-                    cls = pool_class(cls)
+                    if issubclass(cls, ComfyUIHttpBackend):
+                        cls = pool_class(cls)
                 context = BackendContext(
                     self.config, self._http, self.plugin_manager, self._clients
                 )
@@ -155,6 +156,7 @@ class ComfyKit:
     def servers(self) -> list[ServerInfo]:
         """Each ComfyUI server of the kit as it is now: healthy, version, queue depth, this
         kit's jobs in flight there, last error, features (asked in parallel)."""
+        from .backends.comfyui_http import ComfyUIHttpBackend
         from .pool import ServerPool
         from .pool.report import probe
 
