@@ -9,6 +9,7 @@
     ├── WorkflowError (ValueError)           the workflow cannot be used
     │   ├── UnsupportedSourceError           no loader claimed the source
     │   ├── WorkflowLoadError                unreadable, not JSON, UI format, too large
+    │   │   └── UIConversionError            a UI-format node that cannot be converted faithfully
     │   ├── DSLError                         a malformed node-title marker (names node and field)
     │   └── ParameterError                   missing / unknown / ill-typed parameter or upload file
     ├── TransportError (ConnectionError)     the server could not be reached, or the link broke
@@ -37,6 +38,7 @@ or a wait, raised after the job was cancelled on the server (or that could not b
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +80,27 @@ class UnsupportedSourceError(WorkflowError):
 
 class WorkflowLoadError(WorkflowError):
     """The workflow source was recognised but could not be read or is not API format."""
+
+
+class UIConversionError(WorkflowLoadError):
+    """A UI-format workflow holds a node that cannot be converted to API format faithfully.
+
+    ``node_id`` is the node's API id (``outer:inner`` inside subgraphs), ``title`` its title
+    in the editor and ``node_type`` its type; the message names all three.
+    """
+
+    def __init__(self, reason: str, *, node_id: str, title: str, node_type: str) -> None:
+        super().__init__(f"node {node_id} {title!r} (type {node_type!r}): {reason}")
+        self.node_id = node_id
+        self.title = title
+        self.node_type = node_type
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:  # keyword-only arguments survive pickling
+        rebuild = functools.partial(
+            type(self), node_id=self.node_id, title=self.title, node_type=self.node_type
+        )
+        return rebuild, (self.reason,)
 
 
 class DSLError(WorkflowError):
