@@ -114,6 +114,16 @@ def test_a_single_url_is_not_a_pool(fake_comfyui):
             assert result.server == fake_comfyui.url
 
 
+@pytest.mark.fake_runninghub(run_time=0.05)
+def test_a_runninghub_result_names_runninghub(fake_runninghub):
+    workflow_id = fake_runninghub.add_workflow(workflow())
+    options = {"runninghub_url": fake_runninghub.url, "poll_max_interval": 0.05}
+    with ComfyKit(runninghub_api_key=fake_runninghub.api_key, **options) as kit:
+        result = kit.execute(workflow_id, {"prompt": "cloud"})
+    assert result.status == "completed", result.msg
+    assert result.server == fake_runninghub.url
+
+
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_comma_separated_environment_variable_makes_a_pool(pair, monkeypatch, executor):
     a, b = pair

@@ -139,6 +139,8 @@ class ServerPool(Backend):
         healthy = [m for m in capable if m.healthy]
         if healthy:
             self._each(Member.read_queue_if_stale, healthy)
+            healthy = [m for m in healthy if m.healthy]  # a read may have found one down
+        if healthy:
             return self._least_loaded(healthy, request.workflow_key)
         if capable:  # every capable server is down: try the one down longest (it may be back)
             member = min(capable, key=lambda m: m.down_since or 0.0)

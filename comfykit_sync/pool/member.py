@@ -120,30 +120,35 @@ class Member:
                 return
             self._down_since = None
             self._stale = True  # it may have restarted with other nodes or models
-        log.warning("%s answers again and rejoins the pool", self.url)
+        log.info("%s answers again and rejoins the pool", self.url)
 
     def _probe(self) -> None:
+        """Probe until the server answers; stops (atomically with ``mark_down``'s check) only
+        while it is up, so a server that goes down again is never left without a prober."""
         delay = PROBE_BACKOFF[0]
         connect, read = self.client.http.timeout
         timeout = (min(connect, 2.0), min(read, 5.0))
-        try:
-            while not self._closed.wait(delay) and not self.healthy:
-                try:
-                    self.client.http.request(
-                        "GET",
-                        "/system_stats",
-                        what="checking whether the server is back",
-                        attempts=1,
-                        timeout=timeout,
-                    ).close()
-                except ComfyKitError as exc:
-                    self.note_error(exc)
-                    delay = min(delay * 2, PROBE_BACKOFF[1])
-                    continue
-                self.mark_up()
-        finally:
+        while not self._closed.wait(delay):
             with self._lock:
-                self._prober = None
+                if self._down_since is None:
+                    self._prober = None
+                    return
+            try:
+                self.client.http.request(
+                    "GET",
+                    "/system_stats",
+                    what="checking whether the server is back",
+                    attempts=1,
+                    timeout=timeout,
+                ).close()
+            except ComfyKitError as exc:
+                self.note_error(exc)
+                delay = min(delay * 2, PROBE_BACKOFF[1])
+                continue
+            self.mark_up()
+            delay = PROBE_BACKOFF[0]
+        with self._lock:
+            self._prober = None
 
     def close(self) -> None:
         """Stop probing (the pool closes the backend)."""
