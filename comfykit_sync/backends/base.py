@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Generator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -236,7 +236,7 @@ class Backend(abc.ABC):
     def cancel(self, prompt_id: str) -> bool:
         """Cancel the job (dequeue if pending, interrupt if running); True if it was live."""
 
-    def place(self, request: JobRequest) -> Iterator[Backend]:
+    def place(self, request: JobRequest) -> Generator[Backend, None, None]:
         """Where to run one job, best first.
 
         The kit uploads the job's media to the first backend yielded and submits the job

@@ -27,7 +27,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -111,7 +111,7 @@ class ServerPool(Backend):
         return f"{type(self).__name__}({[m.url for m in self.members]!r})"
 
     # -- placing jobs -----------------------------------------------------------------------
-    def place(self, request: JobRequest) -> Iterator[Backend]:
+    def place(self, request: JobRequest) -> Generator[Backend, None, None]:
         """The job's server, then (when the submit certainly did not reach it) the next one."""
         needs = needs_of(request.graph, skip=request.uploads, targets=request.targets)
         tried: list[Member] = []
@@ -440,9 +440,9 @@ class OnServer(Backend):
 
 def _names_something_missing(error: WorkflowValidationError) -> bool:
     """Whether a rejection says the server lacks a node class or a combo value."""
-    body = error.body if isinstance(error.body, Mapping) else {}
-    top = body.get("error") if isinstance(body.get("error"), Mapping) else {}
-    types = {top.get("type")}
+    body: Mapping[str, Any] = error.body if isinstance(error.body, Mapping) else {}
+    top = body.get("error")
+    types = {top.get("type") if isinstance(top, Mapping) else None}
     for entry in error.node_errors.values():
         for item in entry.get("errors", []) if isinstance(entry, Mapping) else []:
             if isinstance(item, Mapping):
