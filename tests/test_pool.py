@@ -19,6 +19,7 @@ import pytest
 import requests
 from helpers import T2I, run_in_threads
 
+import comfykit_sync
 import comfykit_sync.pool.backend
 import comfykit_sync.pool.member
 from comfykit_sync import ComfyKit, ConfigurationError, PromptLostError, TransportError
@@ -250,6 +251,15 @@ def test_a_rejection_for_a_missing_model_refreshes_the_definitions(pair):
             assert rejected.status == "failed" and "flux" in rejected.msg
             with pytest.raises(NoCapableServerError):  # it asked b2 again
                 kit.execute_json(workflow("flux.safetensors"), {"prompt": "3"})
+
+
+def test_only_some_outputs_on_a_pool(pair):
+    a, b = pair
+    with pool_kit(a.url, b.url) as kit:
+        result = kit.execute_json(workflow(), {"prompt": "just text"}, outputs=["caption"])
+        with pytest.raises(comfykit_sync.ParameterError):
+            kit.execute_json(workflow(), {"prompt": "x"}, outputs=["8"])  # not an output node
+    assert result.status == "completed" and result.texts == ["just text"] and not result.images
 
 
 # -- load and ties ------------------------------------------------------------------------------
