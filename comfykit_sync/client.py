@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -23,11 +24,20 @@ from .errors import (
     ParameterError,
     TransportError,
     UnsupportedSourceError,
+    WorkflowLoadError,
 )
 from .events import EventCallback
 from .inspection import WorkflowInfo, inspect_graph
 from .job import ON_TIMEOUT, Job, Placed, cancel_after_interrupt
+from .loaders._api_format import UI_FORMAT_HINT
 from .models import Artifact, ExecuteResult, Workflow
+from .object_info import (
+    GivenObjectInfo,
+    ObjectInfoArgument,
+    ObjectInfoSource,
+    ServerObjectInfo,
+    load_object_info,
+)
 from .params import (
     UploadSource,
     WorkflowSpec,
@@ -38,12 +48,31 @@ from .params import (
 )
 from .plugins import make_plugin_manager
 from .registry import BackendRegistry
+from .ui_workflow import is_ui_workflow
 
 if TYPE_CHECKING:
     from .downloads import Fetcher
     from .pool.report import ServerInfo
 
 log = logging.getLogger("comfykit_sync")
+
+#: a caller-chosen prompt id: URL-safe characters only (it goes into URL paths)
+_PROMPT_ID = re.compile(r"[A-Za-z0-9_.~-]{1,128}")
+
+
+def _check_prompt_id(prompt_id: object) -> str:
+    """``prompt_id`` if it is a non-empty, URL-safe string; ``ParameterError`` otherwise."""
+    if (
+        not isinstance(prompt_id, str)
+        or not _PROMPT_ID.fullmatch(prompt_id)
+        or not prompt_id.strip(".")
+    ):
+        raise ParameterError(
+            f"prompt_id must be 1-128 characters from A-Z a-z 0-9 _ . ~ - (not only dots), "
+            f"got {prompt_id!r}",
+            params=("prompt_id",),
+        )
+    return prompt_id
 
 
 class ComfyKit:
@@ -70,6 +99,7 @@ class ComfyKit:
         runninghub_instance_type: str | None = None,
         *,
         plugin_manager: pluggy.PluginManager | None = None,
+        object_info: ObjectInfoArgument | None = None,
         **options: Any,
     ) -> None:
         self.config = Config.resolve(
@@ -94,6 +124,11 @@ class ComfyKit:
             for server in self.config.servers
         )
         self._http = self._clients[0]
+        self._object_info: ObjectInfoSource = (
+            GivenObjectInfo(load_object_info(object_info, "argument object_info"))
+            if object_info is not None
+            else ServerObjectInfo(self._http, self.config.object_info_cache_dir)
+        )
         self._pm = plugin_manager
         self._registry: BackendRegistry | None = None
         self._backends: dict[str, Backend] = {}
@@ -167,19 +202,42 @@ class ComfyKit:
         return [probe(runner.client, self.config.client_id)]
 
     # -- workflows --------------------------------------------------------------------------
-    def load_workflow(self, source: Any) -> Workflow:
-        """Load a workflow from a path, URL, dict or any source a plugin understands."""
+    def load_workflow(
+        self, source: Any, *, object_info: ObjectInfoArgument | None = None
+    ) -> Workflow:
+        """Load a workflow from a path, URL, dict or any source a plugin understands.
+
+        A UI-format workflow (the editor's plain "Save") is converted to the API format with the
+        server's node definitions (:meth:`object_info`), or with ``object_info`` (a dict or a
+        JSON file of ``/object_info``) when given.
+        """
         if isinstance(source, Workflow):
             return source
+        definitions = (
+            self._object_info
+            if object_info is None
+            else GivenObjectInfo(load_object_info(object_info, "argument object_info"))
+        )
         workflow = self.plugin_manager.hook.comfykit_load_workflow(
-            source=source, config=self.config, session=self._http
+            source=source, config=self.config, session=self._http, object_info=definitions
         )
         if workflow is None:
             raise UnsupportedSourceError(
                 f"no loader recognised the workflow source {source!r}: expected an existing "
-                "file path, an http(s) URL or an API-format dict"
+                "file path, an http(s) URL or a workflow dict"
             )
+        if is_ui_workflow(workflow.graph):  # the UI-format loader plugin is blocked
+            raise WorkflowLoadError(f"workflow {workflow.source} cannot be run: {UI_FORMAT_HINT}")
         return workflow
+
+    def object_info(self, *, refresh: bool = False) -> Mapping[str, Any]:
+        """The node definitions UI-format workflows are converted with (``GET /object_info``).
+
+        Fetched from the server once and kept (on disk too with ``object_info_cache_dir``);
+        ``refresh=True`` fetches them again, e.g. after installing custom nodes. A kit built
+        with ``object_info=`` returns those and never asks the server.
+        """
+        return self._object_info.refresh() if refresh else self._object_info.get()
 
     def list_params(self, workflow: Any) -> WorkflowSpec:
         """The workflow's DSL parameters and output names, without running it."""
@@ -213,7 +271,7 @@ class ComfyKit:
     def execute_json(
         self, workflow: Mapping[str, Any], params: Mapping[str, Any] | None = None, **options: Any
     ) -> ExecuteResult:
-        """Like :meth:`execute` for an API-format dict (used directly, never written to disk)."""
+        """Like :meth:`execute` for a workflow dict, API or UI format (never written to disk)."""
         if not isinstance(workflow, Mapping):
             raise UnsupportedSourceError(
                 f"execute_json needs a dict, got {type(workflow).__name__}"
@@ -232,6 +290,7 @@ class ComfyKit:
         on_event: EventCallback | None = None,
         outputs: Outputs = None,
         resubmit_lost: bool | None = None,
+        prompt_id: str | None = None,
     ) -> Job:
         """Upload media, queue the workflow and return a :class:`Job` without waiting.
 
@@ -245,16 +304,27 @@ class ComfyKit:
         result holds only the outputs that ran. An entry that is not in the workflow, or a node
         the server says is not an output node, is a :class:`ParameterError`; a backend that
         cannot run part of a workflow (RunningHub) raises :class:`ConfigurationError`.
+
+        ``prompt_id`` chooses the job's id (default: a new UUID), e.g. one derived from a task
+        id so that a retry can find the job with :meth:`job`; it must be URL-safe
+        (``ParameterError``) and new: ComfyUI runs a prompt again under a reused id. Backends
+        whose service picks the ids (RunningHub) refuse it (``ConfigurationError``).
         """
         started = time.monotonic()
         timeout = self._seconds(timeout, "timeout")
         queue_timeout = self._seconds(queue_timeout, "queue_timeout")
         if on_timeout not in ON_TIMEOUT:
             raise ConfigurationError(f"on_timeout must be 'cancel' or 'detach', got {on_timeout!r}")
+        if prompt_id is not None:
+            prompt_id = _check_prompt_id(prompt_id)
         wf = self.load_workflow(workflow)
         spec = parse_workflow(wf.graph)
         values = validate_params(spec, params)
         runner = self.backend(backend or wf.backend)
+        if prompt_id is not None and "prompt_id" not in runner.capabilities:
+            raise ConfigurationError(
+                f"backend {runner.name!r} chooses its own job ids: prompt_id= is not supported"
+            )
         uploads = {name: v for name, v in values.items() if isinstance(v, UploadSource)}
         if uploads and "upload" not in runner.capabilities:
             raise ConfigurationError(
@@ -262,7 +332,7 @@ class ComfyKit:
             )
         targets = select_targets(runner, spec, wf.graph, outputs)
         runner.check_params(spec, values)
-        request = JobRequest(str(uuid.uuid4()), wf, spec, values, targets)
+        request = JobRequest(prompt_id or str(uuid.uuid4()), wf, spec, values, targets)
         placed = self._place(runner, request)
         resubmit = None
         if self._resubmits(runner, resubmit_lost):
@@ -363,6 +433,7 @@ class ComfyKit:
         *,
         backend: str | None = None,
         timeout: float | None = None,
+        on_timeout: str = "detach",
         on_event: EventCallback | None = None,
     ) -> Job:
         """Re-attach to a job submitted earlier (by this or another process) by its id.
@@ -372,9 +443,12 @@ class ComfyKit:
 
         Pass the ``workflow`` to name outputs by its ``$output`` markers; without it the names
         come from the graph the server recorded, when it has one. ``timeout`` (default: the
-        kit's) counts from now; on expiry the job is left running (detached). A pool asks its
-        servers (in parallel) which one has the job.
+        kit's) counts from now; on expiry the job is left running (``on_timeout="detach"``, the
+        default) or cancelled on the server (``"cancel"``). A pool asks its servers (in
+        parallel) which one has the job.
         """
+        if on_timeout not in ON_TIMEOUT:
+            raise ConfigurationError(f"on_timeout must be 'cancel' or 'detach', got {on_timeout!r}")
         if isinstance(prompt_id, (int, uuid.UUID)) and not isinstance(prompt_id, bool):
             prompt_id = str(prompt_id)
         if not isinstance(prompt_id, str):
@@ -392,7 +466,7 @@ class ComfyKit:
             plugin_manager=self.plugin_manager,
             started=time.monotonic(),
             timeout=self._seconds(timeout, "timeout") or runner.default_timeout,
-            on_timeout="detach",
+            on_timeout=on_timeout,
             on_event=on_event,
             fetch=self._fetcher(),
         )

@@ -183,6 +183,12 @@ def _flag(value: Any, origin: str) -> bool:
     raise ConfigurationError(f"{origin} must be true or false, got {value!r}")
 
 
+def _path(value: Any, origin: str) -> str:
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
+        raise ConfigurationError(f"{origin} must be a directory path")
+    return os.path.expanduser(os.fspath(value).strip())
+
+
 def _cookies(value: Any, origin: str) -> str | dict[str, str]:
     """Cookies as a ``dict``, a JSON object string, ``"k=v; k2=v2"``, or an http(s) URL to fetch."""
     if isinstance(value, Mapping):
@@ -264,6 +270,7 @@ class Config:
     ws_max_frame_bytes: int = 64 * 1024 * 1024
     resubmit_lost: bool = False
     server_lost_after: float = 10.0
+    object_info_cache_dir: str | None = None
     client_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
 
     @property
@@ -297,6 +304,7 @@ class Config:
             "ws_max_frame_bytes": (None, 64 * 1024 * 1024, _non_negative_int),
             "resubmit_lost": ("COMFYKIT_RESUBMIT_LOST", False, _flag),
             "server_lost_after": (None, 10.0, _positive_float),
+            "object_info_cache_dir": ("COMFYKIT_OBJECT_INFO_CACHE_DIR", None, _path),
             "client_id": (None, None, _text),
         }
         unknown = set(args) - set(table)

@@ -43,8 +43,21 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def rebuild_error(cls: type[ComfyKitError], args: tuple[Any, ...]) -> ComfyKitError:
+    """A ``cls`` error with ``args``, without calling its ``__init__`` (fields are set after)."""
+    error = cls.__new__(cls, *args)
+    BaseException.__init__(error, *args)  # OSError subclasses take their args in __init__
+    return error
+
+
 class ComfyKitError(Exception):
-    """Base class of every error raised or reported by comfykit-sync."""
+    """Base class of every error raised or reported by comfykit-sync.
+
+    Errors pickle whatever their ``__init__`` signature: the message and every field come back.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (rebuild_error, (type(self), self.args), self.__dict__)
 
 
 class ConfigurationError(ComfyKitError, ValueError):

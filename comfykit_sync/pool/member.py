@@ -9,8 +9,10 @@
   client, read again when older than ``LOAD_TTL``, plus this kit's jobs submitted since that
   read, minus those of its jobs seen finishing since, plus the jobs being placed there right
   now (reserved).
-* **Definitions.** ``GET /object_info``, fetched once (one request however many threads ask)
-  and again after a submit the server rejected for an unknown node or value, or on demand.
+* **Definitions.** ``GET /object_info`` (:class:`~comfykit_sync.object_info.ServerObjectInfo`:
+  one request however many threads ask, on disk with ``object_info_cache_dir``), fetched again
+  after a submit the server rejected for an unknown node or value, after the server was down,
+  or when a routing finds nothing capable and they are older than ``REFRESH_AFTER``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import ComfyKitError, InvalidResponseError, TransportError
+from ..errors import ComfyKitError, TransportError
+from ..object_info import ServerObjectInfo
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -59,6 +62,8 @@ class Member:
         self._finished: deque[float] = deque()  # when each since was seen finishing
         self._reading = False
         self._definitions_lock = threading.Lock()
+        cache_dir = backend.context.config.object_info_cache_dir
+        self._source = ServerObjectInfo(self.client.http, cache_dir)
         self._definitions: Mapping[str, Any] | None = None
         self._fetched_at = 0.0
         self._stale = False
@@ -211,25 +216,22 @@ class Member:
 
     def definitions(self, *, fetch: bool = True, max_age: float | None = None) -> Mapping | None:
         """The server's node definitions, fetched if needed (and ``fetch``), or when older
-        than ``max_age`` seconds; ``None`` when they could not be had. Never raises."""
+        than ``max_age`` seconds (or read from the disk cache); ``None`` when they could not be
+        had. Never raises."""
         with self._definitions_lock:
             due = self._definitions is None or self._stale
-            if max_age is not None and time.monotonic() - self._fetched_at > max_age:
+            if max_age is not None and (
+                self._source.stale or time.monotonic() - self._fetched_at > max_age
+            ):
                 due = True
             if fetch and due:
+                first = self._definitions is None and not self._stale
                 try:
-                    reply = self.call(
-                        self.client.http.json,
-                        "GET",
-                        "/object_info",
-                        what="fetching the node definitions (GET /object_info)",
-                    )
-                    if not isinstance(reply, Mapping):
-                        raise InvalidResponseError("GET /object_info did not reply with an object")
+                    found = self.call(self._source.get if first else self._source.refresh)
                 except ComfyKitError as exc:
                     log.debug("no node definitions from %s: %s", self.url, exc)
                     self.note_error(exc)
                 else:
-                    self._definitions, self._stale = reply, False
+                    self._definitions, self._stale = found, False
                     self._fetched_at = time.monotonic()
             return self._definitions
