@@ -70,9 +70,11 @@ class NoCapableServerError(ConfigurationError):
     ``missing`` maps each server's URL to what it lacks (one line per node or input).
     """
 
-    def __init__(self, message: str, *, missing: Mapping[str, tuple[str, ...]]) -> None:
+    def __init__(
+        self, message: str, *, missing: Mapping[str, tuple[str, ...]] | None = None
+    ) -> None:
         super().__init__(message)
-        self.missing = dict(missing)
+        self.missing = dict(missing or {})
 
 
 class PluginError(ComfyKitError):

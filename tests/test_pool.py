@@ -436,6 +436,8 @@ def test_a_fresh_kit_finds_the_job_on_its_server(pair, executor):
         result = job.result()
         assert result.status == "completed" and result.server == b.url
         assert result.texts == ["find me"] and result.artifacts[0].bytes()[:4] == b"\x89PNG"
+        again = comfykit_sync.ExecuteResult.from_dict(result.to_dict(), kit=fresh)
+        assert again.server == b.url and again.artifacts[0].bytes()[:4] == b"\x89PNG"
         unknown = fresh.job("3f1c7a52-0000-4000-8000-000000000000")
         assert unknown.server is None and unknown.status().state == "unknown"
         lost = unknown.result()
