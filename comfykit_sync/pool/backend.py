@@ -138,7 +138,7 @@ class ServerPool(Backend):
             capable, lacking, unknown = self._capable(needs, candidates, max_age=REFRESH_AFTER)
         healthy = [m for m in capable if m.healthy]
         if healthy:
-            self._each(Member.read_queue_if_stale, healthy)
+            self._each(Member.read_queue_if_stale, [m for m in healthy if m.queue_stale()])
             healthy = [m for m in healthy if m.healthy]  # a read may have found one down
         if healthy:
             return self._least_loaded(healthy, request.workflow_key)
@@ -169,8 +169,11 @@ class ServerPool(Backend):
         def definitions(member: Member) -> Mapping[str, Any] | None:
             return member.definitions(fetch=member.healthy, max_age=max_age)
 
+        due = [m for m in members if m.healthy and m.definitions_due(max_age)]
+        fetched = dict(zip(due, self._each(definitions, due), strict=True))
         capable, lacking, unknown = [], {}, {}
-        for member, found in zip(members, self._each(definitions, members), strict=True):
+        for member in members:
+            found = fetched[member] if member in fetched else member.definitions(fetch=False)
             if found is None:
                 unknown[member.url] = member.last_error or "its node definitions are unknown"
                 continue

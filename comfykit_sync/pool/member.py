@@ -191,11 +191,15 @@ class Member:
         with self._lock:
             self._finished.append(time.monotonic())
 
+    def queue_stale(self) -> bool:
+        """Whether the last queue reading is older than ``LOAD_TTL`` (or there is none)."""
+        reading = self.client.last_queue
+        return reading is None or time.monotonic() - reading[0] >= LOAD_TTL
+
     def read_queue_if_stale(self) -> None:
         """Read the server's queue if the last reading is older than ``LOAD_TTL`` (unless
         another thread is reading it). Errors are recorded, not raised."""
-        reading = self.client.last_queue
-        if reading is not None and time.monotonic() - reading[0] < LOAD_TTL:
+        if not self.queue_stale():
             return
         with self._lock:
             if self._reading:
@@ -214,17 +218,20 @@ class Member:
         """Fetch the definitions again before they are next used."""
         self._stale = True
 
+    def definitions_due(self, max_age: float | None = None) -> bool:
+        """Whether :meth:`definitions` would fetch (no request)."""
+        if self._definitions is None or self._stale:
+            return True
+        return max_age is not None and (
+            self._source.stale or time.monotonic() - self._fetched_at > max_age
+        )
+
     def definitions(self, *, fetch: bool = True, max_age: float | None = None) -> Mapping | None:
         """The server's node definitions, fetched if needed (and ``fetch``), or when older
         than ``max_age`` seconds (or read from the disk cache); ``None`` when they could not be
         had. Never raises."""
         with self._definitions_lock:
-            due = self._definitions is None or self._stale
-            if max_age is not None and (
-                self._source.stale or time.monotonic() - self._fetched_at > max_age
-            ):
-                due = True
-            if fetch and due:
+            if fetch and self.definitions_due(max_age):
                 first = self._definitions is None and not self._stale
                 try:
                     found = self.call(self._source.get if first else self._source.refresh)
