@@ -25,6 +25,7 @@ from .errors import (
     InsufficientBalanceError,
     InvalidResponseError,
     JobInterrupted,
+    NoCapableServerError,
     NotFoundError,
     ParameterError,
     PluginError,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:  # loaded on first use (``__getattr__``): ``import comfykit_sy
     from .job import Job
     from .models import Artifact, ExecuteResult, OutputItem, Workflow
     from .params import ParamSpec, WorkflowSpec
+    from .pool.report import ServerInfo
 
 #: public name -> the module that defines it, imported when the name is first used
 _LAZY = {
@@ -79,6 +81,7 @@ _LAZY = {
     "OutputItem": "models",
     "ParamSpec": "params",
     "Progress": "events",
+    "ServerInfo": "pool.report",
     "Queued": "events",
     "Started": "events",
     "Workflow": "models",
@@ -131,6 +134,7 @@ __all__ = [
     "Job",
     "JobInterrupted",
     "JobState",
+    "NoCapableServerError",
     "NodeCached",
     "NodeExecuted",
     "NodeExecuting",
@@ -145,6 +149,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeout",
     "ServerError",
+    "ServerInfo",
     "Started",
     "TransportError",
     "UIConversionError",

@@ -154,6 +154,25 @@ def _never_sent(exc: requests.RequestException) -> bool:
     )
 
 
+def refused(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is a refused connection: nothing listens there.
+
+    Unlike a timeout or an unreachable network, this proves the server process is not
+    running (or not accepting), so whatever it held in memory is gone.
+    """
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        exc = pending.pop()
+        if not isinstance(exc, BaseException) or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, ConnectionRefusedError):
+            return True
+        pending += [exc.__cause__, exc.__context__, getattr(exc, "reason", None), *exc.args]
+    return False
+
+
 def transport_error(exc: requests.RequestException, what: str) -> TransportError:
     """Wrap a requests exception; ``sent=False`` when the request provably never left."""
     import requests

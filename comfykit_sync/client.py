@@ -7,7 +7,7 @@ import os
 import string
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._http import HttpClient
@@ -16,6 +16,7 @@ from .errors import (
     ComfyKitError,
     ConfigurationError,
     ParameterError,
+    TransportError,
     UnsupportedSourceError,
     WorkflowLoadError,
 )
@@ -26,15 +27,19 @@ if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync``
     import pluggy
 
     from ._targets import Outputs
-    from .backends.base import Backend
+    from .backends.base import Backend, JobRequest
     from .downloads import Fetcher
     from .events import EventCallback
     from .inspection import WorkflowInfo
-    from .job import Job
+    from .job import Job, Placed
     from .models import Artifact, ExecuteResult, Workflow
     from .object_info import ObjectInfoArgument, ObjectInfoSource
     from .params import WorkflowSpec
     from .registry import BackendRegistry
+
+if TYPE_CHECKING:
+    from .downloads import Fetcher
+    from .pool.report import ServerInfo
 
 log = logging.getLogger("comfykit_sync")
 
@@ -74,11 +79,14 @@ class ComfyKit:
     declares is a :class:`ConfigurationError`. ``plugin_manager`` replaces the one built from
     the installed plugins. One kit is safe to share between threads. Use it as a context
     manager, or call :meth:`close`.
+
+    ``comfyui_url`` may name several servers (a list, or ``"url1,url2"``): the kit is then a
+    pool that places each job on a capable, healthy, least-loaded server (docs/many-servers.md).
     """
 
     def __init__(
         self,
-        comfyui_url: str | None = None,
+        comfyui_url: str | Sequence[str | Mapping[str, Any]] | None = None,
         executor_type: str | None = None,
         api_key: str | None = None,
         cookies: str | Mapping[str, str] | None = None,
@@ -98,6 +106,8 @@ class ComfyKit:
         upload_subfolder: str | None = None,
         max_workflow_bytes: int | None = None,
         ws_max_frame_bytes: int | None = None,
+        resubmit_lost: bool | None = None,
+        server_lost_after: float | None = None,
         object_info_cache_dir: str | os.PathLike[str] | None = None,
         client_id: str | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
@@ -108,12 +118,16 @@ class ComfyKit:
         self.config = Config.resolve(
             **{name: given[name] for name in option_names()}, **plugin_settings
         )
-        self._http = HttpClient(
-            self.config.comfyui_url,
-            token=self.config.api_key,
-            cookies=self.config.cookies,
-            timeout=self.config.request_timeout,
+        self._clients = tuple(
+            HttpClient(
+                server.url,
+                token=server.api_key or self.config.api_key,
+                cookies=server.cookies or self.config.cookies,
+                timeout=self.config.request_timeout,
+            )
+            for server in self.config.servers
         )
+        self._http = self._clients[0]
         self._object_info_given = None if object_info is None else _given_object_info(object_info)
         self._server_object_info: ObjectInfoSource | None = None
         self._pm = plugin_manager
@@ -123,8 +137,9 @@ class ComfyKit:
         self._closed = False
 
     def __repr__(self) -> str:
+        urls = [server.url for server in self.config.servers]
         return (
-            f"ComfyKit(comfyui_url={self.config.comfyui_url!r}, "
+            f"ComfyKit(comfyui_url={urls[0] if len(urls) == 1 else urls!r}, "
             f"executor_type={self.config.executor_type!r})"
         )
 
@@ -156,7 +171,11 @@ class ComfyKit:
             return self._registry
 
     def backend(self, name: str | None = None) -> Backend:
-        """The kit's backend object ``name`` (default: from ``executor_type``), created once."""
+        """The kit's backend object ``name`` (default: from ``executor_type``), created once.
+
+        With several ComfyUI servers, a ComfyUI backend is a pool of one such backend per
+        server (:class:`~comfykit_sync.pool.ServerPool`).
+        """
         name = name or self.config.default_backend
         with self._lock:
             self._check_open()
@@ -164,9 +183,30 @@ class ComfyKit:
                 from .backends.base import BackendContext
 
                 cls = self.backends.get(name)
-                context = BackendContext(self.config, self._http, self.plugin_manager)
+                if len(self._clients) > 1:
+                    from .backends.comfyui_http import ComfyUIHttpBackend
+                    from .pool import pool_class
+
+                    if issubclass(cls, ComfyUIHttpBackend):
+                        cls = pool_class(cls)
+                context = BackendContext(
+                    self.config, self._http, self.plugin_manager, self._clients
+                )
                 self._backends[name] = cls(context)
             return self._backends[name]
+
+    def servers(self) -> list[ServerInfo]:
+        """Each ComfyUI server of the kit as it is now: healthy, version, queue depth, this
+        kit's jobs in flight there, last error, features (asked in parallel)."""
+        from .backends.comfyui_http import ComfyUIHttpBackend
+        from .pool import ServerPool
+        from .pool.report import probe
+
+        runner = self.backend()
+        if isinstance(runner, ServerPool):
+            return runner.servers()
+        assert isinstance(runner, ComfyUIHttpBackend)
+        return [probe(runner.client, self.config.client_id)]
 
     # -- workflows --------------------------------------------------------------------------
     def load_workflow(
@@ -248,6 +288,7 @@ class ComfyKit:
         on_timeout: str = "cancel",
         on_event: EventCallback | None = None,
         outputs: Outputs = None,
+        resubmit_lost: bool | None = None,
         prompt_id: str | None = None,
     ) -> ExecuteResult:
         """Run ``workflow`` with ``params`` and wait for the result.
@@ -267,6 +308,7 @@ class ComfyKit:
             on_timeout=on_timeout,
             on_event=on_event,
             outputs=outputs,
+            resubmit_lost=resubmit_lost,
             prompt_id=prompt_id,
         )
         result = job.result()
@@ -284,6 +326,7 @@ class ComfyKit:
         on_timeout: str = "cancel",
         on_event: EventCallback | None = None,
         outputs: Outputs = None,
+        resubmit_lost: bool | None = None,
         prompt_id: str | None = None,
     ) -> ExecuteResult:
         """Like :meth:`execute` for a workflow dict, API or UI format (never written to disk)."""
@@ -301,6 +344,7 @@ class ComfyKit:
             on_timeout=on_timeout,
             on_event=on_event,
             outputs=outputs,
+            resubmit_lost=resubmit_lost,
             prompt_id=prompt_id,
         )
 
@@ -315,6 +359,7 @@ class ComfyKit:
         on_timeout: str = "cancel",
         on_event: EventCallback | None = None,
         outputs: Outputs = None,
+        resubmit_lost: bool | None = None,
         prompt_id: str | None = None,
     ) -> Job:
         """Upload media, queue the workflow and return a :class:`Job` without waiting.
@@ -338,16 +383,9 @@ class ComfyKit:
         import uuid
 
         from ._targets import select_targets
-        from .backends.base import PreparedJob
-        from .job import ON_TIMEOUT, Job, cancel_after_interrupt
-        from .models import ExecuteResult
-        from .params import (
-            UploadSource,
-            apply_params,
-            parse_workflow,
-            randomize_seeds,
-            validate_params,
-        )
+        from .backends.base import JobRequest
+        from .job import ON_TIMEOUT, Job
+        from .params import UploadSource, parse_workflow, validate_params
 
         started = time.monotonic()
         timeout = self._seconds(timeout, "timeout")
@@ -371,60 +409,103 @@ class ComfyKit:
             )
         targets = select_targets(runner, spec, wf.graph, outputs)
         runner.check_params(spec, values)
+        request = JobRequest(prompt_id or str(uuid.uuid4()), wf, spec, values, targets)
+        placed = self._place(runner, request)
+        resubmit = None
+        if self._resubmits(runner, resubmit_lost):
 
-        def job(prompt_id: str | None, **kwargs: Any) -> Job:
-            return Job(
-                runner=runner,
-                prompt_id=prompt_id,
-                spec=spec,
-                config=self.config,
-                plugin_manager=self.plugin_manager,
-                started=started,
-                timeout=timeout or runner.default_timeout,
-                queue_timeout=queue_timeout,
-                on_timeout=on_timeout,
-                on_event=on_event,
-                **kwargs,
-            )
+            def resubmit(exclude: frozenset[str]) -> Placed:
+                return self._place(runner, request.excluding(exclude))
 
-        def failed(error: ComfyKitError, seeds: Mapping[str, int] | None = None) -> Job:
-            prompt_id = getattr(error, "prompt_id", None)
-            result = ExecuteResult(
-                status="failed",
-                prompt_id=prompt_id,
-                msg=str(error),
-                error=error,
-                duration=time.monotonic() - started,
-                seeds=dict(seeds or {}),
-                warnings=spec.warnings,
-                backend=runner.name,
-            )
-            return job(prompt_id, result=result)
-
-        try:
-            for name, source in uploads.items():
-                values[name] = runner.upload(source)
-        except ComfyKitError as exc:
-            return failed(exc)
-        graph = apply_params(wf.graph, spec, values)
-        seeds = randomize_seeds(graph, policy=self.config.seed_policy)
-        prepared = PreparedJob(
-            prompt_id=prompt_id or str(uuid.uuid4()),
-            workflow=wf,
+        job = Job(
+            runner=placed.runner,
+            prompt_id=placed.prompt_id,
             spec=spec,
-            graph=graph,
-            values=values,
-            seeds=seeds,
-            targets=targets,
+            config=self.config,
+            plugin_manager=self.plugin_manager,
+            started=started,
+            timeout=timeout or runner.default_timeout,
+            queue_timeout=queue_timeout,
+            on_timeout=on_timeout,
+            on_event=on_event,
+            seeds=placed.seeds,
+            warnings=spec.warnings + placed.warnings,
+            fetch=self._fetcher(),
+            resubmit=resubmit,
         )
+        if placed.error is not None:
+            job.fail(placed.error)
+        else:
+            log.debug("submitted prompt %s to %s", placed.prompt_id, placed.runner.name)
+        return job
+
+    def _resubmits(self, runner: Backend, resubmit_lost: bool | None) -> bool:
+        """Whether a job lost with its server is submitted again to another one (pools only)."""
+        from .pool import ServerPool
+
+        wanted = self.config.resubmit_lost if resubmit_lost is None else resubmit_lost
+        return bool(wanted) and isinstance(runner, ServerPool)
+
+    def _place(self, runner: Backend, request: JobRequest) -> Placed:
+        """Upload the job's media to the backend :meth:`Backend.place` picks and submit it
+        there, moving on while an attempt certainly reached nothing (connection refused).
+
+        Raises caller mistakes (nothing can run the job); returns everything else.
+        """
+        from .backends.base import PreparedJob
+        from .job import Placed, cancel_after_interrupt
+        from .params import UploadSource, apply_params, randomize_seeds
+
+        placements = runner.place(request)
+        target, refused = runner, None
+        seeds: Mapping[str, int] = {}
         try:
-            submission = runner.submit(prepared)
-        except ComfyKitError as exc:
-            return failed(exc, seeds)
-        except KeyboardInterrupt as exc:  # the prompt may have reached the server: cancel it
-            raise cancel_after_interrupt(runner, prepared.prompt_id) from exc
-        log.debug("submitted prompt %s to %s", submission.prompt_id, runner.name)
-        return job(submission.prompt_id, seeds=seeds, warnings=spec.warnings + submission.warnings)
+            while True:
+                try:
+                    target = next(placements)
+                except StopIteration:
+                    assert refused is not None, "Backend.place yielded nothing"
+                    return Placed(target, error=refused)
+                except ConfigurationError:
+                    raise
+                except ComfyKitError as exc:
+                    return Placed(target, error=exc)
+                seeds = {}
+                try:
+                    values = dict(request.values)
+                    for name, value in request.values.items():
+                        if isinstance(value, UploadSource):
+                            values[name] = target.upload(value)
+                    graph = apply_params(request.workflow.graph, request.spec, values)
+                    seeds = randomize_seeds(graph, policy=self.config.seed_policy)
+                    prepared = PreparedJob(
+                        prompt_id=request.prompt_id,
+                        workflow=request.workflow,
+                        spec=request.spec,
+                        graph=graph,
+                        values=values,
+                        seeds=seeds,
+                        targets=request.targets,
+                    )
+                    try:
+                        submission = target.submit(prepared)
+                    except KeyboardInterrupt as exc:  # it may have reached the server: cancel
+                        raise cancel_after_interrupt(target, prepared.prompt_id) from exc
+                except TransportError as exc:
+                    if exc.sent is not False:
+                        return Placed(target, seeds=seeds, error=exc)
+                    refused = exc
+                    continue
+                except ComfyKitError as exc:
+                    return Placed(target, seeds=seeds, error=exc)
+                return Placed(
+                    target,
+                    prompt_id=submission.prompt_id,
+                    seeds=seeds,
+                    warnings=submission.warnings,
+                )
+        finally:
+            placements.close()
 
     def job(
         self,
@@ -444,7 +525,8 @@ class ComfyKit:
         Pass the ``workflow`` to name outputs by its ``$output`` markers; without it the names
         come from the graph the server recorded, when it has one. ``timeout`` (default: the
         kit's) counts from now; on expiry the job is left running (``on_timeout="detach"``, the
-        default) or cancelled on the server (``"cancel"``).
+        default) or cancelled on the server (``"cancel"``). A pool asks its servers (in
+        parallel) which one has the job.
         """
         import uuid
 
@@ -463,7 +545,7 @@ class ComfyKit:
         runner = self.backend(backend)
         runner.check_job_id(prompt_id)
         return Job(
-            runner=runner,
+            runner=runner.attach(prompt_id),
             prompt_id=prompt_id,
             spec=spec,
             config=self.config,
@@ -472,6 +554,7 @@ class ComfyKit:
             timeout=self._seconds(timeout, "timeout") or runner.default_timeout,
             on_timeout=on_timeout,
             on_event=on_event,
+            fetch=self._fetcher(),
         )
 
     def _seconds(self, value: float | None, name: str) -> float | None:
@@ -485,7 +568,8 @@ class ComfyKit:
     def download(self, source: Artifact | str, path: str | os.PathLike[str]) -> Path:
         """Stream an output (artifact or URL) to ``path``, replacing it; folders are created.
 
-        Credentials go only to the configured server's origin; ``file://`` URLs are copied.
+        Credentials go only to the origin of the server they belong to; ``file://`` URLs are
+        copied.
         """
         from pathlib import Path
 
@@ -494,10 +578,11 @@ class ComfyKit:
         return download(self._fetcher(), artifact_url(source), Path(path))
 
     def _fetcher(self) -> Fetcher:
-        """What results built by this kit download with: its HTTP client and credential scope."""
+        """What results built by this kit download with: the client of each ComfyUI server,
+        each for its own origin (credentials stay with their server)."""
         from .downloads import Fetcher
 
-        return Fetcher(self._http)
+        return Fetcher(*self._clients)
 
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -516,4 +601,5 @@ class ComfyKit:
                 runner.close()
             except Exception as exc:  # closing must go on for the others
                 log.warning("closing backend %s failed: %s", runner.name, exc)
-        self._http.close()
+        for client in self._clients:
+            client.close()

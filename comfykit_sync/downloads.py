@@ -1,10 +1,10 @@
 """Streaming outputs to disk: origin-scoped credentials, safe local names, parallel downloads.
 
 A :class:`Fetcher` (the :class:`~comfykit_sync._fetch.OutputFetcher` results hold) opens an
-output URL as a binary stream: ``http(s)`` through an
-:class:`~comfykit_sync._http.HttpClient` (the kit's, so credentials reach only the configured
-server's origin; without a kit, a client that has no credentials at all), ``file://`` from the
-local disk. Nothing is read whole into memory. A download is written to ``<name>.part`` and
+output URL as a binary stream: ``http(s)`` through the :class:`~comfykit_sync._http.HttpClient`
+whose origin it is (the kit's, one per server of a pool, so credentials reach only their own
+server; other URLs go without any), ``file://`` from the local disk. Nothing is read whole into
+memory. A download is written to ``<name>.part`` and
 renamed on success; the partial file is removed on failure.
 """
 
@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from ._http import BodyStream, HttpClient
+from ._http import BodyStream, HttpClient, origin_of
 from ._media_source import CHUNK, safe_filename
 from .errors import ConfigurationError
 
@@ -41,13 +41,24 @@ def _anonymous_client() -> HttpClient:
 
 
 class Fetcher:
-    """Opens output URLs as binary streams (``http(s)`` via ``http``, ``file://`` from disk)."""
+    """Opens output URLs as binary streams (``http(s)`` via ``clients``, ``file://`` from disk).
 
-    def __init__(self, http: HttpClient | None = None) -> None:
-        self._http = http
+    A URL is fetched with the client for its origin, if any, else with the first client (whose
+    credentials then stay home), else with a client that has no credentials at all.
+    """
+
+    def __init__(self, *clients: HttpClient) -> None:
+        self._clients = clients
 
     def __repr__(self) -> str:
-        return f"Fetcher({self._http!r})"
+        return f"Fetcher({', '.join(map(repr, self._clients))})"
+
+    def _client_for(self, url: str) -> HttpClient:
+        origin = origin_of(url)
+        for client in self._clients:
+            if origin_of(client.base_url) == origin:
+                return client
+        return self._clients[0] if self._clients else _anonymous_client()
 
     def __call__(self, url: str) -> IO[bytes]:
         """The body of ``url`` as a stream; close it when done (it is a context manager)."""
@@ -58,7 +69,7 @@ class Fetcher:
             return open(url2pathname(parts.path), "rb")  # noqa: SIM115 - the caller closes it
         if parts.scheme not in ("http", "https"):
             raise ConfigurationError(f"cannot download {parts.scheme or 'relative'} URL {url!r}")
-        http = self._http or _anonymous_client()
+        http = self._client_for(url)
         name = unquote(parts.path.rsplit("/", 1)[-1]) or parts.hostname or "output"
         what = f"downloading {name}"
         return BodyStream(http.request("GET", url, what=what, stream=True), what)

@@ -138,7 +138,8 @@ class ExecuteResult:
 
     The flat lists and ``*_by_var`` dicts are derived from ``artifacts`` (several nodes sharing
     one output name are concatenated, never overwritten). ``error`` holds the typed exception of a
-    failed job; ``seeds`` the seed values the job ran with, by node id.
+    failed job; ``seeds`` the seed values the job ran with, by node id; ``server`` the base URL
+    of the server the job was queued on (``None`` when none took it).
 
     A result pickles, and :meth:`to_dict` / :meth:`from_dict` turn it into JSON data and back
     (e.g. for a task queue); neither carries the kit's HTTP client: pass ``kit=`` to
@@ -155,6 +156,7 @@ class ExecuteResult:
     seeds: Mapping[str, int] = attrs.field(factory=dict)
     warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     backend: str | None = None
+    server: str | None = None
     _fetch: OutputFetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     images_by_var: dict[str, list[str]] = attrs.field(init=False)
     videos_by_var: dict[str, list[str]] = attrs.field(init=False)

@@ -244,11 +244,12 @@ class _Run:
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # hung: have faulthandler show where, then fail
+        except subprocess.TimeoutExpired as exc:  # hung: have faulthandler show where, then fail
             self.proc.send_signal(signal.SIGABRT)
             self.proc.wait(timeout=30)
             self.reader.join(timeout=30)
-            raise AssertionError("comfykit run did not exit after Ctrl-C:\n" + "".join(self.err))
+            message = "comfykit run did not exit after Ctrl-C:\n" + "".join(self.err)
+            raise AssertionError(message) from exc
         finally:
             self.proc.kill()
         self.reader.join(timeout=30)

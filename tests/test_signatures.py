@@ -25,6 +25,7 @@ POSITIONAL = (
 )
 #: arguments that accept more than the resolved ``Config`` field holds
 WIDER = {
+    "comfyui_url": "str | Sequence[str | Mapping[str, Any]] | None",
     "cookies": "str | Mapping[str, str] | None",
     "request_timeout": "float | tuple[float, float] | None",
     "object_info_cache_dir": "str | os.PathLike[str] | None",
@@ -50,6 +51,8 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
     "upload_subfolder": ("sub", "sub"),
     "max_workflow_bytes": (1234, 1234),
     "ws_max_frame_bytes": (4321, 4321),
+    "resubmit_lost": (True, True),
+    "server_lost_after": (3, 3.0),
     "object_info_cache_dir": ("/tmp/definitions", "/tmp/definitions"),
     "client_id": ("cid", "cid"),
 }
@@ -58,7 +61,8 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
 def test_every_config_option_is_an_argument_with_its_type_and_default_none():
     params = inspect.signature(ComfyKit).parameters
     options = option_names()
-    assert options == tuple(field.name for field in attrs.fields(Config))
+    # every Config field but ``servers``, which is derived from ``comfyui_url``
+    assert options == tuple(f.name for f in attrs.fields(Config) if f.name != "servers")
     positional = [n for n, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
     keyword = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
     assert tuple(positional) == POSITIONAL
@@ -66,6 +70,8 @@ def test_every_config_option_is_an_argument_with_its_type_and_default_none():
     assert keyword == [*(n for n in options if n not in POSITIONAL), *others]
     assert [p.kind for p in params.values()][-1] is inspect.Parameter.VAR_KEYWORD
     for field in attrs.fields(Config):
+        if field.name not in options:
+            continue
         param = params[field.name]
         own = str(field.type).removesuffix(" | None")
         assert param.annotation == WIDER.get(field.name, f"{own} | None"), field.name

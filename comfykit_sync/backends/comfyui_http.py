@@ -81,6 +81,9 @@ class ComfyUIHttpBackend(Backend):
     def cancel(self, prompt_id: str) -> bool:
         return self.client.cancel(prompt_id)
 
+    def server_for(self, prompt_id: str) -> str | None:
+        return self.client.http.base_url
+
 
 class HistoryWaiter:
     """Waits for one prompt through the client's shared :class:`QueueWatch`.

@@ -352,6 +352,9 @@ class RunningHubBackend(Backend):
         self._forget_cancel(prompt_id)
         return False
 
+    def server_for(self, prompt_id: str) -> str | None:
+        return self.http.base_url
+
     def _forget_cancel(self, prompt_id: str) -> None:
         with self._lock:
             self._cancelled.pop(prompt_id, None)
