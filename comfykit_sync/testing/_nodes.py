@@ -66,6 +66,8 @@ class NodeDef:
     output_node: bool = False
     python_module: str = "nodes"
     description: str = ""
+    #: further top-level ``/object_info`` keys, rendered as they are (``output_tooltips``, …)
+    extra: dict[str, Any] = attrs.Factory(dict)
 
     def input_spec(self, name: str, folders: Folders) -> tuple[str, InputSpec] | None:
         """(category, resolved spec) of a declared input, None if undeclared."""
@@ -102,6 +104,7 @@ class NodeDef:
             "python_module": self.python_module,
             "category": self.category,
             "output_node": self.output_node,
+            **self.extra,
         }
 
 
@@ -223,13 +226,6 @@ _DEFS = [
         outputs=("LATENT",),
     ),
     NodeDef(
-        name="LoadImage",
-        display_name="Load Image",
-        category="image",
-        required={"image": (InputFiles("image"), {"image_upload": True})},
-        outputs=("IMAGE", "MASK"),
-    ),
-    NodeDef(
         name="LoadAudio",
         display_name="Load Audio",
         category="audio",
@@ -244,15 +240,6 @@ _DEFS = [
         required={"file": (InputFiles("video", v3=True), {"video_upload": True})},
         outputs=("VIDEO",),
         python_module="comfy_extras.nodes_video",
-    ),
-    _save_image_like("SaveImage", "Save Image", "image", {}),
-    NodeDef(
-        name="PreviewImage",
-        display_name="Preview Image",
-        category="image",
-        required={"images": ("IMAGE",)},
-        hidden=_IMAGE_HIDDEN,
-        output_node=True,
     ),
     _save_image_like(
         "SaveAnimatedWEBP",
@@ -290,15 +277,6 @@ _DEFS = [
         python_module="comfy_extras.nodes_video",
     ),
     NodeDef(
-        name="SaveAudio",
-        display_name="Save Audio (FLAC)",
-        category="audio",
-        required={"audio": ("AUDIO",), "filename_prefix": _prefix("audio/ComfyUI")},
-        hidden=_IMAGE_HIDDEN,
-        output_node=True,
-        python_module="comfy_extras.nodes_audio",
-    ),
-    NodeDef(
         name="SaveAudioMP3",
         display_name="Save Audio (MP3)",
         category="audio",
@@ -319,14 +297,6 @@ _DEFS = [
         hidden=_IMAGE_HIDDEN,
         output_node=True,
         python_module="comfy_extras.nodes_audio",
-    ),
-    NodeDef(
-        name="PreviewAny",
-        display_name="Preview Any",
-        category="utils",
-        required={"source": ("*", {})},
-        output_node=True,
-        python_module="comfy_extras.nodes_preview_any",
     ),
     NodeDef(
         name="SaveLatent",
@@ -393,14 +363,6 @@ _DEFS = [
         python_module="custom_nodes.ComfyUI-VideoHelperSuite",
     ),
     NodeDef(
-        name="PrimitiveString",
-        display_name="String",
-        category="utils/primitive",
-        required={"value": ("STRING", {})},
-        outputs=("STRING",),
-        python_module="comfy_extras.nodes_primitive",
-    ),
-    NodeDef(
         name="PrimitiveInt",
         display_name="Int",
         category="utils/primitive",
@@ -436,4 +398,175 @@ _DEFS = [
     ),
 ]
 
-CATALOGUE: dict[str, NodeDef] = {node.name: node for node in _DEFS}
+
+# -- The model-free core nodes real users' smoke tests use, defined exactly as ComfyUI 0.3.64's
+# -- ``/object_info`` renders them (tests/test_fake_comfyui.py compares them with a snapshot of
+# -- that server). What they compute is in ``_behaviour.py``.
+
+_V3 = {"api_node": False, "deprecated": False, "experimental": False, "output_tooltips": [None]}
+_SAVE_DESCRIPTION = "Saves the input images to your ComfyUI output directory."
+_PREFIX_TOOLTIP = (
+    "The prefix for the file to save. This may include formatting information such as "
+    "%date:yyyy-MM-dd% or %Empty Latent Image.width% to include values from nodes."
+)
+_PIXELS = ("INT", {"default": 512, "min": 1, "max": MAX_RESOLUTION, "step": 1})
+_SCALED = ("INT", {"default": 512, "min": 0, "max": MAX_RESOLUTION, "step": 1})
+UPSCALE_METHODS = ["nearest-exact", "bilinear", "area", "bicubic", "lanczos"]
+
+CORE_NODES = [
+    NodeDef(
+        name="EmptyImage",
+        display_name="EmptyImage",
+        category="image",
+        required={
+            "width": _PIXELS,
+            "height": _PIXELS,
+            "batch_size": ("INT", {"default": 1, "min": 1, "max": 4096}),
+            "color": (
+                "INT",
+                {"default": 0, "min": 0, "max": 0xFFFFFF, "step": 1, "display": "color"},
+            ),
+        },
+        outputs=("IMAGE",),
+    ),
+    NodeDef(
+        name="ImageInvert",
+        display_name="Invert Image",
+        category="image",
+        required={"image": ("IMAGE",)},
+        outputs=("IMAGE",),
+    ),
+    NodeDef(
+        name="ImageScale",
+        display_name="Upscale Image",
+        category="image/upscaling",
+        required={
+            "image": ("IMAGE",),
+            "upscale_method": (UPSCALE_METHODS,),
+            "width": _SCALED,
+            "height": _SCALED,
+            "crop": (["disabled", "center"],),
+        },
+        outputs=("IMAGE",),
+    ),
+    NodeDef(
+        name="SaveImage",
+        display_name="Save Image",
+        category="image",
+        description=_SAVE_DESCRIPTION,
+        required={
+            "images": ("IMAGE", {"tooltip": "The images to save."}),
+            "filename_prefix": ("STRING", {"default": "ComfyUI", "tooltip": _PREFIX_TOOLTIP}),
+        },
+        hidden=_IMAGE_HIDDEN,
+        output_node=True,
+    ),
+    NodeDef(
+        name="PreviewImage",
+        display_name="Preview Image",
+        category="image",
+        description=_SAVE_DESCRIPTION,
+        required={"images": ("IMAGE",)},
+        hidden=_IMAGE_HIDDEN,
+        output_node=True,
+    ),
+    NodeDef(
+        name="LoadImage",
+        display_name="Load Image",
+        category="image",
+        required={"image": (InputFiles("image"), {"image_upload": True})},
+        outputs=("IMAGE", "MASK"),
+    ),
+    NodeDef(
+        name="PrimitiveString",
+        display_name="String",
+        category="utils/primitive",
+        required={"value": ("STRING", {"multiline": False})},
+        outputs=("STRING",),
+        python_module="comfy_extras.nodes_primitive",
+        extra=_V3,
+    ),
+    NodeDef(
+        name="StringConcatenate",
+        display_name="Concatenate",
+        category="utils/string",
+        required={
+            "string_a": ("STRING", {"multiline": True}),
+            "string_b": ("STRING", {"multiline": True}),
+            "delimiter": ("STRING", {"default": "", "multiline": False}),
+        },
+        outputs=("STRING",),
+        python_module="comfy_extras.nodes_string",
+        extra=_V3,
+    ),
+    NodeDef(
+        name="PreviewAny",
+        display_name="Preview Any",
+        category="utils",
+        required={"source": ("*", {})},
+        output_node=True,
+        python_module="comfy_extras.nodes_preview_any",
+    ),
+    NodeDef(
+        name="GetImageSize",
+        display_name="Get Image Size",
+        category="image",
+        description="Returns width and height of the image, and passes it through unchanged.",
+        required={"image": ("IMAGE",)},
+        hidden={"unique_id": "UNIQUE_ID"},
+        outputs=("INT", "INT", "INT"),
+        output_names=("width", "height", "batch_size"),
+        python_module="comfy_extras.nodes_images",
+    ),
+    NodeDef(
+        name="EmptyAudio",
+        display_name="Empty Audio",
+        category="audio",
+        required={
+            "duration": (
+                "FLOAT",
+                {
+                    "default": 60.0,
+                    "min": 0.0,
+                    "max": 0xFFFFFFFFFFFFFFFF,
+                    "step": 0.01,
+                    "tooltip": "Duration of the empty audio clip in seconds",
+                },
+            ),
+            "sample_rate": (
+                "INT",
+                {"default": 44100, "tooltip": "Sample rate of the empty audio clip."},
+            ),
+            "channels": (
+                "INT",
+                {
+                    "default": 2,
+                    "min": 1,
+                    "max": 2,
+                    "tooltip": "Number of audio channels (1 for mono, 2 for stereo).",
+                },
+            ),
+        },
+        outputs=("AUDIO",),
+        python_module="comfy_extras.nodes_audio",
+    ),
+    NodeDef(
+        name="SaveAudio",
+        display_name="Save Audio (FLAC)",
+        category="audio",
+        required={"audio": ("AUDIO",), "filename_prefix": ("STRING", {"default": "audio/ComfyUI"})},
+        hidden=_IMAGE_HIDDEN,
+        output_node=True,
+        python_module="comfy_extras.nodes_audio",
+    ),
+    NodeDef(
+        name="SaveImageWebsocket",
+        display_name="SaveImageWebsocket",
+        category="api/image",
+        required={"images": ("IMAGE",)},
+        output_node=True,
+        python_module="custom_nodes.websocket_image_save",
+    ),
+]
+
+CATALOGUE: dict[str, NodeDef] = {node.name: node for node in (*_DEFS, *CORE_NODES)}
