@@ -23,6 +23,7 @@ from .errors import (
     ExecutionCancelled,
     ExecutionInterrupted,
     ExecutionTimeout,
+    JobInterrupted,
     PluginError,
     PromptLostError,
 )
@@ -39,6 +40,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ON_TIMEOUT = ("cancel", "detach")
+
+
+def cancel_after_interrupt(runner: Backend, prompt_id: str) -> JobInterrupted:
+    """Cancel ``prompt_id`` after Ctrl-C; the ``KeyboardInterrupt`` to raise says whether the
+    server confirmed it."""
+    try:
+        cancelled = runner.cancel(prompt_id)
+        note = "the server did not have it queued or running"
+    except ComfyKitError as exc:
+        cancelled, note = False, str(exc)
+    if cancelled:
+        message = f"prompt {prompt_id} was cancelled on the server"
+    else:
+        message = f"prompt {prompt_id}: the cancel could not be confirmed ({note})"
+    return JobInterrupted(message, prompt_id=prompt_id, cancelled=cancelled)
 
 
 class Job:
@@ -92,13 +108,28 @@ class Job:
         return self._runner.name
 
     def done(self) -> bool:
-        """True once the result is known to this handle."""
-        return self._result is not None
+        """True once the job has ended: its result is known to this handle, or the server says
+        it completed or failed (no ``wait()`` needed). While the result is not known this asks
+        the server; it is False when the server cannot be asked (the error is logged)."""
+        if self._result is not None or self._prompt_id is None:
+            return True
+        try:
+            return self.status().finished
+        except ComfyKitError as exc:
+            log.debug("could not ask the server about prompt %s: %s", self._prompt_id, exc)
+            return False
 
     def status(self) -> JobState:
-        """Where the job is now: pending (with position), running, finished or unknown."""
-        if self._result is not None or self._prompt_id is None:
-            return JobState("finished")
+        """Where the job is now: ``pending`` (with position), ``running``, ``completed``,
+        ``failed`` or ``unknown`` (the server does not know the id).
+
+        Once this handle has the result, its status (``completed`` or ``failed``) is returned
+        without asking the server.
+        """
+        if self._result is not None:
+            return JobState(self._result.status)
+        if self._prompt_id is None:
+            return JobState("failed")
         return self._runner.status(self._prompt_id)
 
     def cancel(self) -> bool:
@@ -161,9 +192,8 @@ class Job:
             return self._failed(self._as_cancelled(exc))
         except ComfyKitError as exc:
             return self._failed(exc)
-        except KeyboardInterrupt:
-            self._cancel_quietly()
-            raise
+        except KeyboardInterrupt as exc:
+            raise self._interrupted() from exc
         if isinstance(outcome.error, ExecutionInterrupted):
             outcome = attrs.evolve(outcome, error=self._as_cancelled(outcome.error))
         return self._from_outcome(outcome)
@@ -205,6 +235,12 @@ class Job:
         except ComfyKitError as exc:
             log.warning("could not cancel prompt %s: %s", self._prompt_id, exc)
             return False
+
+    def _interrupted(self) -> JobInterrupted:
+        """Cancel the job after Ctrl-C in :meth:`wait`."""
+        self._cancel_requested = True
+        assert self._prompt_id is not None
+        return cancel_after_interrupt(self._runner, self._prompt_id)
 
     def _failed(self, error: ComfyKitError) -> ExecuteResult:
         self._emit(Failed(prompt_id=self._prompt_id or "", error=error))

@@ -255,7 +255,7 @@ class _PromptWatch:
         self._schedule_check(self.max_interval)
         try:
             state = self.client.state(self.prompt_id)
-            if state.state == "finished":
+            if state.finished:
                 timeout = remaining_timeout(self.client.http.timeout, self.deadline)
                 return self.client.history(self.prompt_id, timeout=timeout)
         except TRANSIENT_ERRORS as exc:
