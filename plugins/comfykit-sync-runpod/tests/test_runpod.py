@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import comfykit_sync_runpod
 import pytest
+import requests
 from comfykit_sync_runpod.testing import PNG, JobScript
 from rp_constants import ENDPOINT, KEY
 
@@ -185,6 +186,23 @@ def test_429_on_run_is_retried(kit, runpod):
     result = kit.execute(T2I, {"prompt": "x"}, backend="runpod")
     assert result.status == "completed" and len(runpod.paths("/run")) == 2
     assert len(runpod.jobs) == 1
+
+
+def test_faults_of_every_fake_follow_the_key_check(runpod):
+    """The shared faults (``comfykit_sync.testing.faults``) hit a route once the endpoint and
+    the key were accepted, in the order they were added; ``*`` is any route after them."""
+    base = f"{runpod.api_url}/{ENDPOINT}"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    runpod.fault("reset", "run", at="body")  # the job is created, the reply cut
+    runpod.fault("status", "*", status=503)
+    wrong = requests.post(f"{base}/run", json={"input": {}}, timeout=5)
+    assert wrong.status_code == 401 and len(runpod.pending_faults) == 2
+    with pytest.raises(requests.RequestException):
+        requests.post(f"{base}/run", json={"input": {}}, headers=auth, timeout=5)
+    assert len(runpod.jobs) == 1
+    busy = requests.get(f"{base}/health", headers=auth, timeout=5)
+    assert (busy.status_code, busy.json()) == (503, {"error": "injected fault"})
+    assert requests.get(f"{base}/health", headers=auth, timeout=5).status_code == 200
 
 
 def test_status_errors_are_retried(kit, runpod):
