@@ -18,11 +18,25 @@ from ._http import HttpClient
 from ._targets import Outputs, select_targets
 from .backends.base import Backend, BackendContext, PreparedJob
 from .config import Config
-from .errors import ComfyKitError, ConfigurationError, ParameterError, UnsupportedSourceError
+from .errors import (
+    ComfyKitError,
+    ConfigurationError,
+    ParameterError,
+    UnsupportedSourceError,
+    WorkflowLoadError,
+)
 from .events import EventCallback
 from .inspection import WorkflowInfo, inspect_graph
 from .job import ON_TIMEOUT, Job, cancel_after_interrupt
+from .loaders._api_format import UI_FORMAT_HINT
 from .models import Artifact, ExecuteResult, Workflow
+from .object_info import (
+    GivenObjectInfo,
+    ObjectInfoArgument,
+    ObjectInfoSource,
+    ServerObjectInfo,
+    load_object_info,
+)
 from .params import (
     UploadSource,
     WorkflowSpec,
@@ -33,6 +47,7 @@ from .params import (
 )
 from .plugins import make_plugin_manager
 from .registry import BackendRegistry
+from .ui_workflow import is_ui_workflow
 
 log = logging.getLogger("comfykit_sync")
 
@@ -76,6 +91,7 @@ class ComfyKit:
         runninghub_instance_type: str | None = None,
         *,
         plugin_manager: pluggy.PluginManager | None = None,
+        object_info: ObjectInfoArgument | None = None,
         **options: Any,
     ) -> None:
         self.config = Config.resolve(
@@ -95,6 +111,11 @@ class ComfyKit:
             token=self.config.api_key,
             cookies=self.config.cookies,
             timeout=self.config.request_timeout,
+        )
+        self._object_info: ObjectInfoSource = (
+            GivenObjectInfo(load_object_info(object_info, "argument object_info"))
+            if object_info is not None
+            else ServerObjectInfo(self._http, self.config.object_info_cache_dir)
         )
         self._pm = plugin_manager
         self._registry: BackendRegistry | None = None
@@ -143,19 +164,42 @@ class ComfyKit:
             return self._backends[name]
 
     # -- workflows --------------------------------------------------------------------------
-    def load_workflow(self, source: Any) -> Workflow:
-        """Load a workflow from a path, URL, dict or any source a plugin understands."""
+    def load_workflow(
+        self, source: Any, *, object_info: ObjectInfoArgument | None = None
+    ) -> Workflow:
+        """Load a workflow from a path, URL, dict or any source a plugin understands.
+
+        A UI-format workflow (the editor's plain "Save") is converted to the API format with the
+        server's node definitions (:meth:`object_info`), or with ``object_info`` (a dict or a
+        JSON file of ``/object_info``) when given.
+        """
         if isinstance(source, Workflow):
             return source
+        definitions = (
+            self._object_info
+            if object_info is None
+            else GivenObjectInfo(load_object_info(object_info, "argument object_info"))
+        )
         workflow = self.plugin_manager.hook.comfykit_load_workflow(
-            source=source, config=self.config, session=self._http
+            source=source, config=self.config, session=self._http, object_info=definitions
         )
         if workflow is None:
             raise UnsupportedSourceError(
                 f"no loader recognised the workflow source {source!r}: expected an existing "
-                "file path, an http(s) URL or an API-format dict"
+                "file path, an http(s) URL or a workflow dict"
             )
+        if is_ui_workflow(workflow.graph):  # the UI-format loader plugin is blocked
+            raise WorkflowLoadError(f"workflow {workflow.source} cannot be run: {UI_FORMAT_HINT}")
         return workflow
+
+    def object_info(self, *, refresh: bool = False) -> Mapping[str, Any]:
+        """The node definitions UI-format workflows are converted with (``GET /object_info``).
+
+        Fetched from the server once and kept (on disk too with ``object_info_cache_dir``);
+        ``refresh=True`` fetches them again, e.g. after installing custom nodes. A kit built
+        with ``object_info=`` returns those and never asks the server.
+        """
+        return self._object_info.refresh() if refresh else self._object_info.get()
 
     def list_params(self, workflow: Any) -> WorkflowSpec:
         """The workflow's DSL parameters and output names, without running it."""
@@ -189,7 +233,7 @@ class ComfyKit:
     def execute_json(
         self, workflow: Mapping[str, Any], params: Mapping[str, Any] | None = None, **options: Any
     ) -> ExecuteResult:
-        """Like :meth:`execute` for an API-format dict (used directly, never written to disk)."""
+        """Like :meth:`execute` for a workflow dict, API or UI format (never written to disk)."""
         if not isinstance(workflow, Mapping):
             raise UnsupportedSourceError(
                 f"execute_json needs a dict, got {type(workflow).__name__}"

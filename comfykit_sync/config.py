@@ -96,6 +96,12 @@ def _text(value: Any, origin: str) -> str:
     return value
 
 
+def _path(value: Any, origin: str) -> str:
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
+        raise ConfigurationError(f"{origin} must be a directory path")
+    return os.path.expanduser(os.fspath(value).strip())
+
+
 def _cookies(value: Any, origin: str) -> str | dict[str, str]:
     """Cookies as a ``dict``, a JSON object string, ``"k=v; k2=v2"``, or an http(s) URL to fetch."""
     if isinstance(value, Mapping):
@@ -168,6 +174,7 @@ class Config:
     upload_subfolder: str = ""
     max_workflow_bytes: int = 32 * 1024 * 1024
     ws_max_frame_bytes: int = 64 * 1024 * 1024
+    object_info_cache_dir: str | None = None
     client_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
 
     @property
@@ -199,6 +206,7 @@ class Config:
             "upload_subfolder": (None, "", _text),
             "max_workflow_bytes": (None, 32 * 1024 * 1024, _non_negative_int),
             "ws_max_frame_bytes": (None, 64 * 1024 * 1024, _non_negative_int),
+            "object_info_cache_dir": ("COMFYKIT_OBJECT_INFO_CACHE_DIR", None, _path),
             "client_id": (None, None, _text),
         }
         unknown = set(args) - set(table)

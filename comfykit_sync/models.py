@@ -41,6 +41,9 @@ def _set_state(self: Any, state: Mapping[str, Any]) -> None:
 class Workflow:
     """An API-format graph and where it came from.
 
+    A loader may return the UI-format workflow it read (the editor's plain "Save") as ``graph``;
+    the kit converts it, so every ``Workflow`` a kit hands on holds the API format.
+
     ``backend`` is the loader's hint of which backend runs it (``None``: the kit's default);
     ``source_id`` is a backend-specific id (e.g. a RunningHub workflow id).
     """

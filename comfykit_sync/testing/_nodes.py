@@ -4,11 +4,20 @@ Input specs mirror ComfyUI's ``INPUT_TYPES``: ``("TYPE",)`` or
 ``("TYPE", {options})``, where TYPE is a type name, a list of combo options,
 ``"COMBO"`` with ``options["options"]`` (V3 nodes), or :class:`InputFiles`
 (a combo listing the input folder, resolved per request).
+
+Besides the classes written out below, the catalogue holds the definitions in
+``object_info_0.3.64.json``: entries copied verbatim from the ``/object_info`` of a real
+ComfyUI 0.3.64 (for UI-format workflows, whose conversion depends on them, and for the
+model-free :data:`CORE_NODES` of smoke tests). Two things are
+adapted when they are loaded: upload combos list the fake's input folder, and model combos that
+were empty on that server (it had no models) list :data:`FAKE_MODELS`.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -398,175 +407,76 @@ _DEFS = [
     ),
 ]
 
+SNAPSHOT = Path(__file__).with_name("object_info_0.3.64.json")
+#: What an empty model combo of a snapshot definition lists on the fake.
+FAKE_MODELS = ["example.safetensors"]
+_UPLOAD_KINDS = {"image_upload": "image", "video_upload": "video", "audio_upload": "audio"}
+_KNOWN_KEYS = {
+    "name", "display_name", "category", "input", "input_order", "output", "output_name",
+    "output_is_list", "output_node", "python_module", "description",
+}  # fmt: skip
 
-# -- The model-free core nodes real users' smoke tests use, defined exactly as ComfyUI 0.3.64's
-# -- ``/object_info`` renders them (tests/test_fake_comfyui.py compares them with a snapshot of
-# -- that server). What they compute is in ``_behaviour.py``.
 
-_V3 = {"api_node": False, "deprecated": False, "experimental": False, "output_tooltips": [None]}
-_SAVE_DESCRIPTION = "Saves the input images to your ComfyUI output directory."
-_PREFIX_TOOLTIP = (
-    "The prefix for the file to save. This may include formatting information such as "
-    "%date:yyyy-MM-dd% or %Empty Latent Image.width% to include values from nodes."
+def _snapshot_spec(spec: list[Any]) -> InputSpec:
+    """A real input spec, adapted to the fake's folders (see the module docstring)."""
+    kind, options = spec[0], dict(spec[1]) if len(spec) > 1 else {}
+    upload = next((k for flag, k in _UPLOAD_KINDS.items() if options.get(flag)), None)
+    if upload is not None and isinstance(kind, list):
+        return (InputFiles(upload), options)
+    if kind == []:
+        return (list(FAKE_MODELS), options) if options else (list(FAKE_MODELS),)
+    if kind == "COMBO" and options.get("options") == []:
+        return ("COMBO", {**options, "options": list(FAKE_MODELS)})
+    return tuple(spec)
+
+
+def node_from_object_info(entry: dict[str, Any]) -> NodeDef:
+    """A :class:`NodeDef` rendering ``entry`` (one class of a real ``/object_info``)."""
+    inputs = entry["input"]
+    order = entry.get("input_order", {})
+
+    def section(name: str) -> dict[str, InputSpec]:
+        specs = inputs.get(name, {})
+        return {key: _snapshot_spec(specs[key]) for key in order.get(name, specs)}
+
+    return NodeDef(
+        name=entry["name"],
+        display_name=entry["display_name"],
+        category=entry["category"],
+        required=section("required"),
+        optional=section("optional"),
+        hidden={
+            key: inputs["hidden"][key] for key in order.get("hidden", inputs.get("hidden", {}))
+        },
+        outputs=tuple(entry["output"]),
+        output_names=tuple(entry["output_name"]),
+        output_is_list=tuple(entry["output_is_list"]),
+        output_node=entry["output_node"],
+        python_module=entry["python_module"],
+        description=entry["description"],
+        extra={k: v for k, v in entry.items() if k not in _KNOWN_KEYS},
+    )
+
+
+#: The model-free core nodes real users' smoke tests use (``workflows/smoke.json``): served
+#: from the snapshot, exactly as ComfyUI 0.3.64 defines them; what they compute is in
+#: ``_behaviour.py``.
+CORE_NODES = (
+    "EmptyImage",
+    "ImageInvert",
+    "ImageScale",
+    "GetImageSize",
+    "LoadImage",
+    "SaveImage",
+    "PreviewImage",
+    "PrimitiveString",
+    "StringConcatenate",
+    "PreviewAny",
+    "EmptyAudio",
+    "SaveAudio",
+    "SaveImageWebsocket",
 )
-_PIXELS = ("INT", {"default": 512, "min": 1, "max": MAX_RESOLUTION, "step": 1})
-_SCALED = ("INT", {"default": 512, "min": 0, "max": MAX_RESOLUTION, "step": 1})
-UPSCALE_METHODS = ["nearest-exact", "bilinear", "area", "bicubic", "lanczos"]
 
-CORE_NODES = [
-    NodeDef(
-        name="EmptyImage",
-        display_name="EmptyImage",
-        category="image",
-        required={
-            "width": _PIXELS,
-            "height": _PIXELS,
-            "batch_size": ("INT", {"default": 1, "min": 1, "max": 4096}),
-            "color": (
-                "INT",
-                {"default": 0, "min": 0, "max": 0xFFFFFF, "step": 1, "display": "color"},
-            ),
-        },
-        outputs=("IMAGE",),
-    ),
-    NodeDef(
-        name="ImageInvert",
-        display_name="Invert Image",
-        category="image",
-        required={"image": ("IMAGE",)},
-        outputs=("IMAGE",),
-    ),
-    NodeDef(
-        name="ImageScale",
-        display_name="Upscale Image",
-        category="image/upscaling",
-        required={
-            "image": ("IMAGE",),
-            "upscale_method": (UPSCALE_METHODS,),
-            "width": _SCALED,
-            "height": _SCALED,
-            "crop": (["disabled", "center"],),
-        },
-        outputs=("IMAGE",),
-    ),
-    NodeDef(
-        name="SaveImage",
-        display_name="Save Image",
-        category="image",
-        description=_SAVE_DESCRIPTION,
-        required={
-            "images": ("IMAGE", {"tooltip": "The images to save."}),
-            "filename_prefix": ("STRING", {"default": "ComfyUI", "tooltip": _PREFIX_TOOLTIP}),
-        },
-        hidden=_IMAGE_HIDDEN,
-        output_node=True,
-    ),
-    NodeDef(
-        name="PreviewImage",
-        display_name="Preview Image",
-        category="image",
-        description=_SAVE_DESCRIPTION,
-        required={"images": ("IMAGE",)},
-        hidden=_IMAGE_HIDDEN,
-        output_node=True,
-    ),
-    NodeDef(
-        name="LoadImage",
-        display_name="Load Image",
-        category="image",
-        required={"image": (InputFiles("image"), {"image_upload": True})},
-        outputs=("IMAGE", "MASK"),
-    ),
-    NodeDef(
-        name="PrimitiveString",
-        display_name="String",
-        category="utils/primitive",
-        required={"value": ("STRING", {"multiline": False})},
-        outputs=("STRING",),
-        python_module="comfy_extras.nodes_primitive",
-        extra=_V3,
-    ),
-    NodeDef(
-        name="StringConcatenate",
-        display_name="Concatenate",
-        category="utils/string",
-        required={
-            "string_a": ("STRING", {"multiline": True}),
-            "string_b": ("STRING", {"multiline": True}),
-            "delimiter": ("STRING", {"default": "", "multiline": False}),
-        },
-        outputs=("STRING",),
-        python_module="comfy_extras.nodes_string",
-        extra=_V3,
-    ),
-    NodeDef(
-        name="PreviewAny",
-        display_name="Preview Any",
-        category="utils",
-        required={"source": ("*", {})},
-        output_node=True,
-        python_module="comfy_extras.nodes_preview_any",
-    ),
-    NodeDef(
-        name="GetImageSize",
-        display_name="Get Image Size",
-        category="image",
-        description="Returns width and height of the image, and passes it through unchanged.",
-        required={"image": ("IMAGE",)},
-        hidden={"unique_id": "UNIQUE_ID"},
-        outputs=("INT", "INT", "INT"),
-        output_names=("width", "height", "batch_size"),
-        python_module="comfy_extras.nodes_images",
-    ),
-    NodeDef(
-        name="EmptyAudio",
-        display_name="Empty Audio",
-        category="audio",
-        required={
-            "duration": (
-                "FLOAT",
-                {
-                    "default": 60.0,
-                    "min": 0.0,
-                    "max": 0xFFFFFFFFFFFFFFFF,
-                    "step": 0.01,
-                    "tooltip": "Duration of the empty audio clip in seconds",
-                },
-            ),
-            "sample_rate": (
-                "INT",
-                {"default": 44100, "tooltip": "Sample rate of the empty audio clip."},
-            ),
-            "channels": (
-                "INT",
-                {
-                    "default": 2,
-                    "min": 1,
-                    "max": 2,
-                    "tooltip": "Number of audio channels (1 for mono, 2 for stereo).",
-                },
-            ),
-        },
-        outputs=("AUDIO",),
-        python_module="comfy_extras.nodes_audio",
-    ),
-    NodeDef(
-        name="SaveAudio",
-        display_name="Save Audio (FLAC)",
-        category="audio",
-        required={"audio": ("AUDIO",), "filename_prefix": ("STRING", {"default": "audio/ComfyUI"})},
-        hidden=_IMAGE_HIDDEN,
-        output_node=True,
-        python_module="comfy_extras.nodes_audio",
-    ),
-    NodeDef(
-        name="SaveImageWebsocket",
-        display_name="SaveImageWebsocket",
-        category="api/image",
-        required={"images": ("IMAGE",)},
-        output_node=True,
-        python_module="custom_nodes.websocket_image_save",
-    ),
-]
-
-CATALOGUE: dict[str, NodeDef] = {node.name: node for node in (*_DEFS, *CORE_NODES)}
+CATALOGUE: dict[str, NodeDef] = {node.name: node for node in _DEFS}
+for _entry in json.loads(SNAPSHOT.read_text(encoding="utf-8")).values():
+    CATALOGUE.setdefault(_entry["name"], node_from_object_info(_entry))
