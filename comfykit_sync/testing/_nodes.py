@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -480,3 +481,20 @@ CORE_NODES = (
 CATALOGUE: dict[str, NodeDef] = {node.name: node for node in _DEFS}
 for _entry in json.loads(SNAPSHOT.read_text(encoding="utf-8")).values():
     CATALOGUE.setdefault(_entry["name"], node_from_object_info(_entry))
+
+
+def server_catalogue(
+    missing_nodes: Collection[str] = (), checkpoints: Sequence[str] | None = None
+) -> dict[str, NodeDef]:
+    """The node classes of one fake server: the catalogue without ``missing_nodes`` (custom
+    nodes not installed there), its checkpoint loader listing ``checkpoints``."""
+    unknown = sorted(set(missing_nodes) - set(CATALOGUE))
+    if unknown:
+        raise ValueError(f"not in the catalogue: {', '.join(unknown)}")
+    nodes = {name: node for name, node in CATALOGUE.items() if name not in missing_nodes}
+    loader = nodes.get("CheckpointLoaderSimple")
+    if checkpoints is not None and loader is not None:
+        _, options = loader.required["ckpt_name"]
+        required = {**loader.required, "ckpt_name": (list(checkpoints), options)}
+        nodes[loader.name] = attrs.evolve(loader, required=required)
+    return nodes
