@@ -357,10 +357,14 @@ def test_shared_faults_status_truncated_json_and_reset(probe: Probe) -> None:
 
 
 def test_shared_faults_delay_takes_effect_but_answers_late(probe: Probe) -> None:
+    """``delay`` answers the real reply late; ``seconds`` makes any other fault late too (a
+    gateway that times out, then answers 504)."""
     probe.server.fault("delay", probe.path, seconds=2.0)
-    with pytest.raises(requests.ReadTimeout):
-        probe.call(timeout=(5, 0.2))
-    assert probe.call(timeout=5).status_code == 200  # only the next request was late
+    probe.server.fault("status", probe.path, status=504, seconds=2.0)
+    for _ in range(2):
+        with pytest.raises(requests.ReadTimeout):
+            probe.call(timeout=(5, 0.2))
+    assert probe.call(timeout=5).status_code == 200  # only the next requests were late
 
 
 def test_shared_faults_order_any_path_and_clearing(probe: Probe) -> None:
