@@ -33,7 +33,6 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,7 @@ from ._queue import PromptQueue
 from ._records import PromptRecord, RequestRecord, Script
 from ._validation import validate_prompt
 from ._ws import Hub
+from .faults import FaultInjection, status_text
 
 __all__ = ["FakeComfyUI", "PromptRecord", "RequestRecord", "Script", "main"]
 
@@ -58,73 +58,6 @@ MAX_REQUESTS = 10000
 
 Match = Callable[[dict[str, Any]], bool]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@attrs.define
-class _FailureRule:
-    path: str
-    status: int
-    remaining: int
-    body: str | bytes | dict[str, Any] | None
-    retry_after: int
-
-    def response(self) -> web.Response:
-        headers = {"Retry-After": str(self.retry_after)} if self.status == 429 else None
-        if isinstance(self.body, dict):
-            return web.json_response(self.body, status=self.status, headers=headers)
-        body = self.body if self.body is not None else _status_text(self.status)
-        if isinstance(body, bytes):
-            return web.Response(status=self.status, body=body, headers=headers)
-        return web.Response(status=self.status, text=body, headers=headers)
-
-
-FAULTS = frozenset({"status", "reset", "delay", "truncated_json"})
-
-
-@attrs.define
-class _Fault:
-    """A named fault applied to the next ``remaining`` requests to ``path`` (see ``fault``)."""
-
-    name: str
-    path: str
-    remaining: int
-    process: bool
-    at: str
-    seconds: float
-
-    async def apply(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request) if self.process else None
-        if self.name == "delay":
-            await asyncio.sleep(self.seconds)
-            return response if response is not None else await handler(request)
-        body = b'{"prompt_id": "' if response is None else _response_bytes(response)
-        if self.name == "truncated_json":
-            return web.Response(
-                status=200, body=body[: len(body) // 2], content_type="application/json"
-            )
-        # "reset": raw status line and headers promising the whole body, then (at="body")
-        # half of it, then the connection is aborted
-        transport = request.transport
-        if transport is not None:
-            head = (
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {max(len(body), 2)}\r\nConnection: close\r\n\r\n"
-            ).encode()
-            transport.write(head + (body[: len(body) // 2] if self.at == "body" else b""))
-            transport.abort()
-        raise asyncio.CancelledError  # nothing more is written on the aborted connection
-
-
-def _response_bytes(response: web.StreamResponse) -> bytes:
-    body = response.body if isinstance(response, web.Response) else None
-    return body if isinstance(body, bytes) else b"{}"
-
-
-def _status_text(status: int) -> str:
-    try:
-        return f"{status}: {HTTPStatus(status).phrase}"
-    except ValueError:
-        return str(status)
 
 
 def _server_error() -> web.Response:
@@ -170,7 +103,7 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-class FakeComfyUI(BackgroundServer):
+class FakeComfyUI(FaultInjection, BackgroundServer):
     """A fake ComfyUI server: real HTTP + WebSocket on 127.0.0.1, fake nodes.
 
     ``workers`` prompts run at once (real ComfyUI: 1); ``duration`` seconds is
@@ -185,9 +118,15 @@ class FakeComfyUI(BackgroundServer):
     client ``prompt_id`` that is not a canonical UUID. ``missing_nodes`` are
     node classes this server lacks; ``checkpoints`` the files its
     ``CheckpointLoaderSimple`` lists (default: the catalogue's).
+
+    Faults: :meth:`fault`, :meth:`fail_requests` and :meth:`clear_faults` (shared by every
+    fake, see :mod:`comfykit_sync.testing.faults`; paths with or without ``/api``); connection
+    refused is :meth:`stop` (or any closed port); a restart is :meth:`forget_all`; a WebSocket
+    drop, late history, huge frames and odd output keys are :class:`Script` fields.
     """
 
     name = "ComfyUI"
+    default_fault_path = "/prompt"
 
     def __init__(
         self,
@@ -225,8 +164,6 @@ class FakeComfyUI(BackgroundServer):
         )
         self._lock = threading.Lock()
         self._scripts: list[tuple[Script, Match | None]] = []
-        self._failures: list[_FailureRule] = []
-        self._faults: list[_Fault] = []
         self._prompts: dict[str, PromptRecord] = {}
         self._requests: deque[RequestRecord] = deque(maxlen=MAX_REQUESTS)
         self._port: int | None = None
@@ -319,64 +256,9 @@ class FakeComfyUI(BackgroundServer):
         with self._lock:
             self._scripts.append((script, match))
 
-    def fail_requests(
-        self,
-        path: str,
-        status: int = 503,
-        times: int = 1,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        retry_after: int = 1,
-    ) -> None:
-        """Answer the next ``times`` requests to ``path`` (``/api`` prefix ignored) with ``status``.
-
-        A 429 carries ``Retry-After: retry_after``. A dict ``body`` is sent as JSON.
-        """
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        rule = _FailureRule(_api_path("/" + path.lstrip("/")), status, times, body, retry_after)
-        with self._lock:
-            self._failures.append(rule)
-
-    def fault(
-        self,
-        name: str,
-        path: str = "/prompt",
-        times: int = 1,
-        *,
-        process: bool = True,
-        at: str = "headers",
-        seconds: float = 1.0,
-        status: int = 503,
-        body: str | bytes | dict[str, Any] | None = None,
-        retry_after: int = 1,
-    ) -> None:
-        """Inject the named fault into the next ``times`` requests to ``path``.
-
-        * ``"status"`` -- answer with ``status`` (a 5xx burst, or 429 with ``retry_after``);
-          nothing takes effect (same as :meth:`fail_requests`).
-        * ``"reset"`` -- the connection is aborted after the status line and headers
-          (``at="headers"``) or half-way through the body (``at="body"``).
-        * ``"delay"`` -- the reply comes ``seconds`` late (beyond a client's read timeout).
-        * ``"truncated_json"`` -- a 200 ``application/json`` reply cut in half.
-
-        With ``process=True`` (default) the request takes effect first -- ``POST /prompt``
-        queues the prompt -- so the client cannot tell whether it did. Connection refused is
-        :meth:`stop` (or any closed port); a restart is :meth:`forget_all`; a WebSocket drop,
-        late history, huge frames and odd output keys are :class:`Script` fields.
-        """
-        if name not in FAULTS:
-            raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(FAULTS))}")
-        if name == "status":
-            self.fail_requests(path, status, times, body, retry_after=retry_after)
-            return
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        if at not in ("headers", "body"):
-            raise ValueError("at must be 'headers' or 'body'")
-        rule = _Fault(name, _api_path("/" + path.lstrip("/")), times, process, at, seconds)
-        with self._lock:
-            self._faults.append(rule)
+    def fault_path(self, path: str) -> str:
+        """``prompt``, ``/prompt`` and ``/api/prompt`` all name ``/prompt``."""
+        return _api_path(super().fault_path(path))
 
     def forget_all(self) -> None:
         """Simulate a restart: queue, history, cache and sockets are gone; jobs become "lost"."""
@@ -395,22 +277,9 @@ class FakeComfyUI(BackgroundServer):
         )
         with self._lock:
             self._requests.append(record)
-            rule = next((r for r in self._failures if r.path == _api_path(request.path)), None)
-            if rule is not None:
-                rule.remaining -= 1
-                if rule.remaining <= 0:
-                    self._failures.remove(rule)
-            fault = None
-            if rule is None:
-                fault = next((f for f in self._faults if f.path == _api_path(request.path)), None)
-            if fault is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-        if rule is not None:
-            return rule.response()
+        fault = self.take_fault(_api_path(request.path))
         if fault is not None:
-            return await fault.apply(request, handler)
+            return await fault.reply(request, handler)
         if self._origin_mismatch(request):
             return web.Response(status=403)
         return await handler(request)
@@ -609,7 +478,7 @@ class FakeComfyUI(BackgroundServer):
             self._consume_script(scripted)
             self._count_rejected(counted_id)
             status = scripted[0].submit_status
-            return web.Response(status=status, text=_status_text(status))
+            return web.Response(status=status, text=status_text(status))
         try:
             validation = validate_prompt(
                 graph, self._folders, body.get("partial_execution_targets"), self._catalogue
