@@ -7,7 +7,8 @@ the names are defined in::
     from comfykit_sync.backend import Backend, HttpClient, Setting, poll_job
 
 * the backend contract — :class:`Backend`, :class:`BackendContext`, :class:`PreparedJob`,
-  :class:`Submission`, :class:`JobState`, :class:`RunOutcome`, and the values it carries
+  :class:`Submission`, :class:`JobState`, :class:`RunOutcome`, :class:`JobRequest` (what
+  :meth:`Backend.place` receives), and the values it carries
   (:class:`OutputItem`, :class:`UploadSource`, :class:`WorkflowSpec`, ``EventCallback``);
 * the HTTP session — :class:`HttpClient` (deadlines, origin-scoped credentials including custom
   headers and WebSocket query tokens, typed errors, safe retries), :class:`OriginAuth`,
@@ -16,7 +17,7 @@ the names are defined in::
 * media — :func:`open_media`, :class:`OpenedMedia`, :func:`safe_filename`,
   :class:`MultipartStream`;
 * settings — :class:`Setting`, :class:`Settings` and the parsers :func:`parse_text`,
-  :func:`parse_url`, :func:`parse_seconds`, :func:`parse_non_negative_int`;
+  :func:`parse_url`, :func:`parse_seconds`, :func:`parse_non_negative_int`, :func:`parse_flag`;
 * loaders — :func:`workflow_graph`, :func:`api_graph`, :func:`is_ui_workflow`;
 * :data:`hookimpl`, the marker of hook implementations.
 
@@ -27,7 +28,15 @@ conformance suite.
 
 from __future__ import annotations
 
-from .backends.base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
+from .backends.base import (
+    Backend,
+    BackendContext,
+    JobRequest,
+    JobState,
+    PreparedJob,
+    RunOutcome,
+    Submission,
+)
 from .events import EventCallback
 from .hookspecs import hookimpl
 from .http import HttpClient, OriginAuth, decode_json, iter_body, remaining_timeout
@@ -40,6 +49,7 @@ from .polling import poll_job
 from .settings import (
     Setting,
     Settings,
+    parse_flag,
     parse_non_negative_int,
     parse_seconds,
     parse_text,
@@ -52,6 +62,7 @@ __all__ = [
     "BackendContext",
     "EventCallback",
     "HttpClient",
+    "JobRequest",
     "JobState",
     "MultipartStream",
     "OpenedMedia",
@@ -70,6 +81,7 @@ __all__ = [
     "is_ui_workflow",
     "iter_body",
     "open_media",
+    "parse_flag",
     "parse_non_negative_int",
     "parse_seconds",
     "parse_text",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -19,6 +19,7 @@ from .errors import ConfigurationError
 from .settings import (
     Setting,
     Settings,
+    parse_flag,
     parse_non_negative_int,
     parse_seconds,
     parse_text,
@@ -108,9 +109,105 @@ def parse_cookie_text(text: str, origin: str) -> dict[str, str]:
     return cookies
 
 
-#: The core settings, in ``Config`` field order.
+@attrs.frozen
+class ComfyUIServer:
+    """One ComfyUI server of the kit: its base URL and, when it needs its own, credentials.
+
+    Credentials left ``None`` are the kit's (``api_key``, ``cookies``); each server's are only
+    ever sent to that server's origin.
+    """
+
+    url: str
+    api_key: str | None = attrs.field(default=None, repr=False)
+    cookies: str | dict[str, str] | None = attrs.field(default=None, repr=False)
+
+
+_SERVER_KEYS = ("url", "api_key", "cookies")
+
+
+def _server_url(value: Any, origin: str) -> str:
+    url = parse_url(value, origin)
+    if "," in urlsplit(url).netloc:
+        raise ConfigurationError(
+            f"{origin} must be http(s):// URLs separated by commas, got {value!r}"
+        )
+    return url
+
+
+def _server(value: Any, origin: str) -> ComfyUIServer:
+    if isinstance(value, str):
+        return ComfyUIServer(_server_url(value, origin))
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"{origin}: each server must be a URL or a mapping with 'url', "
+            f"got {type(value).__name__}"
+        )
+    unknown = sorted(str(k) for k in value if k not in _SERVER_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"{origin}: unknown server key(s) {', '.join(unknown)}; known: url, api_key, cookies"
+        )
+    if "url" not in value:
+        raise ConfigurationError(f"{origin}: a server mapping needs a 'url'")
+    url = _server_url(parse_text(value["url"], f"{origin} url"), origin)
+    api_key = value.get("api_key")
+    cookies = value.get("cookies")
+    return ComfyUIServer(
+        url,
+        api_key=None if api_key is None else parse_text(api_key, f"{origin} api_key of {url}"),
+        cookies=None if cookies is None else _cookies(cookies, f"{origin} cookies of {url}"),
+    )
+
+
+def _split_urls(text: str) -> list[str]:
+    """``"u1, u2"`` → ``["u1", "u2"]``: a comma starts the next URL only when a ``scheme://``
+    follows it (one inside a URL's path or query is left alone)."""
+    parts: list[str] = []
+    for piece in text.split(","):
+        piece = piece.strip()
+        scheme, sep, _ = piece.partition("://")
+        starts_url = bool(sep) and scheme[:1].isalpha() and all(
+            c.isalnum() or c in "+.-" for c in scheme
+        )
+        if parts and not starts_url:
+            parts[-1] += "," + piece
+        elif piece:
+            parts.append(piece)
+    return parts
+
+
+def _servers(value: Any, origin: str) -> tuple[ComfyUIServer, ...]:
+    """One URL, a comma-separated list of URLs, or a list of URLs / server mappings."""
+    if isinstance(value, str):
+        items: list[Any] = _split_urls(value)
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    elif isinstance(value, Mapping):
+        items = [value]
+    else:
+        raise ConfigurationError(
+            f"{origin} must be a URL or a list of URLs, got {type(value).__name__}"
+        )
+    if not items:
+        raise ConfigurationError(f"{origin} must name at least one server")
+    servers = tuple(_server(item, origin) for item in items)
+    seen: set[str] = set()
+    for server in servers:
+        if server.url in seen:
+            raise ConfigurationError(f"{origin} names {server.url} twice")
+        seen.add(server.url)
+    return servers
+
+
+def _new_client_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+#: The core settings (the options ``ComfyKit()`` takes), in ``Config`` field order.
 CORE_SETTINGS: tuple[Setting, ...] = (
-    Setting("comfyui_url", "COMFYUI_BASE_URL", DEFAULT_COMFYUI_URL, parse_url),
+    Setting("comfyui_url", "COMFYUI_BASE_URL", DEFAULT_COMFYUI_URL, _servers),
     Setting("executor_type", "COMFYUI_EXECUTOR_TYPE", "http", _executor),
     Setting("api_key", "COMFYUI_API_KEY", secret=True),
     Setting("cookies", "COMFYUI_COOKIES", parse=_cookies, secret=True),
@@ -129,6 +226,8 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("upload_subfolder", None, "", parse_text),
     Setting("max_workflow_bytes", None, 32 * 1024 * 1024, parse_non_negative_int),
     Setting("ws_max_frame_bytes", None, 64 * 1024 * 1024, parse_non_negative_int),
+    Setting("resubmit_lost", "COMFYKIT_RESUBMIT_LOST", False, parse_flag),
+    Setting("server_lost_after", None, 10.0, parse_seconds),
     Setting("object_info_cache_dir", "COMFYKIT_OBJECT_INFO_CACHE_DIR", None, _path),
     Setting("client_id", None, None, parse_text),
 )
@@ -144,10 +243,15 @@ RESERVED_NAMES = frozenset(s.name for s in CORE_SETTINGS) | {
 class Config:
     """Resolved, validated settings of one :class:`~comfykit_sync.ComfyKit` (secrets hidden).
 
-    ``settings`` holds the settings plugins declare (see :class:`~comfykit_sync.settings.Settings`).
+    ``servers`` are the ComfyUI servers of ``comfyui_url`` (several make the kit a pool);
+    ``comfyui_url`` is the first one's URL. ``settings`` holds the settings plugins declare (see
+    :class:`~comfykit_sync.settings.Settings`).
     """
 
     comfyui_url: str = DEFAULT_COMFYUI_URL
+    servers: tuple[ComfyUIServer, ...] = attrs.field(
+        default=attrs.Factory(lambda self: (ComfyUIServer(self.comfyui_url),), takes_self=True)
+    )
     executor_type: str = "http"
     api_key: str | None = attrs.field(default=None, repr=False)
     cookies: str | dict[str, str] | None = attrs.field(default=None, repr=False)
@@ -166,8 +270,10 @@ class Config:
     upload_subfolder: str = ""
     max_workflow_bytes: int = 32 * 1024 * 1024
     ws_max_frame_bytes: int = 64 * 1024 * 1024
+    resubmit_lost: bool = False
+    server_lost_after: float = 10.0
     object_info_cache_dir: str | None = None
-    client_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    client_id: str = attrs.field(factory=_new_client_id)
     settings: Settings = attrs.field(factory=Settings, repr=False, eq=False)
 
     @property
@@ -196,4 +302,18 @@ class Config:
         values = {s.name: s.resolve(args.get(s.name), env) for s in CORE_SETTINGS}
         if values["client_id"] is None:
             del values["client_id"]
-        return cls(**values, settings=Settings(extra, env=env, declared=declared or ()))
+        servers = values.pop("comfyui_url")
+        if isinstance(servers, str):  # the default
+            servers = (ComfyUIServer(servers),)
+        return cls(
+            comfyui_url=servers[0].url,
+            servers=servers,
+            settings=Settings(extra, env=env, declared=declared or ()),
+            **values,
+        )
+
+
+def option_names() -> tuple[str, ...]:
+    """The names of the options ``ComfyKit()`` takes, in ``Config`` field order (``servers``,
+    derived from ``comfyui_url``, and the plugins' ``settings`` are not options)."""
+    return tuple(setting.name for setting in CORE_SETTINGS)

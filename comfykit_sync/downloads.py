@@ -1,10 +1,11 @@
 """Streaming outputs to disk: origin-scoped credentials, safe local names, parallel downloads.
 
-A :class:`Fetcher` opens an output URL as a binary stream: ``http(s)`` through the
-:class:`~comfykit_sync.http.HttpClient` whose origin it is (the kit's or a backend's, so
-credentials reach only their own server; other URLs go without any), ``file://`` from the local
-disk. Nothing is read whole into memory. A download is written to ``<name>.part`` and
-renamed on success; the partial file is removed on failure.
+A :class:`Fetcher` (the :class:`~comfykit_sync._fetch.OutputFetcher` results hold) opens an
+output URL as a binary stream: ``http(s)`` through the :class:`~comfykit_sync.http.HttpClient`
+whose origin it is (the kit's, one per server of a pool, or a backend's, so credentials reach
+only their own server; other URLs go without any), ``file://`` from the local disk. Nothing is
+read whole into memory. A download is written to ``<name>.part`` and renamed on success; the
+partial file is removed on failure.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from .errors import ConfigurationError
 from .http import BodyStream, HttpClient, origin_of
 from .media_source import CHUNK, safe_filename
-from .models import Artifact
+
+if TYPE_CHECKING:
+    from .models import Artifact
 
 _anonymous: HttpClient | None = None
 _anonymous_lock = threading.Lock()
@@ -71,17 +74,21 @@ class Fetcher:
         what = f"downloading {name}"
         return BodyStream(http.request("GET", url, what=what, stream=True), what)
 
-
-def fetcher_for(kit: object | None, default: Fetcher | None) -> Fetcher:
-    """The fetcher to use: ``kit``'s when one is given, else ``default``, else an anonymous one."""
-    if kit is not None:
-        return kit._fetcher()  # type: ignore[attr-defined,no-any-return]
-    return default or Fetcher()
+    def save(
+        self,
+        artifacts: Sequence[Artifact],
+        directory: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        max_workers: int = 4,
+    ) -> list[Path]:
+        """Download every artifact that has a URL into ``directory`` (see :func:`save_all`)."""
+        return save_all(artifacts, directory, self, overwrite=overwrite, max_workers=max_workers)
 
 
 def artifact_url(source: Artifact | str) -> str:
     """The URL of an artifact (or the URL itself); ``ConfigurationError`` if it has none."""
-    url = source.url if isinstance(source, Artifact) else source
+    url = source if isinstance(source, str) else source.url
     if not url:
         raise ConfigurationError("this artifact has no URL to download")
     return url

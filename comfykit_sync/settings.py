@@ -64,6 +64,18 @@ def parse_non_negative_int(value: Any, origin: str) -> int:
     return number
 
 
+def parse_flag(value: Any, origin: str) -> bool:
+    """``True`` or ``False``; from text, ``1/true/yes/on`` or ``0/false/no/off`` (any case)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{origin} must be true or false, got {value!r}")
+
+
 def _identifier(instance: Setting, attribute: attrs.Attribute[str], value: str) -> None:
     if not (isinstance(value, str) and value.isidentifier() and value == value.lower()):
         raise ValueError(f"a setting name must be a lower-case identifier, got {value!r}")

@@ -70,6 +70,11 @@ class Remote(api.Backend):
         self.http = api.HttpClient(self.server_url, headers={"X-API-Key": KEY})
         self.jobs: list[api.PreparedJob] = []
         self.uploads: list[api.UploadSource] = []
+        self.requests: list[api.JobRequest] = []
+
+    def place(self, request: api.JobRequest) -> Iterator[api.Backend]:
+        self.requests.append(request)
+        yield self
 
     def upload(self, source: api.UploadSource) -> str:
         self.uploads.append(source)
@@ -148,6 +153,7 @@ def test_api_BackendContext(remote_kit):
     assert backend.context.config is remote_kit.config
     assert backend.context.plugin_manager is remote_kit.plugin_manager
     assert backend.context.http.base_url == remote_kit.config.comfyui_url
+    assert backend.context.clients == (backend.context.http,)  # one ComfyUI server
 
 
 def test_api_PreparedJob(remote_kit):
@@ -157,6 +163,26 @@ def test_api_PreparedJob(remote_kit):
     assert job.values == {"prompt": "a fox"} and "prompt" in job.spec.params
     [target] = job.spec.params["prompt"].targets
     assert job.graph[target.node_id]["inputs"][target.field] == "a fox"
+
+
+def test_api_JobRequest(remote_kit):
+    graph = json.loads((T2I.parent / "image_to_image.json").read_text())
+    remote_kit.execute_json(graph, {"image": PNG, "prompt": "a fox"}, backend="remote")
+    [request] = remote_kit.backend("remote").requests
+    [job] = remote_kit.backend("remote").jobs
+    assert request.prompt_id == job.prompt_id and request.targets is None
+    assert request.values["prompt"] == "a fox"
+    assert isinstance(request.values["image"], api.UploadSource)  # not uploaded yet
+    [image] = request.spec.params["image"].targets
+    [prompt] = request.spec.params["prompt"].targets
+    assert request.uploads == {(image.node_id, image.field)}
+    assert request.graph[prompt.node_id]["inputs"][prompt.field] == "a fox"
+    assert request.workflow_key == api.JobRequest(
+        "other", request.workflow, request.spec, {}
+    ).workflow_key
+    elsewhere = request.excluding(["http://127.0.0.1:9"])
+    assert elsewhere.exclude == {"http://127.0.0.1:9"} and elsewhere.prompt_id == job.prompt_id
+    assert request.exclude == frozenset()
 
 
 def test_api_Submission(remote_kit):
@@ -498,6 +524,13 @@ def test_api_parse_seconds():
     for bad in ("soon", 0, -1, None):
         with pytest.raises(ConfigurationError, match="^o must be"):
             api.parse_seconds(bad, "o")
+
+
+def test_api_parse_flag():
+    assert api.parse_flag(True, "o") is True and api.parse_flag(" Yes ", "o") is True
+    assert api.parse_flag("0", "o") is False and api.parse_flag("OFF", "o") is False
+    with pytest.raises(ConfigurationError, match="environment variable X must be true or false"):
+        api.parse_flag("maybe", "environment variable X")
 
 
 def test_api_parse_non_negative_int():

@@ -7,6 +7,7 @@ the reference shows is the real one.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -70,6 +71,10 @@ TEST_HELPERS = {
 }
 
 
+#: what the reference documents by name, without parentheses
+PROPERTIES = (property, functools.cached_property)
+
+
 def documented_object(name: str) -> object:
     if name in TEST_HELPERS:
         return TEST_HELPERS[name]
@@ -111,9 +116,9 @@ def test_every_documented_signature_is_the_real_one(name, signature):
     if isinstance(obj, (staticmethod, classmethod)):
         obj = obj.__func__
     if not signature:  # a property, a type alias or the hook marker: documented by name
-        assert isinstance(obj, property) or not inspect.isroutine(obj), name
+        assert isinstance(obj, PROPERTIES) or not inspect.isroutine(obj), name
         return
-    if isinstance(obj, property):
+    if isinstance(obj, PROPERTIES):
         raise AssertionError(f"{name} is a property: document it without parentheses")
     assert signature == plain_signature(obj), name
 
@@ -132,7 +137,7 @@ def public_members(cls: type) -> list[str]:
     return [
         name
         for name, value in vars(cls).items()
-        if not name.startswith("_") and (inspect.isfunction(value) or isinstance(value, property))
+        if not name.startswith("_") and (inspect.isfunction(value) or isinstance(value, PROPERTIES))
     ]
 
 

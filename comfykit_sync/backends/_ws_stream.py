@@ -35,6 +35,7 @@ import attrs
 import websocket
 from websocket._abnf import ABNF, frame_buffer
 
+from .._signals import wait_slice
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -203,9 +204,10 @@ class Subscription:
         self._queue.put(item)
 
     def get(self, timeout: float) -> Item | None:
-        """The next item, waiting at most ``timeout`` seconds (``None`` if none came)."""
+        """The next item, waiting at most ``timeout`` seconds (``None`` if none came; in the main
+        thread the wait may end sooner, so that Ctrl-C is seen: callers wait in a loop)."""
         try:
-            return self._queue.get(timeout=max(0.0, timeout))
+            return self._queue.get(timeout=wait_slice(timeout))
         except queue.Empty:
             return None
 

@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from .. import hookimpl
+from .._signals import wait_slice
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import EventCallback, Queued, Started
+from ..hookspecs import hookimpl
 from ..http import remaining_timeout
 from ..params import UploadSource, WorkflowSpec
 from ..polling import TRANSIENT_ERRORS, poll_job
@@ -82,6 +83,9 @@ class ComfyUIHttpBackend(Backend):
     def cancel(self, prompt_id: str) -> bool:
         return self.client.cancel(prompt_id)
 
+    def server_for(self, prompt_id: str) -> str | None:
+        return self.client.http.base_url
+
 
 class HistoryWaiter:
     """Waits for one prompt through the client's shared :class:`QueueWatch`.
@@ -119,7 +123,7 @@ class HistoryWaiter:
             limit = self.deadline
             if self.queue_deadline is not None and not started:
                 limit = min(limit, self.queue_deadline)
-            tracked.changed.wait(max(0.0, limit - time.monotonic()))
+            tracked.changed.wait(wait_slice(limit - time.monotonic()))
             tracked.changed.clear()
             if tracked.error is not None and not isinstance(tracked.error, TRANSIENT_ERRORS):
                 raise tracked.error

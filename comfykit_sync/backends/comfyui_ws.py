@@ -37,7 +37,6 @@ from typing import Any
 
 import attrs
 
-from .. import hookimpl
 from .._targets import upstream
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import (
@@ -50,6 +49,7 @@ from ..events import (
     Queued,
     Started,
 )
+from ..hookspecs import hookimpl
 from ..http import remaining_timeout
 from ..params import WorkflowSpec
 from ..polling import TRANSIENT_ERRORS
@@ -293,7 +293,10 @@ class _PromptWatch:
         until = time.monotonic() + seconds
         while True:
             item = self.sub.get(until - time.monotonic())
-            if item is None or (isinstance(item, Message) and self._handle(item)):
+            if item is None:
+                if time.monotonic() >= until:
+                    return
+            elif isinstance(item, Message) and self._handle(item):
                 return
 
     def _emit_once(self, event: Event) -> None:

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import hookimpl
 from ..config import Config
 from ..errors import WorkflowLoadError
+from ..hookspecs import hookimpl
 from ..models import Workflow
 from .api_format import parse_json, workflow_graph
 

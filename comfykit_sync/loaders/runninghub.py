@@ -16,10 +16,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import hookimpl
 from ..backends.runninghub_api import RunningHubAPI, require_api_key
 from ..config import Config
 from ..errors import WorkflowLoadError
+from ..hookspecs import hookimpl
 from ..http import HttpClient
 from ..models import Workflow
 from .api_format import api_graph, parse_json

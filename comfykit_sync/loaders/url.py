@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import hookimpl
 from ..config import Config
 from ..errors import ComfyKitError, WorkflowLoadError
+from ..hookspecs import hookimpl
 from ..http import HttpClient, iter_body
 from ..models import Workflow
 from .api_format import parse_json, workflow_graph

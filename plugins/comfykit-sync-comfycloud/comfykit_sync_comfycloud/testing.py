@@ -38,8 +38,9 @@ import attrs
 from aiohttp import web
 
 from comfykit_sync.testing import BackgroundServer, FakeComfyUI, Script
+from comfykit_sync.testing.faults import Body, FaultInjection
 
-__all__ = ["CloudRequest", "FakeComfyCloud", "FakeComfyCloudControls", "Fault"]
+__all__ = ["CloudRequest", "FakeComfyCloud", "FakeComfyCloudControls"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: fake ComfyUI prompt status -> (status endpoint state, jobs API state)
@@ -52,21 +53,6 @@ STATES = {
     "deleted": ("cancelled", "cancelled"),
     "lost": ("lost", "failed"),
 }
-
-
-@attrs.frozen(kw_only=True)
-class Fault:
-    """Break the next ``times`` requests to a route (``prompt``, ``status``, ``job``, ...).
-
-    ``status`` answers with that HTTP status; ``delay`` sleeps first (past a read timeout);
-    ``after_effect`` lets the request take effect first (a job is created, then the reply fails).
-    """
-
-    route: str
-    status: int | None = None
-    delay: float = 0.0
-    after_effect: bool = False
-    times: int = 1
 
 
 @attrs.frozen
@@ -88,19 +74,32 @@ class _Signed:
     expires: float
 
 
+def _route(path: str) -> str:
+    """The route of a request path: ``/api/prompt`` -> ``prompt``, ``/api/job/<id>/status`` ->
+    ``status``, ``/api/jobs/<id>`` -> ``job``, ``/ws`` -> ``ws``."""
+    route = path.strip("/").removeprefix("api/").split("/")[0]
+    if route in ("job", "jobs"):
+        return "status" if path.endswith("/status") else "job"
+    return route
+
+
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status)
 
 
-class FakeComfyCloud(BackgroundServer):
+class FakeComfyCloud(FaultInjection, BackgroundServer):
     """A fake Comfy Cloud account with API key ``api_key``.
 
     ``duration`` and ``workers`` go to the fake ComfyUI behind it; ``credits`` (``None``:
     unlimited) counts the jobs the account can still pay for (0: ``POST /api/prompt`` answers
-    402); signed URLs expire after ``url_ttl`` seconds.
+    402); signed URLs expire after ``url_ttl`` seconds. Faults are those of every fake
+    (``fault()``, ``fail_requests()``, ...: :mod:`comfykit_sync.testing.faults`) on a route
+    (``prompt``, ``status``, ``job``, ``queue``, ``interrupt``, ``upload``, ``view``, ``ws``),
+    injected after the key check.
     """
 
     name = "ComfyCloud"
+    default_fault_path = "prompt"
 
     def __init__(
         self,
@@ -117,7 +116,6 @@ class FakeComfyCloud(BackgroundServer):
         self.client_id = f"cloud-{uuid.uuid4().hex}"
         self.jobs: dict[str, dict[str, Any]] = {}
         self.requests: deque[CloudRequest] = deque(maxlen=10000)
-        self._faults: list[Fault] = []
         self._signed: dict[str, _Signed] = {}
         self._runners: list[web.AppRunner] = []
         self._session: aiohttp.ClientSession | None = None
@@ -126,9 +124,12 @@ class FakeComfyCloud(BackgroundServer):
         self.api_url = self.storage_url = ""
 
     # -- test controls ----------------------------------------------------------------------
-    def fault(self, fault: Fault) -> None:
-        """Break the next request(s) to ``fault.route``."""
-        self._faults.append(fault)
+    def fault_path(self, path: str) -> str:
+        """Faults name a route: ``prompt``, ``status``, ``job``, ... (``/api/prompt`` too)."""
+        return _route(path)
+
+    def fault_body(self, status: int) -> Body:
+        return {"code": "fault", "message": f"injected HTTP {status}"}
 
     def paths(self, port: str = "api") -> list[str]:
         """The paths requested on ``port``, in order."""
@@ -211,21 +212,9 @@ class FakeComfyCloud(BackgroundServer):
                 return _error(401, "unauthorized", "missing or invalid token")
         elif request.headers.get("X-API-Key") != self.api_key:
             return _error(401, "unauthorized", "Invalid or missing API key")
-        route = request.path.strip("/").removeprefix("api/").split("/")[0]
-        if route in ("job", "jobs"):
-            route = "status" if request.path.endswith("/status") else "job"
-        fault = next((f for f in self._faults if f.route == route), None)
-        if fault is None:
-            return await handler(request)
-        self._faults.remove(fault)
-        if fault.times > 1:
-            self._faults.insert(0, attrs.evolve(fault, times=fault.times - 1))
-        if fault.after_effect:
-            await handler(request)
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
-        if fault.status is not None:
-            return _error(fault.status, "fault", f"injected HTTP {fault.status}")
+        fault = self.take_fault(_route(request.path))
+        if fault is not None:
+            return await fault.reply(request, handler)
         return await handler(request)
 
     # -- the ComfyUI behind it ---------------------------------------------------------------

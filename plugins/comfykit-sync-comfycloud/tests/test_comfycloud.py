@@ -11,10 +11,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import websocket
 from cc_constants import KEY
 from comfykit_sync_comfycloud.api import JobStatus
-from comfykit_sync_comfycloud.testing import FakeComfyCloud, Fault
+from comfykit_sync_comfycloud.testing import FakeComfyCloud
 
 import comfykit_sync
 from comfykit_sync import (
@@ -30,6 +31,7 @@ from comfykit_sync import (
     PromptLostError,
     RequestTimeout,
     ServerError,
+    TransportError,
     WorkflowValidationError,
 )
 from comfykit_sync.events import (
@@ -161,7 +163,7 @@ def test_events_come_from_the_websocket(kit, cloud):
 
 
 def test_events_without_a_websocket(kit, cloud, caplog):
-    cloud.fault(Fault(route="ws", status=503))
+    cloud.fault("status", "ws", status=503)
     events = []
     result = kit.execute(T2I, {"prompt": "x"}, backend="comfycloud", on_event=events.append)
     assert result.status == "completed"
@@ -280,26 +282,50 @@ def test_wrong_key_is_401(cloud_env, monkeypatch):
 
 @pytest.mark.parametrize(
     "fault",
-    [Fault(route="prompt", status=502, after_effect=True), Fault(route="prompt", delay=1.5)],
-    ids=["502-after-effect", "read-timeout"],
+    [
+        {"name": "status", "status": 502, "process": True},
+        {"name": "delay", "seconds": 1.5},
+        {"name": "reset"},
+    ],
+    ids=["502-after-effect", "read-timeout", "reply-lost"],
 )
 def test_ambiguous_submit_failure_is_not_retried(cloud_env, fault):
-    cloud_env.fault(fault)
+    cloud_env.fault(path="prompt", **fault)
     with ComfyKit(request_timeout=(1.0, 0.5)) as kit:
         result = kit.execute(T2I, {"prompt": "x"}, backend="comfycloud")
-    assert isinstance(result.error, (ServerError, RequestTimeout)), result.msg
+    assert isinstance(result.error, (ServerError, RequestTimeout, TransportError)), result.msg
     assert cloud_env.paths().count("/api/prompt") == 1
 
 
+def test_faults_of_every_fake_follow_the_key_check(cloud):
+    """The shared faults (``comfykit_sync.testing.faults``) hit a route once the key was
+    accepted, in the order they were added; ``*`` is any route after them."""
+    prompt = {"prompt": json.loads(T2I.read_text())}
+    auth = {"X-API-Key": KEY}
+    cloud.fault("reset", at="body")  # no path: the submission route; the job is created
+    cloud.fault("status", "*", status=503)
+    wrong = requests.post(f"{cloud.api_url}/api/prompt", json=prompt, timeout=5)
+    assert wrong.status_code == 401 and len(cloud.pending_faults) == 2
+    with pytest.raises(requests.RequestException):
+        requests.post(f"{cloud.api_url}/api/prompt", json=prompt, headers=auth, timeout=5)
+    assert len(cloud.jobs) == 1
+    busy = requests.get(f"{cloud.api_url}/api/queue", headers=auth, timeout=5)
+    assert (busy.status_code, busy.json()) == (
+        503,
+        {"code": "fault", "message": "injected HTTP 503"},
+    )
+    assert requests.get(f"{cloud.api_url}/api/queue", headers=auth, timeout=5).status_code == 200
+
+
 def test_429_on_submit_is_retried_once_refused(kit, cloud):
-    cloud.fault(Fault(route="prompt", status=429))
+    cloud.fail_requests("prompt", status=429, retry_after=0)
     result = kit.execute(T2I, {"prompt": "x"}, backend="comfycloud")
     assert result.status == "completed" and cloud.paths().count("/api/prompt") == 2
     assert len(cloud.jobs) == 1
 
 
 def test_status_errors_are_retried(kit, cloud):
-    cloud.fault(Fault(route="status", status=503, times=2))
+    cloud.fail_requests("status", status=503, times=2)
     result = kit.execute(T2I, {"prompt": "x"}, backend="comfycloud")
     assert result.status == "completed", result.msg
 
