@@ -4,7 +4,9 @@
   protocol-faithful fake ComfyUI server;
 * :class:`BackgroundServer` and :func:`cli_parser`: the thread-and-loop scaffold of every fake
   server, for a plugin's own fake endpoint;
-* :mod:`comfykit_sync.testing.conformance`: the backend conformance suite.
+* :mod:`comfykit_sync.testing.conformance`: the backend conformance suite;
+* :mod:`comfykit_sync.testing.faults`: the fault injection every fake shares (``FaultInjection``
+  for a plugin's own fake).
 
 Like ``comfykit_sync.backend``, these names follow semantic versioning. ``FakeComfyUI`` needs
 aiohttp (the ``testing`` extra); it is imported on first access so that importing this package
