@@ -13,7 +13,7 @@ from typing import Any
 
 import pluggy
 
-from ._http import HttpClient
+from ._http import HttpClient, request_deadline
 from .backends.base import Backend, BackendContext, PreparedJob
 from .config import Config
 from .errors import ComfyKitError, ConfigurationError, UnsupportedSourceError
@@ -237,9 +237,11 @@ class ComfyKit:
             )
             return job(prompt_id, result=result)
 
+        deadline = started + (timeout or runner.default_timeout)
         try:
-            for name, source in uploads.items():
-                values[name] = runner.upload(source)
+            with request_deadline(deadline):
+                for name, source in uploads.items():
+                    values[name] = runner.upload(source)
         except ComfyKitError as exc:
             return failed(exc)
         graph = apply_params(wf.graph, spec, values)
@@ -251,9 +253,11 @@ class ComfyKit:
             graph=graph,
             values=values,
             seeds=seeds,
+            deadline=deadline,
         )
         try:
-            submission = runner.submit(prepared)
+            with request_deadline(deadline):
+                submission = runner.submit(prepared)
         except ComfyKitError as exc:
             return failed(exc, seeds)
         log.debug("submitted prompt %s to %s", submission.prompt_id, runner.name)

@@ -4,6 +4,11 @@ A job has two kinds of deadline: its own (``timeout`` for the whole job, ``queue
 the time spent queued), which end the job — cancelled on the server, or left running with
 ``on_timeout="detach"`` — and the caller's ``wait(timeout)``, which only stops waiting and
 raises ``ExecutionTimeout(deadline="wait")`` while the job goes on.
+
+Every request made for a job is bounded by what is left of the deadline it serves (see
+``_http.request_deadline``): waiting by the job's (or the caller's) deadline, the cancel after a
+deadline expired by ``cancel_timeout`` of its own, ``status()`` by one ``request_timeout`` in
+total — so a frozen server never holds a caller past them.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._http import request_deadline
 from .backends.base import JobState, RunOutcome
 from .downloads import Fetcher
 from .errors import (
@@ -96,21 +102,28 @@ class Job:
         return self._result is not None
 
     def status(self) -> JobState:
-        """Where the job is now: pending (with position), running, finished or unknown."""
+        """Where the job is now: pending (with position), running, finished or unknown.
+
+        Asking the server takes at most one ``request_timeout`` (the larger of the pair) in
+        total, retries included; a server that does not answer in time raises ``RequestTimeout``
+        (a ``TransportError``).
+        """
         if self._result is not None or self._prompt_id is None:
             return JobState("finished")
-        return self._runner.status(self._prompt_id)
+        with request_deadline(time.monotonic() + max(self._config.request_timeout)):
+            return self._runner.status(self._prompt_id)
 
     def cancel(self) -> bool:
         """Cancel the job on the server (only this job); True if it was pending or running.
 
         The job's result then reports ``ExecutionCancelled`` (or what the server recorded, if
-        the job finished first).
+        the job finished first). Takes at most ``cancel_timeout`` seconds; a server that does
+        not answer in time raises ``RequestTimeout``.
         """
         if self._result is not None or self._prompt_id is None:
             return False
         self._cancel_requested = True
-        return self._runner.cancel(self._prompt_id)
+        return self._cancel()
 
     def result(self) -> ExecuteResult:
         """Wait for the job (until its own deadline) and return its result."""
@@ -146,13 +159,14 @@ class Job:
         assert self._prompt_id is not None
         deadline = self._deadline if wait_until is None else min(self._deadline, wait_until)
         try:
-            outcome = self._runner.wait(
-                self._prompt_id,
-                self._spec,
-                deadline=deadline,
-                queue_deadline=self._queue_deadline,
-                emit=self._emit if self._listening else None,
-            )
+            with request_deadline(deadline):
+                outcome = self._runner.wait(
+                    self._prompt_id,
+                    self._spec,
+                    deadline=deadline,
+                    queue_deadline=self._queue_deadline,
+                    emit=self._emit if self._listening else None,
+                )
         except ExecutionTimeout as exc:
             if exc.deadline == "total" and deadline < self._deadline:
                 raise self._wait_timeout(timeout) from exc
@@ -185,26 +199,47 @@ class Job:
             if exc.deadline == "total"
             else (self._queue_deadline or self._deadline) - self._started
         )
+        cancelled = confirmed = False
         if self._on_timeout == "detach":
-            cancelled, note = False, "it was left running (detached); re-attach with kit.job(id)"
+            note = "it was left running (detached); re-attach with kit.job(id)"
         else:
-            cancelled = self._cancel_quietly()
-            note = "it was cancelled on the server" if cancelled else "it was no longer running"
+            try:
+                cancelled = self._cancel()
+            except ComfyKitError as failure:
+                log.warning("could not cancel prompt %s: %s", self._prompt_id, failure)
+                note = (
+                    f"the server did not answer the cancel within "
+                    f"{self._config.cancel_timeout:g} s ({failure}): it is unreachable or "
+                    "not responding, and the job may still run; re-attach with kit.job(id)"
+                )
+            else:
+                confirmed = True
+                note = (
+                    "it was cancelled on the server"
+                    if cancelled
+                    else "it had already stopped running on the server"
+                )
         error = ExecutionTimeout(
             f"prompt {self._prompt_id} exceeded its {which} of {limit:g} s; {note}",
             cancelled=cancelled,
+            cancel_confirmed=confirmed,
             deadline=exc.deadline,
             prompt_id=self._prompt_id,
         )
         error.__cause__ = exc
         return self._failed(error)
 
-    def _cancel_quietly(self) -> bool:
+    def _cancel(self) -> bool:
+        """Cancel on the server within ``cancel_timeout`` seconds (a bound of its own)."""
+        assert self._prompt_id is not None
+        with request_deadline(time.monotonic() + self._config.cancel_timeout):
+            return self._runner.cancel(self._prompt_id)
+
+    def _cancel_quietly(self) -> None:
         try:
-            return self._runner.cancel(self._prompt_id) if self._prompt_id else False
+            self._cancel()
         except ComfyKitError as exc:
             log.warning("could not cancel prompt %s: %s", self._prompt_id, exc)
-            return False
 
     def _failed(self, error: ComfyKitError) -> ExecuteResult:
         self._emit(Failed(prompt_id=self._prompt_id or "", error=error))

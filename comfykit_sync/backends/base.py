@@ -39,6 +39,9 @@ class PreparedJob:
 
     ``values`` are the bound parameter values by name (uploads already resolved to server names);
     ``prompt_id`` is minted by the client so that an ambiguous submit can be checked.
+    ``deadline`` (a ``time.monotonic()`` value) is the job's: submission, including finding out
+    whether a submit whose reply was lost took effect, gives up then (``None``: the backend's
+    default timeout from now).
     """
 
     prompt_id: str
@@ -47,6 +50,7 @@ class PreparedJob:
     graph: Mapping[str, Any] = attrs.field(repr=False)
     values: Mapping[str, Any] = attrs.field(repr=False)
     seeds: Mapping[str, int]
+    deadline: float | None = None
 
 
 @attrs.frozen
@@ -92,7 +96,12 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def submit(self, job: PreparedJob) -> Submission:
-        """Queue the job. Raise ``WorkflowValidationError`` when the server rejects it."""
+        """Queue the job. Raise ``WorkflowValidationError`` when the server rejects it.
+
+        When it cannot tell whether the job was queued (the reply was lost and the server could
+        not be asked before ``job.deadline``), raise ``SubmissionUnknownError`` with the id the
+        job would have: never report "not queued" for a job that may have been.
+        """
 
     @abc.abstractmethod
     def status(self, prompt_id: str) -> JobState:
@@ -122,7 +131,11 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self, prompt_id: str) -> bool:
-        """Cancel the job (dequeue if pending, interrupt if running); True if it was live."""
+        """Cancel the job (dequeue if pending, interrupt if running); True if it was live.
+
+        Raise a typed error when the server did not answer: ``False`` means the server said the
+        job was no longer running.
+        """
 
     @property
     def default_timeout(self) -> float:

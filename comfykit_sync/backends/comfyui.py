@@ -6,17 +6,21 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .._http import HttpClient
+from .._http import HttpClient, request_deadline
 from .._media_source import open_media
 from .._multipart import MultipartStream
+from .._polling import TRANSIENT_ERRORS, DeadlineExceeded, poll
 from ..errors import (
     APIError,
+    ComfyKitError,
     ExecutionError,
     ExecutionInterrupted,
     InvalidResponseError,
+    RequestTimeout,
+    SubmissionUnknownError,
     TransportError,
     WorkflowError,
     WorkflowValidationError,
@@ -26,8 +30,13 @@ from ..params import UploadSource, WorkflowSpec, parse_workflow
 from ._queue_watch import QueueWatch
 from .base import JobState, PreparedJob, RunOutcome, Submission
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 log = logging.getLogger(__name__)
 
+#: the first interval between two looks for a prompt whose submit reply was lost
+RESOLVE_MIN_INTERVAL = 0.05
 #: UI-output keys that carry flags about other items rather than items of their own
 FLAG_KEYS = frozenset({"animated"})
 
@@ -160,11 +169,17 @@ class ComfyUIClient:
             return self._watch
 
     # -- submission -------------------------------------------------------------------------
-    def submit(self, job: PreparedJob, *, deadline: float) -> tuple[str, Mapping[str, Any]]:
-        """``POST /prompt`` once; return (prompt_id, node_errors of a 200).
+    def submit(
+        self, job: PreparedJob, *, deadline: float, max_interval: float
+    ) -> tuple[str, Mapping[str, Any]]:
+        """``POST /prompt``; return (prompt_id, node_errors of a 200).
 
-        An ambiguous failure (the request may have reached the server) is resolved by looking
-        for the client-minted id in ``/queue`` and ``/history`` before a single retry.
+        A failure after which the server may have queued the prompt (a lost or late reply, a
+        gateway error) is resolved by the client-minted id: the server is asked (``/queue``,
+        ``/history``, with backoff until ``deadline``) whether it has the prompt. Found: the job
+        goes on. Not found: sent once more — unless the request timed out, when the server may
+        still be working on it and is asked until the prompt shows up. Unresolved by the
+        deadline: ``SubmissionUnknownError`` with the id, since the prompt may have been queued.
         """
         body: dict[str, Any] = {
             "prompt": job.graph,
@@ -189,18 +204,78 @@ class ComfyUIClient:
                     raise validation_error(
                         exc.body, job.spec, job.graph, status_code=400, url=exc.url
                     ) from exc
-                if attempt or not (exc.status_code and exc.status_code >= 502):
+                if not (exc.status_code and exc.status_code >= 502):
                     raise
-                if self.is_known(job.prompt_id):
-                    return job.prompt_id, {}
+                failure: ComfyKitError = exc
             except TransportError as exc:
-                if attempt or exc.sent is False:
+                if exc.sent is False:
                     raise  # already retried inside the HTTP client when nothing was sent
-                if self.is_known(job.prompt_id):
-                    return job.prompt_id, {}
+                failure = exc
+            until_found = attempt == 1 or isinstance(failure, RequestTimeout)
+            if self._resolve(
+                job.prompt_id,
+                failure,
+                deadline=deadline,
+                max_interval=max_interval,
+                until_found=until_found,
+            ):
+                return job.prompt_id, {}
         if not isinstance(reply, Mapping) or not reply.get("prompt_id"):
             raise InvalidResponseError(f"POST /prompt replied without a prompt_id: {reply!r:.200}")
         return str(reply["prompt_id"]), reply.get("node_errors") or {}
+
+    def _resolve(
+        self,
+        prompt_id: str,
+        failure: ComfyKitError,
+        *,
+        deadline: float,
+        max_interval: float,
+        until_found: bool,
+    ) -> bool:
+        """Whether the server has the prompt after an ambiguous submit ``failure``.
+
+        Transient errors are retried with backoff until ``deadline``. ``False`` (the server says
+        it does not have it) only when not ``until_found``; otherwise the server is asked until
+        it lists the prompt. ``SubmissionUnknownError`` when the deadline passes first.
+        """
+
+        last: list[BaseException] = []  # the last error of a request that was sent
+
+        def check() -> bool | None:
+            if time.monotonic() >= deadline:  # nothing would be sent: keep the last real error
+                raise DeadlineExceeded(last[-1] if last else None)
+            try:
+                if self.is_known(prompt_id):
+                    return True
+            except TRANSIENT_ERRORS as exc:
+                last.append(exc)
+                raise
+            return None if until_found else False
+
+        try:
+            return poll(
+                check,
+                deadline=deadline,
+                min_interval=RESOLVE_MIN_INTERVAL,
+                max_interval=max_interval,
+            )
+        except DeadlineExceeded as exc:
+            last: BaseException | None = exc.last_error
+            if last is None:
+                why = "the server did not list it (it may still be working on the request)"
+            else:
+                why = f"the server could not be asked ({last})"
+        except (APIError, TransportError) as exc:
+            last, why = exc, f"asking the server failed ({exc})"
+        error = SubmissionUnknownError(
+            f"{failure}; whether prompt {prompt_id} was queued is unknown: {why} before the "
+            f"job's deadline. It may have been queued and may run: look it up with "
+            f"kit.job({prompt_id!r}) instead of submitting again",
+            prompt_id=prompt_id,
+            url=getattr(failure, "url", None),
+        )
+        raise error from last or failure
 
     def is_known(self, prompt_id: str) -> bool:
         """Whether the server has the prompt queued, running or in history."""
@@ -362,11 +437,12 @@ class ComfyUIClient:
         )
 
 
-def submit_with_warnings(
-    client: ComfyUIClient, job: PreparedJob, *, on_node_errors: str, deadline: float
-) -> Submission:
+def submit_with_warnings(client: ComfyUIClient, job: PreparedJob, config: Config) -> Submission:
     """Submit; a 200 with ``node_errors`` fails the job (cancelling it) or becomes warnings."""
-    prompt_id, node_errors = client.submit(job, deadline=deadline)
+    deadline = job.deadline if job.deadline is not None else time.monotonic() + config.timeout
+    prompt_id, node_errors = client.submit(
+        job, deadline=deadline, max_interval=config.poll_max_interval
+    )
     if not node_errors:
         return Submission(prompt_id)
     error = validation_error(
@@ -377,11 +453,12 @@ def submit_with_warnings(
         url=client.http.url("/prompt"),
     )
     error.prompt_id = prompt_id
-    if on_node_errors == "warn":
+    if config.on_node_errors == "warn":
         log.warning("%s (prompt %s runs without those outputs)", error, prompt_id)
         return Submission(prompt_id, warnings=(str(error),))
     try:
-        client.cancel(prompt_id)
+        with request_deadline(time.monotonic() + config.cancel_timeout):
+            client.cancel(prompt_id)
     except (APIError, TransportError) as exc:
         log.warning("could not cancel partially invalid prompt %s: %s", prompt_id, exc)
     raise error

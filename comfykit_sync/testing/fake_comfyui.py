@@ -60,6 +60,9 @@ class _FailureRule:
     body: str | bytes | dict[str, Any] | None
     retry_after: int
 
+    async def apply(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        return self.response()
+
     def response(self) -> web.Response:
         headers = {"Retry-After": str(self.retry_after)} if self.status == 429 else None
         if isinstance(self.body, dict):
@@ -136,6 +139,17 @@ def _api_path(path: str) -> str:
     return path[4:] if path.startswith("/api/") else path
 
 
+def _matches(rule_path: str, path: str, index: int) -> bool:
+    """Whether the ``index``-th rule, for ``rule_path``, applies to a request for ``path``: ``*``
+    applies once the rules added before it are used up, i.e. when it comes first."""
+    return rule_path == path or (rule_path == "*" and index == 0)
+
+
+def _rule_path(path: str) -> str:
+    """The path a rule matches: ``/prompt`` for ``prompt`` or ``/api/prompt``; ``*``: any."""
+    return "*" if path == "*" else _api_path("/" + path.lstrip("/"))
+
+
 def _is_loopback(host: str | None) -> bool:
     if host is None:
         return False
@@ -190,8 +204,7 @@ class FakeComfyUI(BackgroundServer):
         )
         self._lock = threading.Lock()
         self._scripts: list[tuple[Script, Match | None]] = []
-        self._failures: list[_FailureRule] = []
-        self._faults: list[_Fault] = []
+        self._rules: list[_FailureRule | _Fault] = []  # in the order they were added
         self._prompts: dict[str, PromptRecord] = {}
         self._requests: deque[RequestRecord] = deque(maxlen=MAX_REQUESTS)
         self._port: int | None = None
@@ -293,15 +306,16 @@ class FakeComfyUI(BackgroundServer):
         *,
         retry_after: int = 1,
     ) -> None:
-        """Answer the next ``times`` requests to ``path`` (``/api`` prefix ignored) with ``status``.
+        """Answer the next ``times`` requests to ``path`` (``/api`` prefix ignored; ``"*"``: any,
+        once the rules added before have been used up -- see :meth:`fault`) with ``status``.
 
         A 429 carries ``Retry-After: retry_after``. A dict ``body`` is sent as JSON.
         """
         if times < 1:
             raise ValueError("times must be at least 1")
-        rule = _FailureRule(_api_path("/" + path.lstrip("/")), status, times, body, retry_after)
+        rule = _FailureRule(_rule_path(path), status, times, body, retry_after)
         with self._lock:
-            self._failures.append(rule)
+            self._rules.append(rule)
 
     def fault(
         self,
@@ -326,9 +340,14 @@ class FakeComfyUI(BackgroundServer):
         * ``"truncated_json"`` -- a 200 ``application/json`` reply cut in half.
 
         With ``process=True`` (default) the request takes effect first -- ``POST /prompt``
-        queues the prompt -- so the client cannot tell whether it did. Connection refused is
-        :meth:`stop` (or any closed port); a restart is :meth:`forget_all`; a WebSocket drop,
-        late history, huge frames and odd output keys are :class:`Script` fields.
+        queues the prompt -- so the client cannot tell whether it did. A request gets the first
+        rule (fault or :meth:`fail_requests`) for its path, in the order they were added. The
+        path ``"*"`` matches any request once every rule added before it has been used up:
+        ``fault("reset", "/prompt")`` then ``fault("reset", "*", times=3, process=False)`` loses
+        the reply of a queued prompt, then breaks the next three requests, whatever they are.
+        Connection refused is :meth:`stop` (or any closed port); a server that accepts
+        connections and never answers is :meth:`freeze`; a restart is :meth:`forget_all`; a
+        WebSocket drop, late history, huge frames and odd output keys are :class:`Script` fields.
         """
         if name not in FAULTS:
             raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(FAULTS))}")
@@ -339,9 +358,14 @@ class FakeComfyUI(BackgroundServer):
             raise ValueError("times must be at least 1")
         if at not in ("headers", "body"):
             raise ValueError("at must be 'headers' or 'body'")
-        rule = _Fault(name, _api_path("/" + path.lstrip("/")), times, process, at, seconds)
+        rule = _Fault(name, _rule_path(path), times, process, at, seconds)
         with self._lock:
-            self._faults.append(rule)
+            self._rules.append(rule)
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault and :meth:`fail_requests` rule."""
+        with self._lock:
+            self._rules.clear()
 
     def forget_all(self) -> None:
         """Simulate a restart: queue, history, cache and sockets are gone; jobs become "lost"."""
@@ -358,24 +382,16 @@ class FakeComfyUI(BackgroundServer):
         record = RequestRecord(
             request.method, request.path, dict(request.query), dict(request.headers)
         )
+        path = _api_path(request.path)
         with self._lock:
             self._requests.append(record)
-            rule = next((r for r in self._failures if r.path == _api_path(request.path)), None)
+            rule = next((r for i, r in enumerate(self._rules) if _matches(r.path, path, i)), None)
             if rule is not None:
                 rule.remaining -= 1
                 if rule.remaining <= 0:
-                    self._failures.remove(rule)
-            fault = None
-            if rule is None:
-                fault = next((f for f in self._faults if f.path == _api_path(request.path)), None)
-            if fault is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
+                    self._rules.remove(rule)
         if rule is not None:
-            return rule.response()
-        if fault is not None:
-            return await fault.apply(request, handler)
+            return await rule.apply(request, handler)
         if self._origin_mismatch(request):
             return web.Response(status=403)
         return await handler(request)
