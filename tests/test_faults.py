@@ -308,7 +308,8 @@ def freeze_on_first_event(server: FakeComfyUI):
 
 def test_fault_frozen_server_mid_run_execute_returns_at_its_deadline(fake_comfyui, executor):
     fake_comfyui.duration = FREEZE
-    with make_kit(fake_comfyui, executor, cancel_timeout=1.0) as kit:
+    options = {"request_timeout": (5.0, 60.0), "cancel_timeout": 1.0}  # the default timeouts
+    with make_kit(fake_comfyui, executor, **options) as kit:
         started = time.monotonic()
         result = kit.execute(
             T2I, {"prompt": "x"}, timeout=2, on_event=freeze_on_first_event(fake_comfyui)
@@ -327,7 +328,8 @@ def test_fault_frozen_server_mid_run_execute_returns_at_its_deadline(fake_comfyu
 
 def test_fault_frozen_server_while_queued_the_queue_deadline_holds(fake_comfyui, executor):
     fake_comfyui.duration = FREEZE
-    with make_kit(fake_comfyui, executor, cancel_timeout=1.0) as kit:
+    options = {"request_timeout": (5.0, 60.0), "cancel_timeout": 1.0}
+    with make_kit(fake_comfyui, executor, **options) as kit:
         first = kit.submit(T2I, {"prompt": "first"})
         second = kit.submit(T2I, {"prompt": "second"}, timeout=60, queue_timeout=1)
         fake_comfyui.freeze(seconds=FREEZE)

@@ -249,18 +249,21 @@ class _PromptWatch:
         """Ask the server where the prompt is: the entry if it finished, else ``None``.
 
         Reports the queue position, enforces the queue deadline and detects a lost prompt;
-        transient errors just wait for the next check — except at the queue deadline, where the
-        server gets ``check_timeout`` seconds to say the prompt started before the deadline fires.
+        transient errors just wait for the next check. Until the prompt starts, a check ends
+        ``check_timeout`` seconds after the queue deadline at the latest, and one that fails
+        then fires the queue deadline.
         """
         self._schedule_check(self.max_interval)
-        queue_expired = self._queue_expired()
+        bound = None
+        if self.queue_deadline is not None and not self.started:
+            bound = max(self.queue_deadline, time.monotonic()) + self.check_timeout
         try:
-            with request_deadline(time.monotonic() + self.check_timeout if queue_expired else None):
+            with request_deadline(bound):
                 state = self.client.state(self.prompt_id)
                 if state.state == "finished":
                     return self.client.history(self.prompt_id)
         except TRANSIENT_ERRORS as exc:
-            if queue_expired:
+            if self._queue_expired():
                 raise self._queue_timeout() from exc
             log.debug("checking prompt %s failed, will retry: %s", self.prompt_id, exc)
             return None
