@@ -53,11 +53,6 @@ MIN_REQUEST_TIMEOUT = 0.2
 _deadline: ContextVar[float | None] = ContextVar("comfykit_request_deadline", default=None)
 
 
-def current_deadline() -> float | None:
-    """The ``time.monotonic()`` deadline of the enclosing :func:`request_deadline`, if any."""
-    return _deadline.get()
-
-
 @contextmanager
 def request_deadline(deadline: float | None) -> Iterator[None]:
     """Bound every request sent in the block (in this thread) by ``deadline``, retries included.

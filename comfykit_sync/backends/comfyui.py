@@ -240,19 +240,20 @@ class ComfyUIClient:
         it lists the prompt. ``SubmissionUnknownError`` when the deadline passes first.
         """
 
-        last: list[BaseException] = []  # the last error of a request that was sent
+        errors: list[BaseException] = []  # of requests that were sent
 
         def check() -> bool | None:
             if time.monotonic() >= deadline:  # nothing would be sent: keep the last real error
-                raise DeadlineExceeded(last[-1] if last else None)
+                raise DeadlineExceeded(errors[-1] if errors else None)
             try:
                 if self.is_known(prompt_id):
                     return True
             except TRANSIENT_ERRORS as exc:
-                last.append(exc)
+                errors.append(exc)
                 raise
             return None if until_found else False
 
+        cause: BaseException | None
         try:
             return poll(
                 check,
@@ -261,21 +262,21 @@ class ComfyUIClient:
                 max_interval=max_interval,
             )
         except DeadlineExceeded as exc:
-            last: BaseException | None = exc.last_error
-            if last is None:
-                why = "the server did not list it (it may still be working on the request)"
+            cause = exc.last_error
+            if cause is None:
+                why = "the server did not list it (it may still be handling the request)"
             else:
-                why = f"the server could not be asked ({last})"
+                why = f"the server could not be asked ({cause})"
         except (APIError, TransportError) as exc:
-            last, why = exc, f"asking the server failed ({exc})"
+            cause, why = exc, f"asking the server failed ({exc})"
         error = SubmissionUnknownError(
-            f"{failure}; whether prompt {prompt_id} was queued is unknown: {why} before the "
-            f"job's deadline. It may have been queued and may run: look it up with "
-            f"kit.job({prompt_id!r}) instead of submitting again",
+            f"{failure}; prompt {prompt_id} may have been queued and may run: {why} before the "
+            f"job's deadline. Look it up with kit.job({prompt_id!r}) rather than submitting "
+            "again",
             prompt_id=prompt_id,
             url=getattr(failure, "url", None),
         )
-        raise error from last or failure
+        raise error from cause or failure
 
     def is_known(self, prompt_id: str) -> bool:
         """Whether the server has the prompt queued, running or in history."""
