@@ -122,18 +122,24 @@ def describe_event(event: Event) -> str | None:
         return f"cached nodes: {', '.join(event.node_ids)}" if event.node_ids else None
     if isinstance(event, NodeExecuting):
         label = " ".join(x for x in (event.class_type, event.title and repr(event.title)) if x)
-        return f"node {event.node_id}" + (f" {label}" if label else "")
+        return _node(event.node_id, event.display_node) + (f" {label}" if label else "")
     if isinstance(event, Progress):
-        node = f"node {event.node_id}: " if event.node_id else ""
+        node = f"{_node(event.node_id, event.display_node)}: " if event.node_id else ""
         job = f" ({event.fraction:.0%} of the job)" if event.fraction is not None else ""
         return f"{node}step {event.value}/{event.max}{job}"
     if isinstance(event, NodeExecuted):
-        return f"node {event.node_id} done"
+        return f"{_node(event.node_id, event.display_node)} done"
     if isinstance(event, Completed):
         return "completed"
     if isinstance(event, Failed):
         return "failed"
     return None
+
+
+def _node(node_id: str, display_node: str | None) -> str:
+    """``node 3``, or ``node 3.0.0.1 (in node 3)`` for a node created by expansion."""
+    shown = f" (in node {display_node})" if display_node and display_node != node_id else ""
+    return f"node {node_id}{shown}"
 
 
 class ProgressDisplay:

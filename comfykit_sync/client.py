@@ -14,6 +14,7 @@ from typing import Any
 import pluggy
 
 from ._http import HttpClient, request_deadline
+from ._targets import Outputs, select_targets
 from .backends.base import Backend, BackendContext, PreparedJob
 from .config import Config
 from .errors import ComfyKitError, ConfigurationError, UnsupportedSourceError
@@ -160,7 +161,8 @@ class ComfyKit:
         Caller mistakes (unreadable workflow, bad parameters, unknown backend) raise before
         anything is sent. What happens after that is reported in the result: ``status`` is
         ``"failed"`` and ``error`` holds the typed exception (raised instead with
-        ``raise_on_error=True``). ``options`` are those of :meth:`submit`.
+        ``raise_on_error=True``). ``options`` are those of :meth:`submit`, e.g.
+        ``outputs=["cover", "9"]`` to run only those outputs and what they depend on.
         """
         result = self.submit(workflow, params, **options).result()
         return result.raise_for_status() if raise_on_error else result
@@ -185,6 +187,7 @@ class ComfyKit:
         queue_timeout: float | None = None,
         on_timeout: str = "cancel",
         on_event: EventCallback | None = None,
+        outputs: Outputs = None,
     ) -> Job:
         """Upload media, queue the workflow and return a :class:`Job` without waiting.
 
@@ -192,6 +195,12 @@ class ComfyKit:
         ``queue_timeout`` the time it may wait in the queue. When one expires the job is
         cancelled on the server, or left running with ``on_timeout="detach"`` (the failed result
         keeps the ``prompt_id`` for :meth:`job`). ``on_event`` receives progress events.
+
+        ``outputs`` runs only these output nodes and what they depend on (ComfyUI's partial
+        execution): output names (``$output.<name>``) or node ids, e.g. ``["cover", "9"]``; the
+        result holds only the outputs that ran. An entry that is not in the workflow, or a node
+        the server says is not an output node, is a :class:`ParameterError`; a backend that
+        cannot run part of a workflow (RunningHub) raises :class:`ConfigurationError`.
         """
         started = time.monotonic()
         timeout = self._seconds(timeout, "timeout")
@@ -207,6 +216,10 @@ class ComfyKit:
             raise ConfigurationError(
                 f"backend {runner.name!r} cannot upload files (parameters: {', '.join(uploads)})"
             )
+        deadline = started + (timeout or runner.default_timeout)
+        # checks asking the server before the submit: one request_timeout in total
+        with request_deadline(min(deadline, time.monotonic() + max(self.config.request_timeout))):
+            targets = select_targets(runner, spec, wf.graph, outputs)
 
         def job(prompt_id: str | None, **kwargs: Any) -> Job:
             return Job(
@@ -237,7 +250,6 @@ class ComfyKit:
             )
             return job(prompt_id, result=result)
 
-        deadline = started + (timeout or runner.default_timeout)
         try:
             with request_deadline(deadline):
                 for name, source in uploads.items():
@@ -253,6 +265,7 @@ class ComfyKit:
             graph=graph,
             values=values,
             seeds=seeds,
+            targets=targets,
             deadline=deadline,
         )
         try:

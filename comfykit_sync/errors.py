@@ -192,8 +192,18 @@ class ServerError(APIError):
 class ExecutionError(ComfyKitError):
     """The job was submitted and did not complete.
 
-    ``node_id``, ``node_type``, ``exception_type`` and ``traceback`` describe the failing node
-    when the server reported one.
+    The message is one short line; the fields keep everything the server reported about the
+    failing node (empty when it reported none):
+
+    * ``node_id``, ``node_type`` -- the workflow node at fault and its class;
+    * ``exception_type``, ``exception_message`` -- the exception's type and its full, raw
+      message (ComfyUI may add tips on further lines);
+    * ``traceback`` -- the server-side traceback lines;
+    * ``executed`` -- ids of the nodes that finished before the failure (nodes created by
+      expansion included, e.g. ``"12.0.0.3"``);
+    * ``current_inputs`` -- input name -> the values the node received (as the server
+      formatted them); ``current_outputs`` -- ids of the nodes whose outputs were cached;
+    * ``timestamp`` -- when the server reported it (milliseconds since the epoch).
     """
 
     def __init__(
@@ -205,13 +215,23 @@ class ExecutionError(ComfyKitError):
         node_type: str | None = None,
         exception_type: str | None = None,
         traceback: tuple[str, ...] = (),
+        exception_message: str | None = None,
+        executed: tuple[str, ...] = (),
+        current_inputs: Mapping[str, Any] | None = None,
+        current_outputs: tuple[str, ...] = (),
+        timestamp: int | None = None,
     ) -> None:
         super().__init__(message)
         self.prompt_id = prompt_id
         self.node_id = node_id
         self.node_type = node_type
         self.exception_type = exception_type
-        self.traceback = traceback
+        self.traceback = tuple(traceback)
+        self.exception_message = exception_message
+        self.executed = tuple(executed)
+        self.current_inputs = dict(current_inputs or {})
+        self.current_outputs = tuple(current_outputs)
+        self.timestamp = timestamp
 
 
 class ExecutionTimeout(ExecutionError, TimeoutError):

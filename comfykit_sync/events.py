@@ -3,6 +3,11 @@
 Every event carries the ``prompt_id`` of its job. The HTTP executor emits what polling can see
 (``Queued``, ``Started``, ``Completed``/``Failed``); the WebSocket executor also emits node and
 step progress. A callback that raises is logged and does not break the job.
+
+Node events name the node that actually ran (``node_id``): a node of the workflow, or one a node
+created while running (ComfyUI's node expansion: ids such as ``"12.0.0.3"``). ``display_node``
+is the workflow node the server shows it on — the node itself, or for an expanded node the node
+that created it (``None`` when the server did not say).
 """
 
 from __future__ import annotations
@@ -45,11 +50,16 @@ class NodeCached(Event):
 
 @attrs.frozen
 class NodeExecuting(Event):
-    """A node started executing."""
+    """A node started executing.
+
+    ``title`` is the title of its display node; ``class_type`` its class when the workflow has
+    the node (``None`` for a node created by expansion).
+    """
 
     node_id: str
     title: str | None = None
     class_type: str | None = None
+    display_node: str | None = None
 
 
 @attrs.frozen
@@ -60,6 +70,7 @@ class Progress(Event):
     value: int
     max: int
     fraction: float | None = None
+    display_node: str | None = None
 
 
 @attrs.frozen
@@ -67,6 +78,7 @@ class NodeExecuted(Event):
     """A node with UI output finished."""
 
     node_id: str
+    display_node: str | None = None
 
 
 @attrs.frozen

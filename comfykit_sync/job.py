@@ -268,7 +268,10 @@ class Job:
                 )
                 continue
             if artifact is not None:
-                artifacts.append(attrs.evolve(artifact, fetch=self._fetch))
+                display = artifact.display_node
+                if display == artifact.node_id == item.node_id:  # a parser unaware of the field
+                    display = item.display_node
+                artifacts.append(attrs.evolve(artifact, display_node=display, fetch=self._fetch))
         if error is not None:
             self._emit(Failed(prompt_id=outcome.prompt_id, error=error))
         else:

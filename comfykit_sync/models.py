@@ -36,9 +36,12 @@ class Workflow:
 class OutputItem:
     """One item of a node's UI output, as handed to ``comfykit_parse_output``.
 
-    ``value`` is the item itself (a file record dict, a text, ...); ``node_output`` the whole UI
-    output dict of the node (for flags such as ``animated``); ``url`` the download URL a backend
-    built for file records (``None`` when it has none).
+    ``node_id`` is the node that produced it (for a node created by expansion, its own id such
+    as ``"12.0.0.3"``) and ``display_node`` the workflow node it belongs to (the node itself
+    unless created by expansion; ``var`` is named through it). ``value`` is the item itself (a
+    file record dict, a text, ...); ``node_output`` the whole UI output dict of the node (for
+    flags such as ``animated``); ``url`` the download URL a backend built for file records
+    (``None`` when it has none).
     """
 
     node_id: str
@@ -47,6 +50,9 @@ class OutputItem:
     var: str
     node_output: Mapping[str, Any] = attrs.field(repr=False, factory=dict)
     url: str | None = None
+    display_node: str = attrs.field(
+        default=attrs.Factory(lambda self: self.node_id, takes_self=True)
+    )
 
 
 @attrs.frozen
@@ -54,7 +60,9 @@ class Artifact:
     """A classified output: a file (with its URL) or a text, named by its output variable.
 
     ``kind`` is ``image``, ``video``, ``audio``, ``text``, ``model3d`` or ``file`` for the
-    built-in parsers; a parser plugin may use kinds of its own.
+    built-in parsers; a parser plugin may use kinds of its own. ``node_id`` is the node that
+    produced it and ``display_node`` the workflow node it belongs to (they differ only for
+    nodes created by expansion, e.g. ``"12.0.0.3"`` shown on ``"12"``).
 
     Artifacts built by a kit carry its fetcher (private, not compared, not shown), so
     :meth:`open` and :meth:`bytes` use the kit's HTTP client and credential scope.
@@ -69,6 +77,9 @@ class Artifact:
     folder_type: str | None = None
     text: str | None = None
     animated: bool = False
+    display_node: str = attrs.field(
+        default=attrs.Factory(lambda self: self.node_id, takes_self=True)
+    )
     _fetch: Fetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     def open(self, *, kit: Any = None) -> IO[bytes]:

@@ -52,6 +52,16 @@ def test_run_shows_progress_lines_when_not_a_tty(fake_comfyui, capsys):
     assert "images[image]: " in captured.out and "texts[caption]: a fox" in captured.out
 
 
+def test_progress_lines_name_nodes_created_by_expansion(fake_comfyui, capsys):
+    fake_comfyui.script(Script(expand_node="3"))
+    args = ["run", str(T2I), "-p", "prompt=x", "-p", "steps=2", "--server", fake_comfyui.url]
+    code = main([*args, "--backend", "comfyui-ws"])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 0
+    assert "node 3.0.0.1 (in node 3) 'Sampler, $seed, $steps, $cfg'" in lines
+    assert any(line.startswith("node 3.0.0.1 (in node 3): step 2/2") for line in lines)
+
+
 def test_run_json_coerces_params(fake_comfyui, capsys, tmp_path):
     params_file = tmp_path / "params.json"
     params_file.write_text(json.dumps({"prompt": "from file", "cfg": 5.5, "steps": 9}))

@@ -330,6 +330,68 @@ def test_partial_execution_targets_and_explicit_number(fake_comfyui: FakeComfyUI
     assert list(entry["outputs"]) == ["2"]
 
 
+def test_partial_execution_validates_and_runs_only_what_the_targets_need(
+    fake_comfyui: FakeComfyUI, socket: Socket
+) -> None:
+    graph = image_graph()
+    graph["4"]["inputs"]["ckpt_name"] = "missing.safetensors"  # breaks only output 9
+    response = submit(fake_comfyui, graph, partial_execution_targets=["2"], client_id="client-1")
+    assert response.status_code == 200 and response.json()["node_errors"] == {}
+    prompt_id = response.json()["prompt_id"]
+    messages = socket.until_final(prompt_id)
+    ran = [m["data"]["node"] for m in messages if m["type"] == "executing"]
+    assert ran == ["1", "2", None]
+    assert list(history(fake_comfyui, prompt_id)["outputs"]) == ["2"]
+
+
+def test_targets_that_are_not_output_nodes_are_ignored(fake_comfyui: FakeComfyUI) -> None:
+    body = submit(fake_comfyui, image_graph(), partial_execution_targets=["3", "99", "9"]).json()
+    assert history(fake_comfyui, body["prompt_id"])["prompt"][4] == ["9"]
+    for targets in (["3", "99"], [], [9]):  # ids are strings: 9 is not "9"
+        rejected = submit(fake_comfyui, image_graph(), partial_execution_targets=targets)
+        assert rejected.status_code == 400, targets
+        assert rejected.json() == {
+            "error": {
+                "type": "prompt_no_outputs",
+                "message": "Prompt has no outputs",
+                "details": "",
+                "extra_info": {},
+            },
+            "node_errors": {},
+        }
+    assert submit(fake_comfyui, image_graph(), partial_execution_targets=5).status_code == 500
+
+
+def test_history_lists_cached_outputs_of_nodes_that_did_not_run(
+    fake_comfyui: FakeComfyUI, socket: Socket
+) -> None:
+    """Like ComfyUI, whose history holds the UI cache of every node of the graph."""
+    history(fake_comfyui, queued(fake_comfyui, image_graph()))
+    prompt_id = queued(
+        fake_comfyui, image_graph(), partial_execution_targets=["2"], client_id="client-1"
+    )
+    messages = socket.until_final(prompt_id)
+    assert [m["data"]["node"] for m in messages if m["type"] == "executed"] == ["2"]
+    entry = history(fake_comfyui, prompt_id)
+    assert entry["prompt"][4] == ["2"]
+    assert set(entry["outputs"]) == {"2", "9"} and set(entry["meta"]) == {"2", "9"}
+    assert entry["outputs"]["9"]["images"][0]["filename"] == "fox_00001_.png"
+
+
+def test_node_errors_of_earlier_failed_outputs_list_later_ones(
+    fake_comfyui: FakeComfyUI,
+) -> None:
+    """ComfyUI appends each failed output to every erroneous node validated so far."""
+    graph = image_graph()
+    graph["2"]["inputs"]["source"] = ["1", 5]  # bad slot: output 2 fails first
+    graph["4"]["inputs"]["ckpt_name"] = "missing.safetensors"  # output 9 fails too
+    body = submit(fake_comfyui, graph).json()
+    assert body["error"]["type"] == "prompt_outputs_failed_validation"
+    errors = body["node_errors"]
+    assert errors["2"]["dependent_outputs"] == ["2", "9"]
+    assert errors["4"]["dependent_outputs"] == ["9"]
+
+
 def test_literals_are_coerced_and_queue_items_are_positional(fake_comfyui: FakeComfyUI) -> None:
     fake_comfyui.script(Script(duration=30))
     graph = image_graph()
@@ -598,6 +660,86 @@ def test_error_script(fake_comfyui: FakeComfyUI, socket: Socket) -> None:
     assert entry["status"]["messages"][-1][0] == "execution_error"
     assert list(entry["outputs"]) == ["2"]  # partial outputs
     assert fake_comfyui.prompts[prompt_id].status == "error"
+
+
+def test_expanded_node_runs_under_ids_of_its_own(fake_comfyui: FakeComfyUI, socket: Socket) -> None:
+    fake_comfyui.script(Script(expand_node="9"))
+    prompt_id = queued(fake_comfyui, image_graph(), client_id="client-1")
+    messages = socket.until_final(prompt_id)
+    executing = [m["data"] for m in messages if m["type"] == "executing"][-3:]
+    assert executing == [
+        {"node": "9", "display_node": "9", "prompt_id": prompt_id},
+        {"node": "9.0.0.1", "display_node": "9", "prompt_id": prompt_id},
+        {"node": None, "prompt_id": prompt_id},
+    ]
+    executed = [m["data"] for m in messages if m["type"] == "executed"]
+    assert [(e["node"], e["display_node"]) for e in executed] == [("2", "2"), ("9.0.0.1", "9")]
+    state = [m["data"] for m in messages if m["type"] == "progress_state"][-1]["nodes"]
+    assert state["9.0.0.1"] == {
+        "value": 1,
+        "max": 1,
+        "state": "finished",
+        "prompt_id": prompt_id,
+        "node_id": "9.0.0.1",
+        "display_node_id": "9",
+        "parent_node_id": "9",
+        "real_node_id": "9",
+    }
+    assert state["9"]["state"] == "finished" and state["9"]["parent_node_id"] is None
+    entry = history(fake_comfyui, prompt_id)
+    assert set(entry["outputs"]) == {"2", "9.0.0.1"}  # under the id of the node that saved
+    assert entry["meta"]["9.0.0.1"] == {
+        "node_id": "9.0.0.1",
+        "display_node": "9",
+        "parent_node": "9",
+        "real_node_id": "9",
+    }
+    assert entry["status"]["messages"][-1][0] == "execution_success"
+
+
+def test_cycle_made_by_an_expansion_is_recorded_under_success(
+    fake_comfyui: FakeComfyUI, socket: Socket
+) -> None:
+    """ComfyUI 0.3.64: a cycle found while staging the next node is reported in the
+    messages only; ``status_str``/``completed`` keep the last node's success."""
+    fake_comfyui.script(Script(expand_node="3", expansion_cycle=True))
+    prompt_id = queued(fake_comfyui, image_only(), client_id="client-1")
+    messages = socket.until_final(prompt_id)
+    executing = [m["data"]["node"] for m in messages if m["type"] == "executing"]
+    assert executing[-3:] == ["3", "3.0.0.1", None]
+    error = next(m["data"] for m in messages if m["type"] == "execution_error")
+    assert "execution_success" not in types(messages)
+    entry = history(fake_comfyui, prompt_id)
+    status = entry["status"]
+    assert (status["status_str"], status["completed"]) == ("success", True)
+    assert [m[0] for m in status["messages"]] == [
+        "execution_start",
+        "execution_cached",
+        "execution_error",
+    ]
+    assert status["messages"][-1][1] == error
+    assert {k: v for k, v in error.items() if k not in ("executed", "timestamp")} == {
+        "prompt_id": prompt_id,
+        "node_id": "3",
+        "node_type": "KSampler",
+        "exception_message": "Dependency cycle detected",
+        "exception_type": "graph.DependencyCycleError",
+        "traceback": [],
+        "current_inputs": [],
+        "current_outputs": [],
+    }
+    assert "3.0.0.1" in error["executed"] and "3" not in error["executed"]
+    assert entry["outputs"] == {} and entry["meta"] == {}
+    assert fake_comfyui.prompts[prompt_id].status == "error"
+
+
+def test_failure_inside_an_expansion_names_the_workflow_node(fake_comfyui: FakeComfyUI) -> None:
+    fake_comfyui.script(Script(expand_node="8", error_node="8", error_message="boom"))
+    entry = history(fake_comfyui, queued(fake_comfyui, image_graph()))
+    assert entry["status"]["status_str"] == "error"
+    event, data = entry["status"]["messages"][-1]
+    assert event == "execution_error" and (data["node_id"], data["node_type"]) == ("8", "VAEDecode")
+    assert data["current_inputs"]["samples"][0].startswith("<LATENT")
 
 
 def test_error_node_is_never_served_from_cache(fake_comfyui: FakeComfyUI) -> None:

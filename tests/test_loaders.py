@@ -150,3 +150,9 @@ def test_tilde_of_an_unknown_user_is_a_load_error_not_a_crash(kit):
     for source in ("~0/workflow.json", "~0"):
         with pytest.raises(WorkflowLoadError, match="does not exist"):
             kit.load_workflow(source)
+
+
+def test_path_with_a_nul_byte_is_a_load_error(kit):
+    """Found by the fuzz test: pathlib raised a bare ValueError for an embedded NUL byte."""
+    with pytest.raises(WorkflowLoadError, match="not a valid path"):
+        kit.load_workflow("\x00\\")

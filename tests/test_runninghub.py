@@ -254,9 +254,9 @@ def test_failed_task_reports_node_and_exception(kit, hub, t2i):
         "node_id": "3",
         "node_name": "KSampler",
         "exception_type": "torch.OutOfMemoryError",
-        "exception_message": "CUDA out of memory",
+        "exception_message": "CUDA out of memory\nTIPS: lower the batch size",
         "traceback": json.dumps(["  File a.py", "  File b.py"]),
-        "current_inputs": "{}",
+        "current_inputs": json.dumps({"steps": ["20"]}),
         "current_outputs": "{}",
     }
     hub.script(TaskScript(failed_reason=reason))
@@ -267,7 +267,10 @@ def test_failed_task_reports_node_and_exception(kit, hub, t2i):
     assert (error.node_id, error.node_type) == ("3", "KSampler")
     assert error.exception_type == "torch.OutOfMemoryError"
     assert error.traceback == ("  File a.py", "  File b.py")
+    assert error.exception_message == reason["exception_message"]  # raw, tips included
+    assert error.current_inputs == {"steps": ["20"]}
     assert "node 3 (KSampler)" in result.msg and "CUDA out of memory" in result.msg
+    assert "\n" not in result.msg and "TIPS" not in result.msg
     assert "seed, steps, cfg" in result.msg  # the parameters bound to the failing node
 
 

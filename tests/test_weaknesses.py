@@ -8,9 +8,6 @@ import sys
 from helpers import T2I
 
 from comfykit_sync import ComfyKit
-from comfykit_sync._http import HttpClient
-from comfykit_sync.backends.comfyui import ComfyUIClient
-from comfykit_sync.params import parse_workflow
 
 
 def test_importing_leaves_root_logging_alone():
@@ -41,21 +38,6 @@ def test_sessions_are_pooled_not_created_per_poll(fake_comfyui):
         polls = [r for r in fake_comfyui.requests if r.method == "GET"]
         assert len(polls) > 2
         assert len(kit._http._sessions) <= 2
-
-
-def test_expanded_node_outputs_are_named_through_display_node():
-    client = ComfyUIClient(HttpClient("http://127.0.0.1:1"), client_id="c", comfy_org_api_key=None)
-    spec = parse_workflow(
-        {"9": {"class_type": "SaveImage", "inputs": {}, "_meta": {"title": "$output.image"}}}
-    )
-    record = {"filename": "a.png", "subfolder": "", "type": "output"}
-    entry = {
-        "outputs": {"9.0.1": {"images": [record]}},
-        "meta": {"9.0.1": {"node_id": "9.0.1", "display_node": "9", "real_node_id": "9"}},
-        "status": {"status_str": "success", "completed": True, "messages": []},
-    }
-    [item] = client.outcome("p", entry, spec).items
-    assert item.node_id == "9" and item.var == "image"
 
 
 def test_runninghub_loads_and_runs_leak_no_sockets(fake_runninghub, monkeypatch):

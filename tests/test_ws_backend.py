@@ -260,9 +260,7 @@ def test_frames_split_or_batched_across_reads_are_decoded(piece):
     from comfykit_sync.backends._ws_stream import _LimitedFrameBuffer
 
     payloads = [b"{}", b"x" * 125, b"y" * 126, b"z" * 70000, json.dumps({"a": 1}).encode()]
-    stream = b"".join(
-        ABNF(1, 0, 0, 0, ABNF.OPCODE_TEXT, 0, p.decode()).format() for p in payloads
-    )
+    stream = b"".join(ABNF(1, 0, 0, 0, ABNF.OPCODE_TEXT, 0, p.decode()).format() for p in payloads)
     reads = iter([stream[i : i + piece] for i in range(0, len(stream), piece)])
     asked = []
 
@@ -372,12 +370,19 @@ def test_progress_fraction_formula():
     tracker = ProgressTracker({"1": {}, "2": {}, "3": {}})
     tracker.cached(("1",))
     running = {"2": {"value": 1, "max": 4, "state": "running"}}
-    assert tracker.update(running) == ("2", 1, 4, pytest.approx(1 / 5))
+    assert tracker.update(running) == ("2", "2", 1, 4, pytest.approx(1 / 5))
     assert tracker.update(running) is None  # nothing changed
     finished = {"2": {"value": 4, "max": 4, "state": "finished"}}
-    assert tracker.update(finished) == ("2", 4, 4, pytest.approx(4 / 5))
+    assert tracker.update(finished) == ("2", "2", 4, 4, pytest.approx(4 / 5))
     done = {**finished, "3": {"value": 0, "max": 1, "state": "finished"}}
-    assert tracker.update(done) == ("3", 1, 1, 1.0)
+    assert tracker.update(done) == ("3", "3", 1, 1, 1.0)
+    # a node created by expansion keeps its own id; its display node is not unseen any more
+    tracker = ProgressTracker({"1": {}, "2": {}})
+    expanded = {
+        "2": {"value": 1, "max": 4, "state": "running"},
+        "2.0.0.1": {"value": 1, "max": 2, "state": "running", "display_node_id": "2"},
+    }
+    assert tracker.update(expanded) == ("2.0.0.1", "2", 1, 2, pytest.approx(2 / 7))
 
 
 # -- sharing, auth, deadlines, lifecycle -------------------------------------------------------

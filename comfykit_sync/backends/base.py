@@ -8,7 +8,7 @@ anything raised after submission into a failed ``ExecuteResult``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -39,6 +39,9 @@ class PreparedJob:
 
     ``values`` are the bound parameter values by name (uploads already resolved to server names);
     ``prompt_id`` is minted by the client so that an ambiguous submit can be checked.
+    ``targets`` are the output node ids to run (with what they depend on) when the caller asked
+    for only some outputs (``outputs=``), ``None`` to run every output; only backends with the
+    ``"partial"`` capability get a job with targets.
     ``deadline`` (a ``time.monotonic()`` value) is the job's: submission, including finding out
     whether a submit whose reply was lost took effect, gives up then (``None``: the backend's
     default timeout from now).
@@ -50,6 +53,7 @@ class PreparedJob:
     graph: Mapping[str, Any] = attrs.field(repr=False)
     values: Mapping[str, Any] = attrs.field(repr=False)
     seeds: Mapping[str, int]
+    targets: tuple[str, ...] | None = None
     deadline: float | None = None
 
 
@@ -84,7 +88,8 @@ class Backend(abc.ABC):
     """Base class of execution backends; subclasses set ``name`` and ``capabilities``."""
 
     name: ClassVar[str]
-    #: optional features: "upload", "cancel", "events", "reattach"
+    #: optional features: "upload", "cancel", "events", "reattach", "partial" (runs only the
+    #: output nodes in ``PreparedJob.targets``)
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, context: BackendContext) -> None:
@@ -136,6 +141,15 @@ class Backend(abc.ABC):
         Raise a typed error when the server did not answer: ``False`` means the server said the
         job was no longer running.
         """
+
+    def output_node_classes(self, class_types: Collection[str]) -> Mapping[str, bool]:
+        """Whether each node class is an output node on the server, for the classes the backend
+        can tell (the default: none).
+
+        The kit asks before submitting a job with ``targets``, to refuse a target the server
+        would ignore. Must not raise: a class that cannot be looked up is left out.
+        """
+        return {}
 
     @property
     def default_timeout(self) -> float:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from .._http import HttpClient, request_deadline
 from .._media_source import open_media
 from .._multipart import MultipartStream
 from .._polling import TRANSIENT_ERRORS, DeadlineExceeded, poll
+from .._targets import upstream
 from ..errors import (
     APIError,
     ComfyKitError,
@@ -90,42 +91,96 @@ def validation_error(
     )
 
 
+#: ``execution_error`` reports of this type are notices: the run goes on (spec §7.2)
+BLOCKED = "ExecutionBlocked"
+#: longest exception text kept in an error's one-line message (the field keeps all of it)
+SUMMARY_CHARS = 200
+
+
 def execution_error(
     prompt_id: str, entry: Mapping[str, Any], spec: WorkflowSpec
 ) -> ExecutionError | None:
-    """Classify a finished history entry (spec §5): ``None`` on success, else the error."""
+    """Classify a finished history entry (spec §5): ``None`` on success, else the error.
+
+    The recorded messages decide, not ``status_str`` alone: ComfyUI 0.3.64 records a failure
+    found between nodes (a dependency cycle created by a node's expansion) as an
+    ``execution_error`` under ``status_str: "success"``, ``completed: true``.
+    """
     status = entry.get("status") if isinstance(entry.get("status"), Mapping) else {}
     messages = [
-        m for m in status.get("messages") or [] if isinstance(m, (list, tuple)) and len(m) == 2
+        (m[0], m[1])
+        for m in status.get("messages") or []
+        if isinstance(m, (list, tuple)) and len(m) == 2 and isinstance(m[1], Mapping)
     ]
     graph = _entry_graph(entry)
     for name, data in messages:
         if name == "execution_interrupted":
-            node = data.get("node_id")
-            where = f" at {describe_node(spec, graph, str(node))}" if node else ""
+            node = _text(data.get("node_id"))
+            where = f" at {describe_node(spec, graph, node)}" if node else ""
             return ExecutionInterrupted(
                 f"the prompt was interrupted on the server{where}",
                 prompt_id=prompt_id,
-                node_id=str(node) if node else None,
-                node_type=data.get("node_type"),
-            )
-    if status.get("status_str") != "error":
-        return None
-    for name, data in messages:
-        if name == "execution_error" and data.get("exception_type") != "ExecutionBlocked":
-            node = str(data.get("node_id")) if data.get("node_id") is not None else None
-            where = describe_node(spec, graph, node) if node else "a node"
-            exc_type = data.get("exception_type") or "Exception"
-            text = str(data.get("exception_message") or "").strip() or "(no message)"
-            return ExecutionError(
-                f"{where} failed with {exc_type}: {text}",
-                prompt_id=prompt_id,
                 node_id=node,
-                node_type=data.get("node_type"),
-                exception_type=exc_type,
-                traceback=tuple(str(line) for line in data.get("traceback") or ()),
+                node_type=_text(data.get("node_type")),
+                executed=_texts(data.get("executed")),
+                timestamp=_timestamp(data.get("timestamp")),
             )
-    return ExecutionError("the prompt failed on the server (no error details)", prompt_id=prompt_id)
+    for name, data in messages:
+        if name == "execution_error" and data.get("exception_type") != BLOCKED:
+            node = _text(data.get("node_id"))
+            where = describe_node(spec, graph, node) if node else "a node"
+            return reported_failure(data, prompt_id=prompt_id, where=where)
+    if status.get("status_str") == "error":
+        return ExecutionError(
+            "the prompt failed on the server (no error details)", prompt_id=prompt_id
+        )
+    return None
+
+
+def reported_failure(
+    data: Mapping[str, Any], *, prompt_id: str, where: str, prefix: str = ""
+) -> ExecutionError:
+    """An ``execution_error`` report as an :class:`ExecutionError` keeping all its fields.
+
+    The message is ``<prefix><where> failed with <type>: <first line of the message>``.
+    """
+    exc_type = _text(data.get("exception_type")) or "Exception"
+    raw = data.get("exception_message")
+    raw = None if raw is None else str(raw)
+    inputs = data.get("current_inputs")
+    return ExecutionError(
+        f"{prefix}{where} failed with {exc_type}: {_summary(raw)}",
+        prompt_id=prompt_id,
+        node_id=_text(data.get("node_id")),
+        node_type=_text(data.get("node_type")),
+        exception_type=exc_type,
+        exception_message=raw,
+        traceback=_texts(data.get("traceback")),
+        executed=_texts(data.get("executed")),
+        current_inputs=inputs if isinstance(inputs, Mapping) else None,
+        current_outputs=_texts(data.get("current_outputs")),
+        timestamp=_timestamp(data.get("timestamp")),
+    )
+
+
+def _summary(message: str | None) -> str:
+    """The first non-blank line of an exception message, shortened: one line for ``str()``."""
+    line = next((ln.strip() for ln in (message or "").splitlines() if ln.strip()), "")
+    if not line:
+        return "(no message)"
+    return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, (list, tuple)) else ()
+
+
+def _timestamp(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def spec_from_entry(entry: Mapping[str, Any]) -> WorkflowSpec:
@@ -134,6 +189,37 @@ def spec_from_entry(entry: Mapping[str, Any]) -> WorkflowSpec:
         return parse_workflow(_entry_graph(entry))
     except WorkflowError:
         return WorkflowSpec()
+
+
+def ran_outputs(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The history ``outputs`` of the nodes the prompt was to run.
+
+    ComfyUI lists the cached UI output of every node of the graph whose inputs match an earlier
+    run, also of output nodes this prompt did not run (not among its
+    ``partial_execution_targets``, or failed validation). Those are left out: only the
+    prompt's ``outputs_to_execute`` (``prompt[4]``) and the nodes they depend on count. Nodes
+    created by expansion count through their ``meta`` display or parent node.
+    """
+    outputs = entry.get("outputs") if isinstance(entry.get("outputs"), Mapping) else {}
+    prompt = entry.get("prompt")
+    graph = _entry_graph(entry)
+    to_execute = prompt[4] if isinstance(prompt, (list, tuple)) and len(prompt) > 4 else None
+    if not graph or not isinstance(to_execute, (list, tuple)):
+        return outputs
+    needed = upstream(graph, [str(node_id) for node_id in to_execute])
+    meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
+
+    def anchor(node_id: str) -> str | None:
+        """The node of the submitted graph an output belongs to (``None``: cannot tell)."""
+        node_meta = meta.get(node_id) if isinstance(meta.get(node_id), Mapping) else {}
+        candidates = (node_id, node_meta.get("display_node"), node_meta.get("parent_node"))
+        return next((str(c) for c in candidates if c is not None and str(c) in graph), None)
+
+    return {
+        node_id: output
+        for node_id, output in outputs.items()
+        if (owner := anchor(str(node_id))) is None or owner in needed
+    }
 
 
 def _entry_graph(entry: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -160,6 +246,8 @@ class ComfyUIClient:
         self.upload_subfolder = upload_subfolder
         self._watch: QueueWatch | None = None
         self._watch_lock = threading.Lock()
+        self._output_classes: dict[str, bool] = {}
+        self._classes_lock = threading.Lock()
 
     def queue_watch(self, max_interval: float) -> QueueWatch:
         """The shared watcher of this client's in-flight prompts (created on first use)."""
@@ -188,6 +276,8 @@ class ComfyUIClient:
         }
         if self.comfy_org_api_key:
             body["extra_data"] = {"api_key_comfy_org": self.comfy_org_api_key}
+        if job.targets is not None:
+            body["partial_execution_targets"] = list(job.targets)
         for attempt in range(2):
             try:
                 reply = self.http.json(
@@ -282,6 +372,33 @@ class ComfyUIClient:
         """Whether the server has the prompt queued, running or in history."""
         running, pending = self.queue()
         return prompt_id in running or prompt_id in pending or self.history(prompt_id) is not None
+
+    def output_node_classes(self, class_types: Collection[str]) -> dict[str, bool]:
+        """``output_node`` of each class from ``/object_info/{class}`` (remembered; a class the
+        server does not list, or a failed request, is left out)."""
+        with self._classes_lock:
+            known = {c: self._output_classes[c] for c in class_types if c in self._output_classes}
+        for class_type in sorted(set(class_types) - set(known)):
+            try:
+                reply = self.http.json(
+                    "GET",
+                    f"/object_info/{quote(class_type, safe='')}",
+                    what=f"reading the definition of node class {class_type!r}",
+                    attempts=1,
+                )
+            except TransportError as exc:  # unreachable: the submit will say so
+                log.debug("cannot tell whether %s is an output node: %s", class_type, exc)
+                break
+            except ComfyKitError as exc:
+                log.debug("cannot tell whether %s is an output node: %s", class_type, exc)
+                continue
+            info = reply.get(class_type) if isinstance(reply, Mapping) else None
+            flag = info.get("output_node") if isinstance(info, Mapping) else None
+            if isinstance(flag, bool):
+                known[class_type] = flag
+                with self._classes_lock:
+                    self._output_classes[class_type] = flag
+        return known
 
     # -- state ------------------------------------------------------------------------------
     def history(
@@ -398,11 +515,13 @@ class ComfyUIClient:
     ) -> RunOutcome:
         """Build the run outcome (items named through ``meta`` and the DSL) from history.
 
-        Without a ``spec`` (a re-attached job), output names come from the DSL markers of the
-        graph the server recorded.
+        Each item keeps the id of the node that produced it (the key in ``outputs``: a node
+        created by expansion keeps its own id) and is named through its display node. Without
+        a ``spec`` (a re-attached job), output names come from the DSL markers of the graph the
+        server recorded.
         """
         spec = spec or spec_from_entry(entry)
-        outputs = entry.get("outputs") if isinstance(entry.get("outputs"), Mapping) else {}
+        outputs = ran_outputs(entry)
         meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
         items: list[OutputItem] = []
         for node_id, node_output in outputs.items():
@@ -422,12 +541,13 @@ class ComfyUIClient:
                     )
                     items.append(
                         OutputItem(
-                            node_id=display,
+                            node_id=str(node_id),
                             key=key,
                             value=value,
                             var=var,
                             node_output=node_output,
                             url=url,
+                            display_node=display,
                         )
                     )
         return RunOutcome(

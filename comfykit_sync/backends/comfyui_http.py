@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from .. import hookimpl
@@ -30,7 +30,7 @@ class ComfyUIHttpBackend(Backend):
     """Runs workflows on a ComfyUI server, waiting by HTTP polling."""
 
     name = "comfyui-http"
-    capabilities = frozenset({"upload", "cancel", "reattach"})
+    capabilities = frozenset({"upload", "cancel", "reattach", "partial"})
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
@@ -44,6 +44,9 @@ class ComfyUIHttpBackend(Backend):
 
     def upload(self, source: UploadSource) -> str:
         return self.client.upload(source)
+
+    def output_node_classes(self, class_types: Collection[str]) -> Mapping[str, bool]:
+        return self.client.output_node_classes(class_types)
 
     def submit(self, job: PreparedJob) -> Submission:
         return submit_with_warnings(self.client, job, self.context.config)

@@ -20,7 +20,8 @@ before the first submit so no event is missed, and each job subscribes to its pr
     fraction = sum(value) / (sum(max) + unseen)
 
 over the nodes the server reported (running nodes at their step, finished nodes complete),
-where ``unseen`` counts the submitted graph's nodes that are neither reported nor cached yet, as
+where ``unseen`` counts the nodes the prompt may run (the submitted graph, or with
+``outputs=`` the targets and what they depend on) that are neither reported nor cached yet, as
 one step each. It never decreases, and is 1.0 once every node has run (nodes the server skips
 because no output needs them keep it a little below). Older servers send only ``progress``:
 their events carry the step of the running node and no fraction.
@@ -31,7 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import attrs
@@ -39,6 +40,7 @@ import attrs
 from .. import hookimpl
 from .._http import request_deadline
 from .._polling import TRANSIENT_ERRORS
+from .._targets import upstream
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import (
     Event,
@@ -53,7 +55,7 @@ from ..events import (
 from ..params import WorkflowSpec
 from ._ws_stream import Disconnected, EventStream, Message, Subscription, ws_url
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
-from .comfyui import ComfyUIClient
+from .comfyui import BLOCKED, ComfyUIClient
 from .comfyui_http import ComfyUIHttpBackend, HistoryWaiter
 
 log = logging.getLogger(__name__)
@@ -67,13 +69,14 @@ FINAL_EVENT_GRACE = 0.5
 class _Submitted:
     sub: Subscription
     graph: Mapping[str, Any] = attrs.field(repr=False)
+    to_run: frozenset[str] = attrs.field(repr=False)  # the nodes the prompt may run
 
 
 class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
     """Runs workflows on a ComfyUI server, following them on a shared WebSocket."""
 
     name = "comfyui-ws"
-    capabilities = frozenset({"upload", "cancel", "reattach", "events"})
+    capabilities = frozenset({"upload", "cancel", "reattach", "events", "partial"})
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
@@ -106,7 +109,8 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
             self.stream.unsubscribe(sub)
             sub = self.stream.subscribe(submission.prompt_id, epoch)
         with self._lock:
-            self._submitted[submission.prompt_id] = _Submitted(sub, job.graph)
+            to_run = job.graph if job.targets is None else upstream(job.graph, job.targets)
+            self._submitted[submission.prompt_id] = _Submitted(sub, job.graph, frozenset(to_run))
         return submission
 
     def wait(
@@ -126,6 +130,7 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
             self.client,
             sub,
             submitted.graph if submitted else {},
+            to_run=submitted.to_run if submitted else frozenset(),
             deadline=deadline,
             queue_deadline=queue_deadline,
             emit=emit,
@@ -162,6 +167,7 @@ class _PromptWatch:
         sub: Subscription,
         graph: Mapping[str, Any],
         *,
+        to_run: Collection[str],
         deadline: float,
         queue_deadline: float | None,
         emit: EventCallback | None,
@@ -177,7 +183,8 @@ class _PromptWatch:
         self.max_interval = max_interval
         self.emit: EventCallback = emit or (lambda event: None)
         self.quiet = emit is None
-        self.progress = ProgressTracker(graph)
+        self.progress = ProgressTracker(to_run)
+        self.displays: dict[str, str] = {}  # node id -> display node, as the server said
         self.started = False
         self.position: int | None = None
         self.next_check = self.scheduled_from = 0.0
@@ -331,12 +338,15 @@ class _PromptWatch:
         if kind == "executing":
             if data.get("node") is None:
                 return True
-            node_id = str(data.get("display_node") or data["node"])
-            node = self.graph.get(node_id)
-            node = node if isinstance(node, Mapping) else {}
-            meta = node.get("_meta") if isinstance(node.get("_meta"), Mapping) else {}
+            node_id = str(data["node"])
+            display = self._display_node(node_id, data.get("display_node"))
+            node = self._graph_node(node_id)
+            shown = self._graph_node(display) if display else node
+            meta = shown.get("_meta") if isinstance(shown.get("_meta"), Mapping) else {}
             self.emit(
-                NodeExecuting(self.prompt_id, node_id, meta.get("title"), node.get("class_type"))
+                NodeExecuting(
+                    self.prompt_id, node_id, meta.get("title"), node.get("class_type"), display
+                )
             )
         elif kind == "execution_start":
             self._emit_once(Started(self.prompt_id))
@@ -348,23 +358,39 @@ class _PromptWatch:
         elif kind == "progress_state":
             step = self.progress.update(data.get("nodes"))
             if step is not None:
-                self.emit(Progress(self.prompt_id, *step))
+                node_id, display, value, maximum, fraction = step
+                self.displays[node_id] = display
+                self.emit(Progress(self.prompt_id, node_id, value, maximum, fraction, display))
         elif kind == "progress" and not self.progress.has_state:
-            node = data.get("node")
+            node = None if data.get("node") is None else str(data["node"])
             value, maximum = _int(data.get("value")), _int(data.get("max"))
-            self.emit(Progress(self.prompt_id, None if node is None else str(node), value, maximum))
+            display = self.displays.get(node) if node else None
+            self.emit(Progress(self.prompt_id, node, value, maximum, display_node=display))
         elif kind == "executed" and data.get("node") is not None:
-            self.emit(NodeExecuted(self.prompt_id, str(data.get("display_node") or data["node"])))
-        elif kind == "execution_error" and data.get("exception_type") == "ExecutionBlocked":
+            node_id = str(data["node"])
+            display = self._display_node(node_id, data.get("display_node"))
+            self.emit(NodeExecuted(self.prompt_id, node_id, display))
+        elif kind == "execution_error" and data.get("exception_type") == BLOCKED:
             log.info("prompt %s: %s", self.prompt_id, data.get("exception_message"))
         return False
+
+    def _display_node(self, node_id: str, reported: Any) -> str | None:
+        """The display node the server reported for ``node_id`` (remembered for ``progress``
+        messages, which carry none), or the one reported before."""
+        if reported is not None:
+            self.displays[node_id] = str(reported)
+        return self.displays.get(node_id)
+
+    def _graph_node(self, node_id: str) -> Mapping[str, Any]:
+        node = self.graph.get(node_id)
+        return node if isinstance(node, Mapping) else {}
 
 
 class ProgressTracker:
     """The whole job's progress fraction from ``progress_state`` (formula in the module doc)."""
 
-    def __init__(self, graph: Mapping[str, Any]) -> None:
-        self.expected = set(graph)
+    def __init__(self, to_run: Collection[str]) -> None:
+        self.expected = set(to_run)
         self.nodes: dict[str, tuple[int, int, str]] = {}  # id -> (value, max, display id)
         self.has_state = False
         self.fraction = 0.0
@@ -372,13 +398,13 @@ class ProgressTracker:
     def cached(self, node_ids: tuple[str, ...]) -> None:
         self.expected.difference_update(node_ids)
 
-    def update(self, nodes: Any) -> tuple[str, int, int, float] | None:
-        """Take a ``progress_state``; return (node, value, max, fraction) of the last node that
-        changed, or ``None`` if nothing did."""
+    def update(self, nodes: Any) -> tuple[str, str, int, int, float] | None:
+        """Take a ``progress_state``; return (node, display node, value, max, fraction) of the
+        last node that changed, or ``None`` if nothing did."""
         if not isinstance(nodes, Mapping):
             return None
         self.has_state = True
-        changed: tuple[str, int, int] | None = None
+        changed: tuple[str, str, int, int] | None = None
         for node_id, state in nodes.items():
             if not isinstance(state, Mapping):
                 continue
@@ -389,7 +415,7 @@ class ProgressTracker:
             entry = (value, maximum, display)
             if self.nodes.get(str(node_id)) != entry:
                 self.nodes[str(node_id)] = entry
-                changed = (display, value, maximum)
+                changed = (str(node_id), display, value, maximum)
         if changed is None:
             return None
         reported = {display for _, _, display in self.nodes.values()}

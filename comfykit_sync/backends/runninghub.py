@@ -40,7 +40,7 @@ from ..events import EventCallback, Queued, Started
 from ..models import OutputItem
 from ..params import UploadSource, WorkflowSpec, _is_link
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
-from .comfyui import describe_node, remaining_timeout, validation_error
+from .comfyui import describe_node, remaining_timeout, reported_failure, validation_error
 from .runninghub_api import (
     TASK_FAILED,
     TASK_QUEUED,
@@ -104,19 +104,30 @@ def task_failure(task_id: str, data: Any, spec: WorkflowSpec) -> ExecutionError:
         return ExecutionError(f"RunningHub task {task_id} failed: {text}", prompt_id=task_id)
     node_id = id_text(reason.get("node_id"))
     node_type = reason.get("node_name") if isinstance(reason.get("node_name"), str) else None
-    exc_type = str(reason.get("exception_type") or "Exception")
-    text = str(reason.get("exception_message") or "").strip() or "(no message)"
     where = (
         describe_node(spec, {node_id: {"class_type": node_type}}, node_id) if node_id else "a node"
     )
-    return ExecutionError(
-        f"RunningHub task {task_id}: {where} failed with {exc_type}: {text}",
-        prompt_id=task_id,
-        node_id=node_id,
-        node_type=node_type,
-        exception_type=exc_type,
-        traceback=_lines(reason.get("traceback")),
+    report = {  # ComfyUI's execution_error shape; RunningHub JSON-encodes the nested fields
+        **reason,
+        "node_id": node_id,
+        "node_type": node_type,
+        "traceback": _lines(reason.get("traceback")),
+        "current_inputs": _decoded(reason.get("current_inputs")),
+        "current_outputs": _decoded(reason.get("current_outputs")),
+    }
+    return reported_failure(
+        report, prompt_id=task_id, where=where, prefix=f"RunningHub task {task_id}: "
     )
+
+
+def _decoded(value: Any) -> Any:
+    """A JSON-encoded string decoded (anything else as it is)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _lines(value: Any) -> tuple[str, ...]:

@@ -43,4 +43,6 @@ def comfykit_load_workflow(source: Any, config: Config) -> Workflow | None:
         raise WorkflowLoadError(f"{where} is a directory") from None
     except OSError as exc:
         raise WorkflowLoadError(f"{where} cannot be read: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # e.g. an embedded NUL byte: no file can have that name
+        raise WorkflowLoadError(f"{where} is not a valid path: {exc}") from exc
     return Workflow(graph=api_graph(parse_json(data, where), where), source=str(path))

@@ -52,6 +52,7 @@ def comfykit_parse_output(output: OutputItem) -> Artifact | None:
         kind=classify(filename, mime),
         var=output.var,
         node_id=output.node_id,
+        display_node=output.display_node,
         url=output.url,
         filename=filename,
         subfolder=str(record.get("subfolder") or ""),

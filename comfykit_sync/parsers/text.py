@@ -18,4 +18,10 @@ def comfykit_parse_output(output: OutputItem) -> Artifact | None:
     if output.key not in TEXT_KEYS and not isinstance(value, str):
         return None
     text = value if isinstance(value, str) else str(value)
-    return Artifact(kind="text", var=output.var, node_id=output.node_id, text=text)
+    return Artifact(
+        kind="text",
+        var=output.var,
+        node_id=output.node_id,
+        display_node=output.display_node,
+        text=text,
+    )

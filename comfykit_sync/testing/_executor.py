@@ -6,6 +6,13 @@ The event sequence follows ComfyUI's ``PromptExecutor.execute_async``:
 with UI output, then ``execution_success`` / ``execution_error`` /
 ``execution_interrupted``. The history write and the final ``executing``
 ``null`` are the server's job.
+
+Node expansion (``Script.expand_node``) follows ComfyUI's ephemeral nodes: a
+node that expands runs (``executing`` with its own id), then the nodes it
+created run under ids ``<node>.<call>.<graph>.<n>`` with ``display_node`` and
+``parent_node`` naming it; their UI output is recorded under their own ids,
+``meta`` mapping them back. Failures name the workflow node (ComfyUI's
+``real_node_id``).
 """
 
 from __future__ import annotations
@@ -102,12 +109,18 @@ class CacheEntry:
 
 @attrs.frozen
 class Outcome:
-    """How a run ended: ``status`` is "success", "error" or "interrupted"."""
+    """How a run ended: ``status`` is "success", "error" or "interrupted".
+
+    ``completed`` is what the history's ``status_str`` / ``completed`` say: ComfyUI
+    0.3.64 reports a failure found between nodes (a dependency cycle made by an
+    expansion) in the messages only, under ``status_str: "success"``.
+    """
 
     status: str
     messages: list[list[Any]]
     outputs: dict[str, UI]
     meta: dict[str, dict[str, Any]]
+    completed: bool
 
 
 class OutputCache:
@@ -227,6 +240,14 @@ class _Interrupted(Exception):
         self.node_id = node_id
 
 
+class _DependencyCycle(Exception):
+    """No node can run: the nodes an expansion created depend on each other."""
+
+    def __init__(self, node_id: str) -> None:
+        super().__init__(node_id)
+        self.node_id = node_id
+
+
 class _NodeFailed(Exception):
     def __init__(self, node_id: str, kind: str, message: str, inputs: dict[str, Any]) -> None:
         super().__init__(message)
@@ -237,7 +258,7 @@ class _NodeFailed(Exception):
 
 
 SendEvent = Callable[[Job, str, dict[str, Any], bool], None]
-SendPreview = Callable[[Job, str], None]
+SendPreview = Callable[[Job, dict[str, Any]], None]
 
 
 class Executor:
@@ -271,6 +292,8 @@ class _Run:
         self.executor = executor
         self.job = job
         self.graph = job.graph
+        self.nodes: dict[str, Any] = dict(job.graph)  # plus the nodes expansions create
+        self.parents: dict[str, str] = {}  # node created by expansion -> the node that made it
         self.script = job.script
         self.messages: list[list[Any]] = []
         self.executed: list[str] = []
@@ -295,7 +318,8 @@ class _Run:
         prompt_id = self.job.prompt_id
         cache = self.executor.cache
         self.message("execution_start", {"prompt_id": prompt_id})
-        forced = [n for n in (self.script.error_node, self.script.blocked_node) if n]
+        script = self.script
+        forced = [n for n in (script.error_node, script.blocked_node, script.expand_node) if n]
         self.signatures = signatures(self.graph, self.executor.folders, forced)
         cache.keep_only(set(self.signatures.values()))
         for node_id, signature in self.signatures.items():
@@ -308,7 +332,7 @@ class _Run:
         to_run = [node_id for node_id in order if node_id not in self.cached]
         share = duration / len(to_run) if to_run else 0.0
         self.planned_end = asyncio.get_running_loop().time()
-        status = "success"
+        status, completed = "success", True
         try:
             for node_id in order:
                 if node_id in self.cached:
@@ -316,29 +340,57 @@ class _Run:
                 else:
                     await self._run_node(node_id, share)
         except _Interrupted as stop:
-            status = "interrupted"
+            status, completed = "interrupted", False
+            real = self._real(stop.node_id)
             self.message(
                 "execution_interrupted",
                 {
                     "prompt_id": prompt_id,
-                    "node_id": stop.node_id,
-                    "node_type": self.graph[stop.node_id]["class_type"],
+                    "node_id": real,
+                    "node_type": self.graph[real]["class_type"],
                     "executed": list(self.executed),
                 },
                 broadcast=True,
             )
         except _NodeFailed as failure:
-            status = "error"
+            status, completed = "error", False
             self.message("execution_error", self._error_data(failure, cached_ids))
+        except _DependencyCycle as cycle:
+            status = "error"  # ``completed`` stays: the last node run returned normally
+            self.message("execution_error", self._cycle_data(cycle, cached_ids))
         else:
             self.message("execution_success", {"prompt_id": prompt_id})
-        return Outcome(status, self.messages, self.outputs, self.meta)
+        self._publish_leftovers()
+        return Outcome(status, self.messages, self.outputs, self.meta, completed)
 
-    def _error_data(self, failure: _NodeFailed, current_outputs: list[str]) -> dict[str, Any]:
-        node_type = self.graph[failure.node_id]["class_type"]
+    def _publish_leftovers(self) -> None:
+        """ComfyUI's history lists the cached UI of every node of the graph (``caches.ui``), so
+        an output node this prompt did not run (not a partial-execution target, or not reached)
+        shows its UI from an earlier run with the same inputs."""
+        for node_id, entry in self.cached.items():
+            if node_id not in self.outputs:
+                self._publish(node_id, self._scripted_ui(node_id, entry.ui))
+
+    def _cycle_data(self, cycle: _DependencyCycle, current_outputs: list[str]) -> dict[str, Any]:
+        """ComfyUI's report of a cycle found when staging the next node (no inputs, no trace)."""
         return {
             "prompt_id": self.job.prompt_id,
-            "node_id": failure.node_id,
+            "node_id": cycle.node_id,
+            "node_type": self.graph[cycle.node_id]["class_type"],
+            "executed": list(self.executed),
+            "exception_message": "Dependency cycle detected",
+            "exception_type": "graph.DependencyCycleError",
+            "traceback": [],
+            "current_inputs": [],
+            "current_outputs": current_outputs,
+        }
+
+    def _error_data(self, failure: _NodeFailed, current_outputs: list[str]) -> dict[str, Any]:
+        real = self._real(failure.node_id)
+        node_type = self.graph[real]["class_type"]
+        return {
+            "prompt_id": self.job.prompt_id,
+            "node_id": real,
             "node_type": node_type,
             "executed": list(self.executed),
             "exception_message": f"{failure.message}\n",
@@ -354,13 +406,32 @@ class _Run:
             "current_outputs": current_outputs,
         }
 
+    def _real(self, node_id: str) -> str:
+        """The workflow node a node created by expansion descends from (ComfyUI's
+        ``real_node_id``); a workflow node itself.
+
+        It is also the node's ``display_node``: the fake's expansions never override it.
+        """
+        while node_id in self.parents:
+            node_id = self.parents[node_id]
+        return node_id
+
+    def _ids(self, node_id: str) -> dict[str, Any]:
+        """The node's ids as ``progress_state`` and preview metadata carry them."""
+        return {
+            "node_id": node_id,
+            "display_node_id": self._real(node_id),
+            "parent_node_id": self.parents.get(node_id),
+            "real_node_id": self._real(node_id),
+        }
+
     def _value(self, source: str, slot: int) -> Any:
         values = self.values[source] if source in self.values else self.cached[source].values
         return values[slot] if slot < len(values) else None
 
     def _inputs(self, node_id: str) -> dict[str, Any]:
         """Declared inputs with links replaced by the upstream values."""
-        node = self.graph[node_id]
+        node = self.nodes[node_id]
         inputs = node.get("inputs", {})
         resolved = {}
         for name in CATALOGUE[node["class_type"]].declared_inputs():
@@ -374,11 +445,8 @@ class _Run:
             "value": value,
             "max": maximum,
             "state": state,
-            "node_id": node_id,
             "prompt_id": self.job.prompt_id,
-            "display_node_id": node_id,
-            "parent_node_id": None,
-            "real_node_id": node_id,
+            **self._ids(node_id),
         }
         self.send("progress_state", {"prompt_id": self.job.prompt_id, "nodes": self.states}, True)
 
@@ -388,15 +456,15 @@ class _Run:
             self.outputs[node_id] = ui
             self.meta[node_id] = {
                 "node_id": node_id,
-                "display_node": node_id,
-                "parent_node": None,
-                "real_node_id": node_id,
+                "display_node": self._real(node_id),
+                "parent_node": self.parents.get(node_id),
+                "real_node_id": self._real(node_id),
             }
 
     def _executed_event(self, node_id: str, ui: UI | None) -> None:
         data = {
             "node": node_id,
-            "display_node": node_id,
+            "display_node": self._real(node_id),
             "output": ui,
             "prompt_id": self.job.prompt_id,
         }
@@ -423,14 +491,39 @@ class _Run:
 
     async def _run_node(self, node_id: str, share: float) -> None:
         job = self.job
-        class_type = self.graph[node_id]["class_type"]
+        class_type = self.nodes[node_id]["class_type"]
         if job.interrupt.is_set():
             raise _Interrupted(node_id)
         self._progress_state(node_id, "running", 0, 1)
-        job.last_node = node_id
+        display = self._real(node_id)
+        job.last_node = display
         self.send(
-            "executing", {"node": node_id, "display_node": node_id, "prompt_id": job.prompt_id}
+            "executing", {"node": node_id, "display_node": display, "prompt_id": job.prompt_id}
         )
+        if node_id == self.script.expand_node:
+            await self._expand(node_id, share)
+        else:
+            await self._work(node_id, class_type, share)
+        self.executed.append(node_id)
+        self._progress_state(node_id, "finished", 1, 1)
+
+    async def _expand(self, node_id: str, share: float) -> None:
+        """The node returns a graph of its own: a copy of itself does its work.
+
+        With ``expansion_cycle``, two more created nodes wait on each other, so after the
+        copy ran no node can: a dependency cycle, blamed on the expanding node.
+        """
+        copy = f"{node_id}.0.0.1"
+        original = self.nodes[node_id]
+        self.nodes[copy] = {"class_type": original["class_type"], "inputs": original["inputs"]}
+        self.parents[copy] = node_id
+        await self._run_node(copy, share)
+        if self.script.expansion_cycle:
+            raise _DependencyCycle(node_id)
+        self.values[node_id] = self.values[copy]
+
+    async def _work(self, node_id: str, class_type: str, share: float) -> None:
+        """What a node does between its ``executing`` and its ``finished`` state."""
         inputs = self._inputs(node_id)
         blocked = any(value is _BLOCKED for value in inputs.values())
         if node_id == self.script.blocked_node:
@@ -444,17 +537,16 @@ class _Run:
             self.values[node_id] = (_BLOCKED,) * len(CATALOGUE[class_type].outputs)
         else:
             self._compute(node_id, class_type, inputs)
-        self.executed.append(node_id)
-        self._progress_state(node_id, "finished", 1, 1)
 
     def _compute(self, node_id: str, class_type: str, inputs: dict[str, Any]) -> None:
-        if node_id == self.script.error_node:
+        if self._real(node_id) == self.script.error_node:
             raise _NodeFailed(node_id, self.script.error_type, self.script.error_message, inputs)
+        signature = self.signatures.get(node_id)  # None for a node created by expansion
         context = NodeContext(
             node_id=node_id,
             class_type=class_type,
             inputs=inputs,
-            digest=self.signatures[node_id],
+            digest=signature or f"{self.signatures[self._real(node_id)]}/{node_id}",
             prompt=self.graph,
             extra_pnginfo=self.job.extra_data.get("extra_pnginfo"),
             folders=self.executor.folders,
@@ -468,7 +560,8 @@ class _Run:
         self._publish(node_id, ui)
         if ui:
             self._executed_event(node_id, ui)
-        self.executor.cache.put(self.signatures[node_id], CacheEntry(result.values, result.ui))
+        if signature is not None:
+            self.executor.cache.put(signature, CacheEntry(result.values, result.ui))
 
     def _send_blocked(self, node_id: str, class_type: str) -> None:
         """The non-fatal ExecutionBlocked variant (not recorded in history)."""
@@ -499,4 +592,4 @@ class _Run:
             self.send("progress", progress, True)
             self._progress_state(node_id, "running", step, steps)
             if self.executor.send_preview is not None:
-                self.executor.send_preview(self.job, node_id)
+                self.executor.send_preview(self.job, self._ids(node_id))

@@ -171,8 +171,8 @@ class PromptQueue:
         elif broadcast:
             self.hub.broadcast({"type": event, "data": data})
 
-    def _send_preview(self, job: Job, node_id: str) -> None:
-        self.hub.send_preview(job.client_id, job.prompt_id, node_id)
+    def _send_preview(self, job: Job, ids: dict[str, Any]) -> None:
+        self.hub.send_preview(job.client_id, job.prompt_id, ids)
 
     def _pump(self) -> None:
         """Start pending jobs (lowest number first) while a worker is free."""
@@ -224,15 +224,14 @@ class PromptQueue:
         """Store the history entry and leave the running set at once (``task_done``)."""
         self._running.pop(job.seq, None)
         extra = {k: v for k, v in job.extra_data.items() if k not in SENSITIVE_EXTRA_DATA_KEYS}
-        success = outcome.status == "success"
         if len(self.history) > MAX_HISTORY:
             self.history.pop(next(iter(self.history)))
         self.history[job.prompt_id] = {
             "prompt": [job.number, job.prompt_id, job.graph, extra, job.outputs],
             "outputs": outcome.outputs,
             "status": {
-                "status_str": "success" if success else "error",
-                "completed": success,
+                "status_str": "success" if outcome.completed else "error",
+                "completed": outcome.completed,
                 "messages": outcome.messages,
             },
             "meta": outcome.meta,

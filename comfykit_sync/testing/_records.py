@@ -36,6 +36,16 @@ class Script:
       (``error_message``, ``error_type``).
     * ``blocked_node`` -- node id that emits the non-fatal "ExecutionBlocked"
       ``execution_error`` (``blocked_message``); execution continues.
+    * ``expand_node`` -- node id that expands when it runs, as ComfyUI's node
+      expansion does: after its own ``executing``, a copy of it created as
+      ``<node>.0.0.1`` does its work, with ``display_node`` naming the node in
+      its events; its UI output is recorded under the copy's id (``meta`` maps
+      it back).
+    * ``expansion_cycle`` -- the expansion of ``expand_node`` also creates nodes
+      that wait on each other: after the copy ran, ComfyUI 0.3.64 reports an
+      ``execution_error`` (``graph.DependencyCycleError``) for the node and
+      stops, yet writes the history with ``status_str: "success"`` and
+      ``completed: true``.
     * ``interrupt_after`` -- seconds after start: interrupt the prompt as
       ``POST /interrupt {"prompt_id": ...}`` would.
     * ``vanish`` -- the prompt disappears when it would start: no history,
@@ -60,6 +70,8 @@ class Script:
     error_type: str = "RuntimeError"
     blocked_node: str | None = attrs.field(default=None, converter=_opt_str)
     blocked_message: str = "blocked by script"
+    expand_node: str | None = attrs.field(default=None, converter=_opt_str)
+    expansion_cycle: bool = False
     interrupt_after: float | None = attrs.field(default=None, converter=_opt_float)
     vanish: bool = False
     delay_final: float = attrs.field(default=0.0, converter=float)

@@ -231,25 +231,16 @@ class _Validator:
             and self.folders.resolve_annotated(value) is not None
         )
 
-    def ancestors(self, node_id: str) -> list[str]:
-        """``node_id`` and every validated node it links to, transitively."""
-        seen: dict[str, None] = {}
-        stack = [node_id]
-        while stack:
-            current = stack.pop()
-            if current in seen or current not in self.valid:
-                continue
-            seen[current] = None
-            for value in self.prompt[current].get("inputs", {}).values():
-                if is_link(value) and isinstance(value[0], str):
-                    stack.append(value[0])
-        return list(seen)
-
 
 def validate_prompt(
     prompt: dict[str, Any], folders: Folders, targets: list[str] | None = None
 ) -> Validation:
-    """Validate ``prompt`` (mutating literal inputs into their coerced values)."""
+    """Validate ``prompt`` (mutating literal inputs into their coerced values).
+
+    With ``targets`` (``partial_execution_targets``) only the output nodes listed in it are
+    validated, with what they depend on; ids that are not output nodes are ignored, and none
+    left is ``prompt_no_outputs``, as on the real server.
+    """
     structure_error = check_structure(prompt)
     if structure_error is not None:
         return Validation(structure_error, [], {})
@@ -267,7 +258,9 @@ def validate_prompt(
         if validator.validate(output):
             good.append(output)
             continue
-        for node_id in validator.ancestors(output):
+        # Like ComfyUI: every node validated so far that has errors of its own gets this
+        # output, also nodes only an earlier failed output depends on.
+        for node_id in validator.valid:
             if validator.errors.get(node_id):
                 entry = node_errors.setdefault(
                     node_id,

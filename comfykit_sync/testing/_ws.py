@@ -91,8 +91,12 @@ class Hub:
         for connection in self._connections.values():
             connection.put(text)
 
-    def send_preview(self, sid: str | None, prompt_id: str, node_id: str) -> None:
-        """A JPEG preview frame to ``sid`` (to everyone when None), in each socket's format."""
+    def send_preview(self, sid: str | None, prompt_id: str, ids: dict[str, Any]) -> None:
+        """A JPEG preview frame to ``sid`` (to everyone when None), in each socket's format.
+
+        ``ids`` are the node's ``node_id``, ``display_node_id``, ``parent_node_id`` and
+        ``real_node_id`` for the metadata format.
+        """
         targets = list(self._connections.values()) if sid is None else [self._connections.get(sid)]
         image = _media.jpeg_gray()
         for connection in targets:
@@ -100,14 +104,7 @@ class Hub:
                 continue
             if connection.flags.get("supports_preview_metadata"):
                 metadata = json.dumps(
-                    {
-                        "node_id": node_id,
-                        "prompt_id": prompt_id,
-                        "display_node_id": node_id,
-                        "parent_node_id": None,
-                        "real_node_id": node_id,
-                        "image_type": "image/jpeg",
-                    }
+                    {"prompt_id": prompt_id, **ids, "image_type": "image/jpeg"}
                 ).encode()
                 header = struct.pack(">II", PREVIEW_IMAGE_WITH_METADATA, len(metadata)) + metadata
             else:

@@ -225,6 +225,13 @@ def test_key_never_leaked(kit, runpod, caplog):
         assert KEY not in text
 
 
+def test_partial_execution_is_refused_before_sending(kit, runpod):
+    assert "partial" not in kit.backend("runpod").capabilities
+    with pytest.raises(ConfigurationError, match="'runpod' cannot run only some outputs"):
+        kit.execute(T2I, {"prompt": "x"}, backend="runpod", outputs=["image"])
+    assert runpod.jobs == {}
+
+
 def test_missing_settings_raise_before_sending(runpod, monkeypatch):
     for name in ("RUNPOD_API_KEY", "RUNPOD_ENDPOINT_ID"):
         monkeypatch.delenv(name, raising=False)
