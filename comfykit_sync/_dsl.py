@@ -37,10 +37,23 @@ class ParsedTitle:
 
 def parse_title(title: str, *, node_id: str, class_type: str) -> ParsedTitle:
     """Parse one node title; raise :class:`DSLError` naming the node for a malformed marker."""
+    parsed, errors = scan_title(title, node_id=node_id, class_type=class_type)
+    if errors:
+        raise errors[0]
+    return parsed
+
+
+def scan_title(
+    title: str, *, node_id: str, class_type: str
+) -> tuple[ParsedTitle, tuple[DSLError, ...]]:
+    """Parse every marker of a title: the well-formed ones, and a :class:`DSLError` for each
+    malformed one (in title order) instead of stopping at the first."""
     where = describe_node(node_id, class_type, title)
+    errors: list[DSLError] = []
     if title.startswith(OUTPUT_PREFIX) and "," not in title:
         # Compatibility: a title that is exactly an output marker keeps its remainder verbatim.
-        return ParsedTitle(_output_name(title[len(OUTPUT_PREFIX) :], where, node_id), (), ())
+        only = _output_name(title[len(OUTPUT_PREFIX) :], where, node_id, errors)
+        return ParsedTitle(only, (), ()), tuple(errors)
     output: str | None = None
     markers: list[Marker] = []
     warnings: list[str] = []
@@ -48,18 +61,24 @@ def parse_title(title: str, *, node_id: str, class_type: str) -> ParsedTitle:
         if not segment.startswith("$"):
             continue  # display text
         if segment == OUTPUT_PREFIX[:-1] or segment.startswith(OUTPUT_PREFIX):
-            if output is not None:
-                raise DSLError(f"{where}: more than one $output marker", node_id=node_id)
-            output = _output_name(segment[len(OUTPUT_PREFIX) :], where, node_id)
+            name = _output_name(segment[len(OUTPUT_PREFIX) :], where, node_id, errors)
+            if name is not None and output is not None:
+                errors.append(DSLError(f"{where}: more than one $output marker", node_id=node_id))
+            elif name is not None:
+                output = name
             continue
-        marker = _parse_marker(segment, where, node_id)
+        try:
+            marker = _parse_marker(segment, where, node_id)
+        except DSLError as exc:
+            errors.append(exc)
+            continue
         if (marker.description or "").endswith("!") and not marker.required:
             warnings.append(
                 f"{where}: the '!' of {segment!r} is inside the ':' description, so parameter "
                 f"{marker.name!r} is optional; write '!' before ':' to make it required"
             )
         markers.append(marker)
-    return ParsedTitle(output, tuple(markers), tuple(warnings))
+    return ParsedTitle(output, tuple(markers), tuple(warnings)), tuple(errors)
 
 
 def describe_node(node_id: str, class_type: str, title: str) -> str:
@@ -67,12 +86,14 @@ def describe_node(node_id: str, class_type: str, title: str) -> str:
     return f"node {node_id!r} ({class_type or 'no class_type'}) title {title!r}"
 
 
-def _output_name(name: str, where: str, node_id: str) -> str:
-    if not name.strip():
-        raise DSLError(
-            f"{where}: $output marker without a name (write $output.<name>)", node_id=node_id
-        )
-    return name
+def _output_name(name: str, where: str, node_id: str, errors: list[DSLError]) -> str | None:
+    """``name``, or ``None`` with an error added when it is blank."""
+    if name.strip():
+        return name
+    errors.append(
+        DSLError(f"{where}: $output marker without a name (write $output.<name>)", node_id=node_id)
+    )
+    return None
 
 
 def _parse_marker(segment: str, where: str, node_id: str) -> Marker:

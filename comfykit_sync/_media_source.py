@@ -102,7 +102,21 @@ def _url_filename(url: str) -> str:
 def open_media(
     source: UploadSource, http: HttpClient, *, max_bytes: int | None = None
 ) -> Iterator[OpenedMedia]:
-    """Open ``source`` for upload; the stream is closed when the block ends."""
+    """Open ``source`` for upload; the stream is closed when the block ends.
+
+    An empty source (a URL or unseekable stream whose size only shows now) is a
+    ``ParameterError`` before anything is uploaded.
+    """
+    with _open_media(source, http, max_bytes) as media:
+        if media.size == 0:
+            raise ParameterError(f"the upload {media.filename!r} is empty (0 bytes)")
+        yield media
+
+
+@contextmanager
+def _open_media(
+    source: UploadSource, http: HttpClient, max_bytes: int | None
+) -> Iterator[OpenedMedia]:
     if source.kind == "path":
         path = os.fspath(source.value)
         name = safe_filename(source.filename or path) or "upload.bin"

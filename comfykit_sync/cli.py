@@ -2,7 +2,8 @@
 
 Built on click, imported only by the console script and ``python -m``, never by
 ``import comfykit_sync``. Exit codes: 0 success, 1 failed job or lint problems, 2 caller mistakes
-(bad options, unreadable workflow, bad parameters).
+(bad options, unreadable workflow, bad parameters), 130 Ctrl-C (a running job is cancelled on the
+server first).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, TextIO
 
 import click
 
-from .errors import ComfyKitError
+from .errors import ComfyKitError, JobInterrupted
 from .events import (
     Completed,
     Event,
@@ -33,6 +34,8 @@ from .events import (
 from .models import ExecuteResult
 
 DEMO_WORKFLOW = Path(__file__).parent / "testing" / "workflows" / "text_to_image.json"
+#: exit code after Ctrl-C (128 + SIGINT), as shells report it
+INTERRUPTED = 130
 
 
 @click.group(help="Run and inspect ComfyUI workflows.")
@@ -80,10 +83,8 @@ def demo(output: str, prompt: str, duration: float) -> int:
         if result.status != "completed":
             print(f"error: {result.msg}", file=sys.stderr)
             return 1
-        for artifact in result.artifacts:
-            if artifact.url:
-                saved = kit.download(artifact, Path(output) / (artifact.filename or "output"))
-                print(f"saved {artifact.kind} to {saved}")
+        for saved in result.save(output, overwrite=True):
+            print(f"saved {saved}")
     return 0
 
 
@@ -255,7 +256,7 @@ def _print_result(result: ExecuteResult) -> None:
 @click.option(
     "--download",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Save the output files in this directory.",
+    help="Save the output files in this directory (safe names, never outside it).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def run(
@@ -282,18 +283,22 @@ def run(
             job = kit.submit(workflow, params, backend=backend, timeout=timeout, on_event=progress)
         except ComfyKitError as exc:  # raised before anything was sent
             return _caller_mistake(exc)
+        except KeyboardInterrupt as exc:  # once sent, the job was cancelled on the server first
+            progress.close()
+            return _interrupted(None, exc)
         try:
             result = job.result()
+        except KeyboardInterrupt as exc:  # job.result() cancelled the job on the server first
+            progress.close()
+            return _interrupted(job.prompt_id, exc)
         finally:
             progress.close()
         saved: list[Path] = []
-        download_error: ComfyKitError | None = None
+        download_error: Exception | None = None
         if download is not None and result.ok:
-            try:
-                for artifact in result.artifacts:
-                    if artifact.url and artifact.filename:
-                        saved.append(kit.download(artifact, download / artifact.filename))
-            except ComfyKitError as exc:
+            try:  # names made safe as by result.save(): nothing lands outside ``download``
+                saved = result.save(download)
+            except (ComfyKitError, OSError) as exc:
                 download_error = exc
     if as_json:
         print(json.dumps(result_json(result, saved), indent=2, default=str))
@@ -308,6 +313,18 @@ def run(
         print(f"error: download failed: {download_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _interrupted(prompt_id: str | None, exc: KeyboardInterrupt) -> int:
+    """Say what became of the job after Ctrl-C, with its prompt id; exit code 130."""
+    if isinstance(exc, JobInterrupted):
+        message = str(exc)
+    elif prompt_id is None:  # before the prompt was sent, or a second Ctrl-C stopped the cancel
+        message = "no job was queued, or its cancel was interrupted too"
+    else:  # a second Ctrl-C stopped the cancel itself
+        message = f"prompt {prompt_id}: the cancel could not be confirmed"
+    print(f"interrupted: {message}", file=sys.stderr)
+    return INTERRUPTED
 
 
 def _caller_mistake(exc: ComfyKitError) -> int:
@@ -380,9 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.Abort:
+    except click.Abort:  # Ctrl-C outside a job
         print("aborted", file=sys.stderr)
-        return 1
+        return INTERRUPTED
     return int(code or 0)
 
 

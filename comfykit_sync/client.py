@@ -17,10 +17,10 @@ from ._http import HttpClient, request_deadline
 from ._targets import Outputs, select_targets
 from .backends.base import Backend, BackendContext, PreparedJob
 from .config import Config
-from .errors import ComfyKitError, ConfigurationError, UnsupportedSourceError
+from .errors import ComfyKitError, ConfigurationError, ParameterError, UnsupportedSourceError
 from .events import EventCallback
 from .inspection import WorkflowInfo, inspect_graph
-from .job import ON_TIMEOUT, Job
+from .job import ON_TIMEOUT, Job, cancel_after_interrupt
 from .models import Artifact, ExecuteResult, Workflow
 from .params import (
     UploadSource,
@@ -220,6 +220,7 @@ class ComfyKit:
         # checks asking the server before the submit: one request_timeout in total
         with request_deadline(min(deadline, time.monotonic() + max(self.config.request_timeout))):
             targets = select_targets(runner, spec, wf.graph, outputs)
+            runner.check_params(spec, values)
 
         def job(prompt_id: str | None, **kwargs: Any) -> Job:
             return Job(
@@ -273,6 +274,8 @@ class ComfyKit:
                 submission = runner.submit(prepared)
         except ComfyKitError as exc:
             return failed(exc, seeds)
+        except KeyboardInterrupt as exc:  # the prompt may have reached the server: cancel it
+            raise cancel_after_interrupt(runner, prepared.prompt_id) from exc
         log.debug("submitted prompt %s to %s", submission.prompt_id, runner.name)
         return job(submission.prompt_id, seeds=seeds, warnings=spec.warnings + submission.warnings)
 
@@ -287,15 +290,25 @@ class ComfyKit:
     ) -> Job:
         """Re-attach to a job submitted earlier (by this or another process) by its id.
 
+        An id the backend can never have given (empty, path-like; for RunningHub, not digits)
+        is a ``ParameterError`` before anything is sent.
+
         Pass the ``workflow`` to name outputs by its ``$output`` markers; without it the names
         come from the graph the server recorded, when it has one. ``timeout`` (default: the
         kit's) counts from now; on expiry the job is left running (detached).
         """
+        if isinstance(prompt_id, (int, uuid.UUID)) and not isinstance(prompt_id, bool):
+            prompt_id = str(prompt_id)
+        if not isinstance(prompt_id, str):
+            raise ParameterError(
+                f"prompt_id must be a str, got {type(prompt_id).__name__}", params=("prompt_id",)
+            )
         spec = parse_workflow(self.load_workflow(workflow).graph) if workflow is not None else None
         runner = self.backend(backend)
+        runner.check_job_id(prompt_id)
         return Job(
             runner=runner,
-            prompt_id=str(prompt_id),
+            prompt_id=prompt_id,
             spec=spec,
             config=self.config,
             plugin_manager=self.plugin_manager,

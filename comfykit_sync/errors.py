@@ -30,6 +30,9 @@
 
 Caller mistakes (``ConfigurationError``, ``WorkflowError``) are raised before anything is sent;
 everything that happens to a submitted job is reported in ``ExecuteResult.error``.
+
+Outside the tree, ``JobInterrupted`` is the ``KeyboardInterrupt`` (Ctrl-C) that stopped a submit
+or a wait, raised after the job was cancelled on the server (or that could not be confirmed).
 """
 
 from __future__ import annotations
@@ -270,3 +273,20 @@ class ExecutionInterrupted(ExecutionError):
 
 class PromptLostError(ExecutionError):
     """The server no longer knows the prompt: deleted from the queue, restarted, or evicted."""
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """Ctrl-C while submitting or waiting for a job: the job was cancelled on the server first.
+
+    Still a ``KeyboardInterrupt`` (the program stops as usual). ``cancelled`` is ``True`` when
+    the server confirmed the cancel, ``False`` when it could not be confirmed (the server could
+    not be reached, or no longer had the job queued or running); the message says which.
+    """
+
+    def __init__(self, message: str, *, prompt_id: str | None, cancelled: bool) -> None:
+        super().__init__(message)
+        self.prompt_id = prompt_id
+        self.cancelled = cancelled
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

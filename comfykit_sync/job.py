@@ -29,8 +29,10 @@ from .errors import (
     ExecutionCancelled,
     ExecutionInterrupted,
     ExecutionTimeout,
+    JobInterrupted,
     PluginError,
     PromptLostError,
+    TransportError,
 )
 from .events import Completed, EventCallback, Failed, emitter
 from .models import Artifact, ExecuteResult
@@ -45,6 +47,27 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ON_TIMEOUT = ("cancel", "detach")
+
+
+def bounded_cancel(runner: Backend, prompt_id: str) -> bool:
+    """``runner.cancel(prompt_id)`` within the kit's ``cancel_timeout`` (a bound of its own)."""
+    with request_deadline(time.monotonic() + runner.context.config.cancel_timeout):
+        return runner.cancel(prompt_id)
+
+
+def cancel_after_interrupt(runner: Backend, prompt_id: str) -> JobInterrupted:
+    """Cancel ``prompt_id`` after Ctrl-C; the ``KeyboardInterrupt`` to raise says whether the
+    server confirmed it."""
+    try:
+        cancelled = bounded_cancel(runner, prompt_id)
+        note = "the server did not have it queued or running"
+    except ComfyKitError as exc:
+        cancelled, note = False, str(exc)
+    if cancelled:
+        message = f"prompt {prompt_id} was cancelled on the server"
+    else:
+        message = f"prompt {prompt_id}: the cancel could not be confirmed ({note})"
+    return JobInterrupted(message, prompt_id=prompt_id, cancelled=cancelled)
 
 
 class Job:
@@ -98,18 +121,30 @@ class Job:
         return self._runner.name
 
     def done(self) -> bool:
-        """True once the result is known to this handle."""
-        return self._result is not None
+        """True once the job has ended: its result is known to this handle, or the server says
+        it completed or failed (no ``wait()`` needed). While the result is not known this asks
+        the server; it is False when the server cannot be asked (the error is logged)."""
+        if self._result is not None or self._prompt_id is None:
+            return True
+        try:
+            return self.status().finished
+        except ComfyKitError as exc:
+            log.debug("could not ask the server about prompt %s: %s", self._prompt_id, exc)
+            return False
 
     def status(self) -> JobState:
-        """Where the job is now: pending (with position), running, finished or unknown.
+        """Where the job is now: ``pending`` (with position), ``running``, ``completed``,
+        ``failed`` or ``unknown`` (the server does not know the id).
 
-        Asking the server takes at most one ``request_timeout`` (the larger of the pair) in
-        total, retries included; a server that does not answer in time raises ``RequestTimeout``
-        (a ``TransportError``).
+        Once this handle has the result, its status (``completed`` or ``failed``) is returned
+        without asking the server. Asking the server takes at most one ``request_timeout`` (the
+        larger of the pair) in total, retries included; a server that does not answer in time
+        raises ``RequestTimeout`` (a ``TransportError``).
         """
-        if self._result is not None or self._prompt_id is None:
-            return JobState("finished")
+        if self._result is not None:
+            return JobState(self._result.status)
+        if self._prompt_id is None:
+            return JobState("failed")
         with request_deadline(time.monotonic() + max(self._config.request_timeout)):
             return self._runner.status(self._prompt_id)
 
@@ -175,9 +210,8 @@ class Job:
             return self._failed(self._as_cancelled(exc))
         except ComfyKitError as exc:
             return self._failed(exc)
-        except KeyboardInterrupt:
-            self._cancel_quietly()
-            raise
+        except KeyboardInterrupt as exc:
+            raise self._interrupted() from exc
         if isinstance(outcome.error, ExecutionInterrupted):
             outcome = attrs.evolve(outcome, error=self._as_cancelled(outcome.error))
         return self._from_outcome(outcome)
@@ -207,11 +241,15 @@ class Job:
                 cancelled = self._cancel()
             except ComfyKitError as failure:
                 log.warning("could not cancel prompt %s: %s", self._prompt_id, failure)
-                note = (
-                    f"the server did not answer the cancel within "
-                    f"{self._config.cancel_timeout:g} s ({failure}): it is unreachable or "
-                    "not responding, and the job may still run; re-attach with kit.job(id)"
-                )
+                if isinstance(failure, TransportError):
+                    why = (
+                        f"the server did not answer the cancel within "
+                        f"{self._config.cancel_timeout:g} s ({failure}): it is unreachable or "
+                        "not responding"
+                    )
+                else:
+                    why = f"the cancel failed ({failure})"
+                note = f"{why}, and the job may still run; re-attach with kit.job(id)"
             else:
                 confirmed = True
                 note = (
@@ -230,16 +268,14 @@ class Job:
         return self._failed(error)
 
     def _cancel(self) -> bool:
-        """Cancel on the server within ``cancel_timeout`` seconds (a bound of its own)."""
         assert self._prompt_id is not None
-        with request_deadline(time.monotonic() + self._config.cancel_timeout):
-            return self._runner.cancel(self._prompt_id)
+        return bounded_cancel(self._runner, self._prompt_id)
 
-    def _cancel_quietly(self) -> None:
-        try:
-            self._cancel()
-        except ComfyKitError as exc:
-            log.warning("could not cancel prompt %s: %s", self._prompt_id, exc)
+    def _interrupted(self) -> JobInterrupted:
+        """Cancel the job after Ctrl-C in :meth:`wait`."""
+        self._cancel_requested = True
+        assert self._prompt_id is not None
+        return cancel_after_interrupt(self._runner, self._prompt_id)
 
     def _failed(self, error: ComfyKitError) -> ExecuteResult:
         self._emit(Failed(prompt_id=self._prompt_id or "", error=error))

@@ -1,8 +1,9 @@
 """A lint pass over a workflow's DSL: every node is checked and all problems are collected.
 
 :func:`comfykit_sync.params.parse_workflow` stops at the first bad marker; :func:`lint_graph`
-goes on and also reports what the parser accepts but is probably a mistake (conflicting
-defaults of a fanned-out name, ``$output`` on a node that is not a known output node).
+reports every bad marker of every title, and also what the parser accepts but is probably a
+mistake (conflicting defaults of a fanned-out name, ``$output`` on a node that is not a known
+output node).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._dsl import Marker, describe_node, node_parts, parse_title
+from ._dsl import Marker, describe_node, node_parts, scan_title
 from .errors import DSLError, WorkflowError
 from .inspection import OUTPUT_CLASSES
 from .params import MEDIA_FILE_INPUTS, ParamType, _is_link, _literal_type, _unify, parse_workflow
@@ -52,11 +53,8 @@ def lint_graph(graph: Any) -> tuple[LintProblem, ...]:
             continue
         title, class_type, inputs = parts
         where = describe_node(node_id, class_type, title)
-        try:
-            parsed = parse_title(title, node_id=node_id, class_type=class_type)
-        except DSLError as exc:
-            problems.append(LintProblem(node_id, str(exc), exc.field))
-            continue
+        parsed, errors = scan_title(title, node_id=node_id, class_type=class_type)
+        problems.extend(LintProblem(node_id, str(exc), exc.field) for exc in errors)
         problems.extend(LintProblem(node_id, warning) for warning in parsed.warnings)
         if parsed.output is not None and class_type not in OUTPUT_CLASSES:
             problems.append(

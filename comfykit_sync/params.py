@@ -24,7 +24,8 @@ Deviations from the original ComfyKit (which accepted anything and failed late o
 * a ``!`` swallowed by a ``:description`` is reported in ``WorkflowSpec.warnings``;
 * values are coerced to the parameter's type, unknown parameters are errors, lists never become
   links of str/int/float/bool inputs, and upload values become :class:`UploadSource` (a string
-  that is neither a URL nor a local file is a file already on the server);
+  that is neither a URL nor a local file is a file already on the server; an empty file is
+  refused);
 * seeds are randomized per policy (``zero``/``always``/``off``) and the seeds used are reported.
 """
 
@@ -354,7 +355,31 @@ def _looks_local(text: str) -> bool:
     return os.path.isabs(text) or text.startswith(("./", "../", "~", ".\\", "..\\"))
 
 
+def _local_file(path: str) -> UploadSource:
+    if os.path.getsize(path) == 0:
+        raise _Invalid(f"upload file {path} is empty (0 bytes)")
+    return UploadSource("path", path, os.path.basename(path))
+
+
+def _remaining_bytes(fileobj: Any) -> int | None:
+    """Bytes left in a seekable file object (its position restored), else ``None``."""
+    try:
+        if not fileobj.seekable():
+            return None
+        start = fileobj.tell()
+        end = fileobj.seek(0, os.SEEK_END)
+        fileobj.seek(start)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - start if isinstance(end, int) and isinstance(start, int) else None
+
+
 def _upload_source(value: Any) -> UploadSource | str:
+    """An upload value as an :class:`UploadSource`, or a server file name (a plain string).
+
+    Empty local files, bytes and seekable file objects are refused: ComfyUI would store an
+    unreadable file and fail the job later.
+    """
     if isinstance(value, str):
         if value[:8].lower().startswith(("http://", "https://")):
             try:
@@ -364,7 +389,7 @@ def _upload_source(value: Any) -> UploadSource | str:
             return UploadSource("url", value, filename or None)
         path = os.path.expanduser(value)
         if os.path.isfile(path):
-            return UploadSource("path", path, os.path.basename(path))
+            return _local_file(path)
         if _looks_local(value):
             raise _Invalid(f"upload file not found: {value}")
         return value  # a file already on the server, e.g. "cat.png"
@@ -372,12 +397,16 @@ def _upload_source(value: Any) -> UploadSource | str:
         path = os.fsdecode(value)
         if not os.path.isfile(path):
             raise _Invalid(f"upload file not found: {path}")
-        return UploadSource("path", path, os.path.basename(path))
+        return _local_file(path)
     if isinstance(value, (bytes, bytearray, memoryview)):
+        if not len(value):
+            raise _Invalid("the upload is empty (0 bytes)")
         return UploadSource("bytes", bytes(value), None)
     if callable(getattr(value, "read", None)):
         name = getattr(value, "name", None)
         filename = os.path.basename(name) if isinstance(name, str) else ""
+        if _remaining_bytes(value) == 0:
+            raise _Invalid(f"upload file {filename or 'object'} is empty (0 bytes)")
         return UploadSource("file", value, filename or None)
     raise _expected("a URL, path, server file name, bytes or file object", value)
 

@@ -1,8 +1,15 @@
-"""Backend registry: collects backend classes from every plugin's ``comfykit_register_backends``."""
+"""Backend registry: collects backend classes from every plugin's ``comfykit_register_backends``.
+
+The hook is called once through pluggy's hook caller, so hook wrappers, call monitoring and
+tracing see it like any other hook call. Each ``register(cls)`` is attributed to the plugin
+whose hook implementation is on the call stack, so a name clash names both plugins.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from types import CodeType
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -11,6 +18,26 @@ from .errors import ConfigurationError, PluginError
 if TYPE_CHECKING:
     from .backends.base import Backend
 
+#: owner recorded for a ``register`` call made outside any hook implementation
+UNKNOWN_PLUGIN = "<unknown plugin>"
+
+
+def _code(function: Any) -> CodeType | None:
+    """The code object a hook implementation (a function or bound method) runs."""
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
+    return code if isinstance(code, CodeType) else None
+
+
+def _calling_plugin(owners: dict[CodeType, str]) -> str:
+    """The plugin whose hook implementation is the innermost one on the current call stack."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        owner = owners.get(frame.f_code)
+        if owner is not None:
+            return owner
+        frame = frame.f_back  # type: ignore[assignment]
+    return UNKNOWN_PLUGIN
+
 
 class BackendRegistry:
     """Backend classes by name, with the plugin that registered each."""
@@ -18,12 +45,17 @@ class BackendRegistry:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._classes: dict[str, type[Backend]] = {}
         self._owners: dict[str, str] = {}
-        for impl in pm.hook.comfykit_register_backends.get_hookimpls():
+        hook = pm.hook.comfykit_register_backends
+        owners = {
+            code: impl.plugin_name
+            for impl in hook.get_hookimpls()
+            if (code := _code(impl.function)) is not None
+        }
 
-            def register(cls: type[Backend], _plugin: str = impl.plugin_name) -> None:
-                self._add(cls, _plugin)
+        def register(cls: type[Backend]) -> None:
+            self._add(cls, _calling_plugin(owners))
 
-            impl.function(*[{"register": register}[arg] for arg in impl.argnames])
+        hook(register=register)
 
     def _add(self, cls: type[Backend], plugin: str) -> None:
         name = getattr(cls, "name", None)

@@ -23,7 +23,7 @@ from flask import Flask, Response, current_app, jsonify, redirect, request, url_
 from markupsafe import escape
 
 import comfykit_sync
-from comfykit_sync import ComfyKit, ComfyKitError, ExecutionTimeout
+from comfykit_sync import ComfyKit, ComfyKitError, ExecutionTimeout, ParameterError
 
 #: The bundled example workflow (params: prompt!, width, height, negative, seed, steps, cfg).
 WORKFLOW = os.environ.get(
@@ -89,7 +89,7 @@ def generate() -> Any:
         )
     except ComfyKitError as exc:  # raised before sending: the caller's mistake
         return _reply({"status": "invalid", "message": str(exc)}, 400)
-    if job.done():  # nothing usable was queued (server unreachable, workflow rejected, ...)
+    if job.done() and not job.result().ok:  # failed at once: server unreachable, rejected, ...
         result = job.result()
         return _reply({"job_id": job.prompt_id, "status": "failed", "message": result.msg}, 502)
     location = url_for("job_status", job_id=job.prompt_id)
@@ -99,18 +99,24 @@ def generate() -> Any:
     return redirect(location, code=303)
 
 
+def _unknown_job(job_id: str) -> Response | tuple[Any, int]:
+    message = f"unknown job {job_id!r}: the ComfyUI server does not know it"
+    return _reply({"job_id": job_id, "status": "unknown", "message": message}, 404)
+
+
 def job_status(job_id: str) -> Any:
     """GET /jobs/<id>: where the job is; its images once it has finished."""
     try:
         job = _kit().job(job_id, current_app.config["COMFYKIT_WORKFLOW"])
         state = job.status()
         if state.state == "unknown":
-            message = f"unknown job {job_id!r}: the ComfyUI server does not know it"
-            return _reply({"job_id": job_id, "status": "unknown", "message": message}, 404)
-        if state.state != "finished":
+            return _unknown_job(job_id)
+        if not state.finished:  # pending or running
             payload = {"job_id": job_id, "status": state.state, "position": state.position}
             return _reply(payload)
         result = job.wait(timeout=current_app.config["COMFYKIT_WAIT_TIMEOUT"])
+    except ParameterError:  # not a job id at all, e.g. ".."
+        return _unknown_job(job_id)
     except ExecutionTimeout:  # outputs not readable yet: the client polls again
         return _reply({"job_id": job_id, "status": "running"})
     except ComfyKitError as exc:  # e.g. the ComfyUI server is unreachable

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import queue
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from helpers import T2I, WORKFLOWS
 
-from comfykit_sync import ComfyKit
+from comfykit_sync import ComfyKit, JobInterrupted
 from comfykit_sync.cli import ProgressDisplay, main
 from comfykit_sync.events import Queued, Started
 from comfykit_sync.inspection import WorkflowInfo
@@ -111,6 +115,48 @@ def test_run_uploads_at_path_and_downloads(fake_comfyui, capsys, tmp_path):
     assert record.graph["10"]["inputs"]["image"] != "example.png"  # the uploaded file's name
 
 
+def test_download_uses_the_safe_names_of_result_save(fake_comfyui, capsys, tmp_path):
+    (fake_comfyui.output_dir / "keep").mkdir()
+    (fake_comfyui.output_dir / "keep" / "a.png").write_bytes(PNG + b"a")
+    (fake_comfyui.output_dir / "b.png").write_bytes(PNG + b"b")
+    records = [
+        {"filename": "a.png", "subfolder": "keep", "type": "output"},
+        {"filename": "nested/b.png", "subfolder": "", "type": "output"},  # served as b.png
+    ]
+    fake_comfyui.script(Script(outputs={"9": {"images": records}}))
+    out = tmp_path / "out"
+    args = ["run", str(T2I), "-p", "prompt=x", "--server", fake_comfyui.url]
+    assert main([*args, "--download", str(out)]) == 0, capsys.readouterr().err
+    saved = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert saved == ["b.png", "keep/a.png"]
+
+
+def test_download_never_touches_anything_outside_the_folder(fake_comfyui, capsys, tmp_path):
+    out = tmp_path / "runs" / "out"
+    out.mkdir(parents=True)
+    escaping = [
+        {"filename": "../../escaped/x.png", "subfolder": "", "type": "output"},
+        {"filename": "y.png", "subfolder": "../../escaped2", "type": "output"},
+    ]
+    fake_comfyui.script(Script(outputs={"9": {"images": escaping}}))
+    args = ["run", str(T2I), "-p", "prompt=x", "--server", fake_comfyui.url]
+    assert main([*args, "--download", str(out)]) == 1  # ComfyUI refuses to serve those names
+    assert "download failed" in capsys.readouterr().err
+    outside = [p for p in tmp_path.rglob("*") if p != out.parent and not p.is_relative_to(out)]
+    assert outside == []
+    assert not [p for p in out.rglob("*") if p.is_file()]  # no partial file either
+
+
+def test_demo_saves_its_outputs_inside_the_output_folder(capsys, tmp_path):
+    args = ["demo", "--output", str(tmp_path / "demo"), "--duration", "0.05"]
+    assert main(args) == 0
+    assert main(args) == 0  # a second run replaces its files
+    out = capsys.readouterr().out
+    files = [p for p in (tmp_path / "demo").rglob("*") if p.is_file()]
+    assert files and all(f"saved {p}" in out for p in files)
+    assert len(files) == len({p.name for p in files})
+
+
 def test_failed_job_exits_1_with_the_message_on_stderr(fake_comfyui, capsys):
     fake_comfyui.script(Script(error_node="3", error_message="CUDA out of memory"))
     code, result, err = run_json(capsys, str(T2I), "-p", "prompt=x", "--server", fake_comfyui.url)
@@ -160,6 +206,103 @@ def test_run_as_subprocess(fake_comfyui):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["texts"] == ["sub"]
     assert "completed" in proc.stderr.splitlines()
+
+
+class _Run:
+    """``comfykit run`` in a real subprocess; its stderr (progress lines: not a tty) is read by
+    a thread so the test can wait for a line without blocking forever."""
+
+    def __init__(self, fake_comfyui, *extra: str) -> None:
+        command = [sys.executable, "-m", "comfykit_sync", "run", str(T2I), "-p", "prompt=x"]
+        self.proc = subprocess.Popen(
+            [*command, "--server", fake_comfyui.url, *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.err: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.err.append(line)
+            self.lines.put(line.strip())
+
+    def wait_for_line(self, wanted: str) -> None:
+        while True:
+            if self.lines.get(timeout=30) == wanted:  # queue.Empty after 30 s of silence
+                return
+
+    def interrupt(self) -> tuple[int, str, str]:
+        """Send SIGINT; (exit code, stdout, stderr) once the process ended."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        finally:
+            self.proc.kill()
+        self.reader.join(timeout=30)
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self.proc.stderr.close()
+        with self.proc.stdout:
+            out = self.proc.stdout.read()  # small: the result is never printed after Ctrl-C
+        return self.proc.returncode, out, "".join(self.err)
+
+
+def _wait_for_status(fake_comfyui, status: str) -> str:
+    """The id of the first prompt the fake has in ``status``, once there is one."""
+    for _ in range(3000):  # bounded: 30 s (the subprocess starts Python first)
+        found = [r.prompt_id for r in fake_comfyui.prompts.values() if r.status == status]
+        if found:
+            return found[0]
+        time.sleep(0.01)
+    raise AssertionError(f"no prompt reached {status!r}")
+
+
+def test_ctrl_c_while_waiting_cancels_the_job_and_exits_130(fake_comfyui):
+    fake_comfyui.script(Script(duration=60))
+    run = _Run(fake_comfyui)
+    run.wait_for_line("running")  # printed by the wait, after submit() returned
+    prompt_id = _wait_for_status(fake_comfyui, "running")
+    code, out, err = run.interrupt()
+    assert code == 130, err
+    assert f"interrupted: prompt {prompt_id} was cancelled on the server" in err
+    assert "Traceback" not in err and out == ""
+    _wait_for_status(fake_comfyui, "interrupted")
+
+
+def test_ctrl_c_while_submitting_cancels_the_queued_job(fake_comfyui):
+    """The reply to POST /prompt is late, but the server has queued the job: it is cancelled."""
+    fake_comfyui.script(Script(duration=60))
+    fake_comfyui.fault("delay", "/prompt", seconds=20)
+    run = _Run(fake_comfyui)
+    prompt_id = _wait_for_status(fake_comfyui, "running")
+    code, _, err = run.interrupt()
+    assert code == 130, err
+    assert f"interrupted: prompt {prompt_id} was cancelled on the server" in err
+    assert "running" not in run.err and "Traceback" not in err  # never got to waiting
+    _wait_for_status(fake_comfyui, "interrupted")
+
+
+def test_ctrl_c_says_when_the_cancel_could_not_be_confirmed(fake_comfyui):
+    """Ctrl-C (a KeyboardInterrupt out of the wait) while the server cannot be reached."""
+    fake_comfyui.script(Script(duration=60))
+
+    def ctrl_c_once_running(event: object) -> None:
+        if isinstance(event, Started):
+            fake_comfyui.fail_requests("/queue", status=503, times=1000)
+            raise KeyboardInterrupt
+
+    with ComfyKit(fake_comfyui.url, request_timeout=2) as kit:
+        job = kit.submit(T2I, {"prompt": "x"}, on_event=ctrl_c_once_running)
+        with pytest.raises(JobInterrupted) as info:
+            job.wait(timeout=30)
+    assert isinstance(info.value, KeyboardInterrupt) and not info.value.cancelled
+    assert info.value.prompt_id == job.prompt_id
+    assert f"prompt {job.prompt_id}: the cancel could not be confirmed" in str(info.value)
+    assert "503" in str(info.value)
 
 
 def test_inspect_table(capsys):
@@ -229,6 +372,28 @@ def test_lint_lists_every_problem_with_node_ids(capsys, tmp_path):
         "no default",
         "invalid parameter name",
         "description",
+    ):
+        assert words in text
+
+
+def test_lint_reports_every_bad_marker_of_one_title(capsys, tmp_path):
+    title = "Sampler, $9lives, $seed, $a., $output, $cfg.nope, $output.x, $output.y, $steps"
+    graph = {"3": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 2, "cfg": 7.0}}}
+    graph["3"]["_meta"] = {"title": title}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(graph))
+    assert main(["lint", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "6 problem(s)"
+    assert all(line.startswith("node 3: ") for line in lines[:-1])
+    text = "\n".join(lines)
+    for words in (
+        "invalid parameter name '9lives'",
+        "empty input field after '.' in '$a.'",
+        "$output marker without a name",
+        "targets input 'nope'",
+        "more than one $output marker",
+        "not a known output node",  # the well-formed markers are still checked
     ):
         assert words in text
 

@@ -103,7 +103,7 @@ def test_submit_and_poll_as_json(call, fake_comfyui):
     status, headers, body = call(
         "POST", "/generate", {"prompt": "a dog", "width": "256"}, accept="application/json"
     )
-    assert status == 202
+    assert status == 202, body
     data = json.loads(body)
     assert data["status"] == "pending" and headers["Location"] == data["url"]
     status, _, body = poll(call, data["url"])
@@ -132,5 +132,7 @@ def test_bad_params_are_a_400_with_the_message(call, fake_comfyui, form, expecte
 def test_unknown_job_id(call):
     status, _, body = call("GET", "/jobs/no-such-job")
     assert status == 404 and "unknown job" in body and "no-such-job" in body
+    status, _, body = call("GET", "/jobs/..%2E")  # not a job id at all
+    assert status == 404 and "unknown job" in body
     status, _, body = call("GET", "/jobs/no-such-job", accept="application/json")
     assert status == 404 and '"unknown"' in body

@@ -135,9 +135,14 @@ def _two_branch_workflow() -> dict:
     return wf
 
 
+#: a server file in a subfolder: the input listing cannot vouch for it, so only the server
+#: refuses it (a plain unknown name is refused before sending)
+MISSING_SERVER_FILE = "sub/nope.png"
+
+
 def test_partially_invalid_prompt_fails_and_is_cancelled(kit, fake_comfyui):
     fake_comfyui.duration = 2.0
-    result = kit.execute_json(_two_branch_workflow(), {"prompt": "x", "photo": "nope.png"})
+    result = kit.execute_json(_two_branch_workflow(), {"prompt": "x", "photo": MISSING_SERVER_FILE})
     assert result.status == "failed"
     assert isinstance(result.error, WorkflowValidationError)
     assert "parameter 'photo'" in result.msg and "node 20" in result.msg
@@ -151,7 +156,8 @@ def test_partially_invalid_prompt_fails_and_is_cancelled(kit, fake_comfyui):
 
 def test_partially_invalid_prompt_can_run_with_warnings(fake_comfyui):
     with ComfyKit(fake_comfyui.url, on_node_errors="warn") as kit:
-        result = kit.execute_json(_two_branch_workflow(), {"prompt": "x", "photo": "nope.png"})
+        params = {"prompt": "x", "photo": MISSING_SERVER_FILE}
+        result = kit.execute_json(_two_branch_workflow(), params)
     assert result.status == "completed"
     assert result.images_by_var.keys() == {"image"}  # the invalid branch did not run
     assert "parameter 'photo'" in result.warnings[0]
@@ -342,6 +348,65 @@ def test_default_upload_value_is_not_uploaded_from_cwd(kit, fake_comfyui, tmp_pa
     result = kit.execute(I2I)
     assert result.status == "completed", result.msg
     assert not any(r.path.endswith("/upload/image") for r in fake_comfyui.requests)
+
+
+@pytest.mark.parametrize(
+    ("make", "named"),
+    [
+        (lambda p: p, True),
+        (lambda p: str(p), True),
+        (lambda p: b"", False),
+        (lambda p: io.BytesIO(), False),
+        (lambda p: open(p, "rb"), True),  # noqa: SIM115 - closed by the tmp_path cleanup
+    ],
+    ids=["Path", "str", "bytes", "BytesIO", "file"],
+)
+def test_empty_upload_is_refused_before_sending(kit, fake_comfyui, tmp_path, make, named):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ParameterError, match=r"parameter 'image': .*empty \(0 bytes\)") as info:
+        kit.execute(I2I, {"image": make(empty)})
+    assert info.value.params == ("image",)
+    assert ("empty.png" in str(info.value)) is named  # names the file when it has a name
+    assert fake_comfyui.requests == []
+
+
+def test_empty_download_is_not_uploaded(kit, fake_comfyui, recording_server):
+    url = recording_server.route("/media/empty.png", b"")
+    result = kit.execute(I2I, {"image": url})
+    assert isinstance(result.error, ParameterError) and "'empty.png' is empty" in result.msg
+    assert not any(r.path.endswith("/upload/image") for r in fake_comfyui.requests)
+    assert fake_comfyui.prompts == {}
+
+
+def test_server_file_name_the_server_does_not_list_is_refused_before_sending(kit, fake_comfyui):
+    with pytest.raises(ParameterError) as info:
+        kit.execute(I2I, {"image": "nope.png"})
+    assert info.value.params == ("image",)
+    message = str(info.value)
+    assert "parameter 'image'" in message and "'nope.png'" in message
+    assert "LoadImage input 'image'" in message and "'example.png'" in message
+    assert fake_comfyui.prompts == {}
+    assert [r.path for r in fake_comfyui.requests] == ["/object_info/LoadImage"]
+    # the listing is read on each submit: a file that arrived since is accepted
+    (fake_comfyui.input_dir / "nope.png").write_bytes(PNG)
+    assert kit.execute(I2I, {"image": "nope.png"}).status == "completed"
+
+
+def test_server_file_names_the_listing_cannot_vouch_for_are_left_to_the_server(
+    kit, fake_comfyui
+):
+    (fake_comfyui.input_dir / "sub").mkdir()
+    (fake_comfyui.input_dir / "sub" / "a.png").write_bytes(PNG)
+    assert kit.execute(I2I, {"image": "sub/a.png"}).status == "completed"  # not listed
+    result = kit.execute(I2I, {"image": "sub/missing.png"})
+    assert isinstance(result.error, WorkflowValidationError) and "sub/missing.png" in result.msg
+
+
+def test_server_file_names_are_not_checked_when_the_server_cannot_list_them(kit, fake_comfyui):
+    fake_comfyui.fail_requests("/object_info/LoadImage", status=500)
+    result = kit.execute(I2I, {"image": "nope.png"})  # the server decides
+    assert isinstance(result.error, WorkflowValidationError) and "nope.png" in result.msg
 
 
 # -- results and credentials -----------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import requests
 
 import comfykit_sync
 from comfykit_sync import (
@@ -15,9 +17,12 @@ from comfykit_sync import (
     ConfigurationError,
     ExecutionCancelled,
     ExecutionTimeout,
+    ParameterError,
     PromptLostError,
 )
+from comfykit_sync.backends.base import JobState
 from comfykit_sync.events import Completed, Failed, Queued, Started
+from comfykit_sync.testing import Script
 
 T2I = Path(comfykit_sync.__file__).parent / "testing" / "workflows" / "text_to_image.json"
 
@@ -43,8 +48,38 @@ def test_submit_then_wait(kit, fake_comfyui):
     assert job.status().state in ("pending", "running")
     result = job.wait()
     assert result.status == "completed" and result.texts == ["later"]
-    assert job.done() and job.result() is result and job.status().state == "finished"
+    assert job.done() and job.result() is result and job.status().state == "completed"
+    assert job.status().finished
     assert "completed" in repr(job)
+
+
+def test_done_and_status_follow_the_server_without_wait(kit, fake_comfyui):
+    """A job that ended on the server is done at once; its state says completed or failed."""
+    fake_comfyui.script(Script(duration=30))
+    slow = kit.submit(T2I, {"prompt": "slow"})
+    wait_for_status(fake_comfyui, "running")
+    assert not slow.done() and slow.status().state == "running"
+    assert not slow.status().finished
+    fake_comfyui.script(Script(error_node="3", error_message="CUDA out of memory"))
+    broken = kit.submit(T2I, {"prompt": "broken"})
+    fine = kit.submit(T2I, {"prompt": "fine"})
+    slow.cancel()
+    wait_for_status(fake_comfyui, "success")
+    assert fake_comfyui.prompts[broken.prompt_id].status == "error"
+    assert slow.done() and slow.status().state == "failed"  # interrupted on the server
+    assert broken.done() and broken.status().state == "failed"
+    assert fine.done() and fine.status() == JobState("completed")
+    assert kit.job(fine.prompt_id).done() and kit.job(broken.prompt_id).status().finished
+    assert broken.result().status == "failed" and fine.result().status == "completed"
+    assert kit.job("no-such-prompt").status().state == "unknown"
+    assert not kit.job("no-such-prompt").done()
+
+
+def test_done_is_false_when_the_server_cannot_be_asked(fake_comfyui):
+    with ComfyKit(fake_comfyui.url, request_timeout=2) as kit:
+        job = kit.submit(T2I, {"prompt": "x"})
+        fake_comfyui.fail_requests("/queue", status=503, times=50)
+        assert not job.done()
 
 
 def test_wait_timeout_leaves_the_job_running(kit, fake_comfyui):
@@ -111,6 +146,29 @@ def test_reattach_with_workflow_and_unknown_id(kit, fake_comfyui):
     assert kit.job(done.prompt_id, T2I).result().images == done.images
     lost = kit.job("no-such-prompt", timeout=5).result()
     assert isinstance(lost.error, PromptLostError)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "../x", "a/b", "..", ".", "x\\y", "a\nb", None, 1.5])
+def test_reattach_refuses_ids_no_server_gives_before_sending(kit, fake_comfyui, bad):
+    with pytest.raises(ParameterError) as info:
+        kit.job(bad)
+    assert info.value.params == ("prompt_id",)
+    assert fake_comfyui.requests == []
+
+
+def test_any_other_client_chosen_id_is_percent_encoded_in_urls(kit, fake_comfyui):
+    """ComfyUI takes any client-chosen prompt_id; a re-attached one is read by a safe URL."""
+    odd = "job 1?x=%2F#ü&"
+    body = {"prompt": json.loads(T2I.read_text()), "prompt_id": odd}
+    body["prompt"]["6"]["inputs"]["text"] = "odd"
+    reply = requests.post(f"{fake_comfyui.url}/prompt", json=body, timeout=10)
+    assert reply.json()["prompt_id"] == odd
+    wait_for_status(fake_comfyui, "success")
+    job = kit.job(odd)
+    assert job.status().state == "completed"
+    assert job.result().texts == ["odd"]
+    history = [r for r in fake_comfyui.requests if r.path.startswith("/history/")]
+    assert history and {r.path for r in history} == {f"/history/{odd}"}
 
 
 def test_http_events_and_a_raising_callback(kit, fake_comfyui, caplog):

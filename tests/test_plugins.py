@@ -76,6 +76,40 @@ def test_backend_name_clash_names_both_plugins():
     assert "clashing-plugin" in str(info.value)
 
 
+def test_backend_registration_goes_through_the_hook_caller():
+    """Hook wrappers and call monitoring see comfykit_register_backends like any other hook."""
+    pm = make_plugin_manager(autoload=False)
+    seen: list[tuple[str, object]] = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def comfykit_register_backends(self, register):
+            seen.append(("before", register))
+            result = yield
+            seen.append(("after", len(result)))
+            return result
+
+    class Extra:
+        @hookimpl
+        def comfykit_register_backends(self, register):
+            register(_backend("extra"))
+
+    pm.register(Wrapper(), name="wrapper-plugin")
+    pm.register(Extra(), name="extra-plugin")
+    monitored: list[str] = []
+    undo = pm.add_hookcall_monitoring(
+        lambda name, impls, kwargs: monitored.append(name), lambda *args: None
+    )
+    try:
+        registry = BackendRegistry(pm)
+    finally:
+        undo()
+    assert monitored == ["comfykit_register_backends"]
+    assert [step for step, _ in seen] == ["before", "after"] and callable(seen[0][1])
+    assert registry.owner("extra") == "extra-plugin"
+    assert registry.owner("comfyui-ws") == "comfykit_sync.backends.comfyui_ws"
+
+
 def test_unknown_backend_lists_the_known_ones():
     with ComfyKit(plugin_manager=make_plugin_manager(autoload=False)) as kit:
         with pytest.raises(Exception, match="comfyui-http"):

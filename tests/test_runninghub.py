@@ -280,6 +280,22 @@ def test_failed_reason_as_plain_text(kit, hub, t2i):
     assert isinstance(result.error, ExecutionError) and result.msg.endswith("failed: machine lost")
 
 
+def test_status_of_a_failed_task_is_failed_without_waiting(kit, hub, t2i):
+    hub.script(TaskScript(failed_reason="machine lost"))
+    failed = kit.execute(t2i, {"prompt": "x"})
+    done = kit.execute(t2i, {"prompt": "y"})
+    assert kit.job(failed.prompt_id, backend="runninghub").status().state == "failed"
+    assert kit.job(int(done.prompt_id), backend="runninghub").status().state == "completed"
+    assert kit.job(done.prompt_id, backend="runninghub").done()
+
+
+@pytest.mark.parametrize("bad", ["", "../1", "12a", "1/2", "¹²"])
+def test_reattach_refuses_what_is_not_a_task_id(kit, hub, bad):
+    with pytest.raises(ParameterError, match="RunningHub task id") as info:
+        kit.job(bad, backend="runninghub")
+    assert info.value.params == ("prompt_id",) and paths(hub) == []
+
+
 ERROR_CASES = [
     (301, WorkflowValidationError, "invalid or missing request parameters"),
     (380, NotFoundError, "does not exist"),
@@ -482,7 +498,7 @@ def test_wait_reports_queue_and_start_and_status(kit, hub, t2i):
     events: list = []
     outcome = runner.wait(task_id, spec, deadline=time.monotonic() + 20, emit=events.append)
     assert [type(e) for e in events] == [Queued, Started] and outcome.error is None
-    assert runner.status(task_id).state == "finished"
+    assert runner.status(task_id).state == "completed"
     assert runner.status("1").state == "unknown"
     assert runner.outputs(task_id, spec).items and runner.cancel(task_id) is False
     with pytest.raises(NotFoundError, match="code 807"):

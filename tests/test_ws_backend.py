@@ -23,6 +23,7 @@ from comfykit_sync import (
     PromptLostError,
     TransportError,
 )
+from comfykit_sync._http import HttpClient
 from comfykit_sync.backends._ws_stream import (
     DISCONNECTED,
     Message,
@@ -32,7 +33,8 @@ from comfykit_sync.backends._ws_stream import (
     ws_url,
 )
 from comfykit_sync.backends.base import PreparedJob
-from comfykit_sync.backends.comfyui_ws import ProgressTracker
+from comfykit_sync.backends.comfyui import ComfyUIClient
+from comfykit_sync.backends.comfyui_ws import ProgressTracker, _PromptWatch
 from comfykit_sync.events import (
     NodeCached,
     NodeExecuted,
@@ -123,12 +125,40 @@ def test_fully_cached_rerun_without_executed_events_returns_outputs(kit, fake_co
     assert set(cached.node_ids) == set(graph())
 
 
-def test_progress_keeps_a_job_without_listener_alive_without_queue_checks(kit, fake_comfyui):
-    """Unqueued progress events still count as signs of life: no /queue check while they come."""
-    fake_comfyui.script(Script(duration=1.0))  # five times poll_max_interval, events every ~50 ms
-    result = kit.execute(T2I, {"prompt": "long"})
-    assert result.status == "completed", result.msg
-    assert [r for r in fake_comfyui.requests if r.path == "/queue"] == []
+def test_progress_keeps_a_job_without_listener_alive_without_queue_checks(fake_comfyui):
+    """Unqueued progress events still count as signs of life: each one moves the job's next
+    /queue check to ``poll_max_interval`` after it.
+
+    Driven step by step on a real subscription, so no pause of the machine between two events
+    can make the job (rightly) ask the server: the claim no longer depends on timing.
+    """
+    http = HttpClient(fake_comfyui.url)
+    client = ComfyUIClient(http, client_id="c", comfy_org_api_key=None)
+    sub = Subscription("p")
+    sub.lifecycle_only = True  # nobody listens for progress
+    watch = _PromptWatch(
+        client,
+        sub,
+        {},
+        to_run=(),
+        deadline=time.monotonic() + WAIT,
+        queue_deadline=None,
+        emit=None,
+        max_interval=WAIT,
+        from_submit=True,
+    )
+    watch._schedule_check(0.0, since=sub.last_heard)  # due now
+    assert not watch._heard_since_scheduled()  # nothing heard since scheduling: ask the server
+    for step in range(1, 4):
+        while time.monotonic() <= watch.scheduled_from:  # the clock ticks (coarse on some OSes)
+            pass
+        sub.put(Message("progress", {"prompt_id": "p", "value": step, "max": 3, "node": "3"}))
+        assert sub.get(0) is None  # not queued: the waiting thread is not woken for it
+        assert watch._heard_since_scheduled()  # but heard: the check is postponed ...
+        assert watch.next_check == sub.last_heard + WAIT  # ... to a full interval after it
+        assert not watch._heard_since_scheduled()  # and due then, unless more is heard
+    assert fake_comfyui.requests == []
+    http.close()
 
 
 def test_lifecycle_only_subscription_queues_just_the_lifecycle():

@@ -8,10 +8,13 @@ anything raised after submission into a failed ``ExecuteResult``.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
+
+from ..errors import ParameterError
 
 if TYPE_CHECKING:
     import pluggy
@@ -22,6 +25,27 @@ if TYPE_CHECKING:
     from ..events import EventCallback
     from ..models import OutputItem, Workflow
     from ..params import UploadSource, WorkflowSpec
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_job_id(prompt_id: str, *, what: str = "prompt_id") -> None:
+    """Raise ``ParameterError`` for an id no server can have given a job: empty, path-like
+    (``/``, ``\\``, ``.``, ``..``) or with control characters.
+
+    Anything else is accepted (ComfyUI takes any client-chosen ``prompt_id``); such an id is
+    percent-encoded wherever it goes into a URL.
+    """
+    problem = None
+    if not prompt_id.strip():
+        problem = "is empty"
+    elif "/" in prompt_id or "\\" in prompt_id or prompt_id in (".", ".."):
+        problem = "looks like a path, not a job id"
+    elif _CONTROL.search(prompt_id):
+        problem = "contains control characters"
+    if problem:
+        raise ParameterError(f"{what} {prompt_id!r} {problem}", params=(what,))
 
 
 @attrs.frozen
@@ -65,13 +89,26 @@ class Submission:
     warnings: tuple[str, ...] = ()
 
 
+#: the states of a job that has ended on the server
+FINISHED_STATES = frozenset({"completed", "failed"})
+
+
 @attrs.frozen
 class JobState:
-    """Where a job is: ``pending`` (with queue ``position``), ``running``, ``finished`` or
-    ``unknown`` (the server does not know it)."""
+    """Where a job is: ``pending`` (with queue ``position``), ``running``, ``completed``,
+    ``failed`` or ``unknown`` (the server does not know it).
+
+    ``completed`` and ``failed`` say what the job's result will say; :attr:`finished` is true
+    for both.
+    """
 
     state: str
     position: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the job has ended on the server (``completed`` or ``failed``)."""
+        return self.state in FINISHED_STATES
 
 
 @attrs.frozen
@@ -141,6 +178,16 @@ class Backend(abc.ABC):
         Raise a typed error when the server did not answer: ``False`` means the server said the
         job was no longer running.
         """
+
+    def check_params(self, spec: WorkflowSpec, values: Mapping[str, Any]) -> None:  # noqa: B027
+        """Raise ``ParameterError`` for bound values the server is known to refuse (e.g. a
+        server file name it does not list). Called before anything is sent; ``values`` are
+        those of :class:`PreparedJob` before uploads. Default: nothing to check."""
+
+    def check_job_id(self, prompt_id: str) -> None:
+        """Raise ``ParameterError`` for an id this backend never gives a job (``kit.job()``
+        calls it before anything is sent). The default refuses empty and path-like ids."""
+        check_job_id(prompt_id)
 
     def output_node_classes(self, class_types: Collection[str]) -> Mapping[str, bool]:
         """Whether each node class is an output node on the server, for the classes the backend

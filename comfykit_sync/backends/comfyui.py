@@ -373,6 +373,20 @@ class ComfyUIClient:
         running, pending = self.queue()
         return prompt_id in running or prompt_id in pending or self.history(prompt_id) is not None
 
+    def node_definition(
+        self, class_type: str, *, timeout: tuple[float, float] | None = None
+    ) -> Mapping[str, Any] | None:
+        """``/object_info/{class}`` of one node class, read once (``None``: not listed)."""
+        reply = self.http.json(
+            "GET",
+            f"/object_info/{quote(class_type, safe='')}",
+            what=f"reading the definition of node class {class_type!r}",
+            attempts=1,
+            timeout=timeout,
+        )
+        info = reply.get(class_type) if isinstance(reply, Mapping) else None
+        return info if isinstance(info, Mapping) else None
+
     def output_node_classes(self, class_types: Collection[str]) -> dict[str, bool]:
         """``output_node`` of each class from ``/object_info/{class}`` (remembered; a class the
         server does not list, or a failed request, is left out)."""
@@ -380,19 +394,13 @@ class ComfyUIClient:
             known = {c: self._output_classes[c] for c in class_types if c in self._output_classes}
         for class_type in sorted(set(class_types) - set(known)):
             try:
-                reply = self.http.json(
-                    "GET",
-                    f"/object_info/{quote(class_type, safe='')}",
-                    what=f"reading the definition of node class {class_type!r}",
-                    attempts=1,
-                )
+                info = self.node_definition(class_type)
             except TransportError as exc:  # unreachable: the submit will say so
                 log.debug("cannot tell whether %s is an output node: %s", class_type, exc)
                 break
             except ComfyKitError as exc:
                 log.debug("cannot tell whether %s is an output node: %s", class_type, exc)
                 continue
-            info = reply.get(class_type) if isinstance(reply, Mapping) else None
             flag = info.get("output_node") if isinstance(info, Mapping) else None
             if isinstance(flag, bool):
                 known[class_type] = flag
@@ -406,7 +414,10 @@ class ComfyUIClient:
     ) -> Mapping[str, Any] | None:
         """The history entry of a finished prompt, or ``None`` while unknown/unfinished."""
         reply = self.http.json(
-            "GET", f"/history/{prompt_id}", what="reading the history", timeout=timeout
+            "GET",
+            f"/history/{quote(prompt_id, safe='')}",
+            what="reading the history",
+            timeout=timeout,
         )
         if not isinstance(reply, Mapping):
             raise InvalidResponseError(f"GET /history replied with {type(reply).__name__}")
@@ -443,9 +454,11 @@ class ComfyUIClient:
             return JobState("running")
         if prompt_id in pending:
             return JobState("pending", position=pending.index(prompt_id))
-        if self.history(prompt_id) is not None:
-            return JobState("finished")
-        return JobState("unknown")
+        entry = self.history(prompt_id)
+        if entry is None:
+            return JobState("unknown")
+        failed = execution_error(prompt_id, entry, WorkflowSpec()) is not None
+        return JobState("failed" if failed else "completed")
 
     def cancel(self, prompt_id: str) -> bool:
         """Dequeue if pending, interrupt only this prompt if running (spec §4 guidance)."""

@@ -20,6 +20,7 @@ from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import EventCallback, Queued, Started
 from ..params import UploadSource, WorkflowSpec
 from ._queue_watch import Tracked
+from ._server_files import check_server_files
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
 from .comfyui import ComfyUIClient, submit_with_warnings
 
@@ -44,6 +45,9 @@ class ComfyUIHttpBackend(Backend):
 
     def upload(self, source: UploadSource) -> str:
         return self.client.upload(source)
+
+    def check_params(self, spec: WorkflowSpec, values: Mapping[str, Any]) -> None:
+        check_server_files(self.client, spec, values)
 
     def output_node_classes(self, class_types: Collection[str]) -> Mapping[str, bool]:
         return self.client.output_node_classes(class_types)

@@ -267,7 +267,7 @@ class _PromptWatch:
         try:
             with request_deadline(bound):
                 state = self.client.state(self.prompt_id)
-                if state.state == "finished":
+                if state.finished:
                     return self.client.history(self.prompt_id)
         except TRANSIENT_ERRORS as exc:
             if self._queue_expired():

@@ -224,6 +224,14 @@ class RunningHubBackend(Backend):
             log.warning("could not cancel partially invalid task %s: %s", task.task_id, exc)
         raise error
 
+    def check_job_id(self, prompt_id: str) -> None:
+        """A RunningHub task id is digits."""
+        if not prompt_id.isascii() or not prompt_id.isdigit():
+            raise ParameterError(
+                f"prompt_id {prompt_id!r} is not a RunningHub task id (digits)",
+                params=("prompt_id",),
+            )
+
     def status(self, prompt_id: str) -> JobState:
         try:
             state = self.api.status(prompt_id)
@@ -231,7 +239,9 @@ class RunningHubBackend(Backend):
             return JobState("unknown")
         if state == "RUNNING":
             return JobState("running")
-        return JobState("finished" if state in FINAL_STATES else "pending")
+        if state in FINAL_STATES:
+            return JobState("completed" if state == "SUCCESS" else "failed")
+        return JobState("pending")
 
     def wait(
         self,

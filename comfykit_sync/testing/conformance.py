@@ -120,12 +120,15 @@ class BackendConformance:
             timeout=self.job_wait_limit,
         )
         assert isinstance(job.prompt_id, str) and job.prompt_id
-        assert job.status().state in ("pending", "running", "finished")
+        assert job.status().state in ("pending", "running", "completed")
         result = job.wait()
         check_result_contract(result, self.backend_name)
         assert result.status == "completed", result.msg
-        assert job.result() is result and job.status().state == "finished"
+        assert job.result() is result and job.status().state == "completed"
         assert result.prompt_id == job.prompt_id
+        # the backend's own status() tells a completed job from a failed one
+        again = conformance_kit.job(job.prompt_id, backend=self.backend_name)
+        assert again.status().state == "completed" and again.done()
 
     def test_caller_mistakes_raise_before_sending(self, conformance_kit, conformance_workflow):
         with pytest.raises(ParameterError):

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
-from comfykit_sync import ComfyKitError, ExecutionTimeout
+from comfykit_sync import ComfyKitError, ExecutionTimeout, ParameterError
 
 from .kit import get_kit
 
@@ -48,7 +48,7 @@ def generate(request: HttpRequest) -> HttpResponse:
         )
     except ComfyKitError as exc:  # raised before sending: the caller's mistake
         return _reply(request, {"status": "invalid", "message": str(exc)}, 400)
-    if job.done():  # nothing usable was queued (server unreachable, workflow rejected, ...)
+    if job.done() and not job.result().ok:  # failed at once: server unreachable, rejected, ...
         payload = {"job_id": job.prompt_id, "status": "failed", "message": job.result().msg}
         return _reply(request, payload, 502)
     location = reverse("job-status", args=[job.prompt_id])
@@ -60,6 +60,11 @@ def generate(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(location, status=303)
 
 
+def _unknown_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    message = f"unknown job {job_id!r}: the ComfyUI server does not know it"
+    return _reply(request, {"job_id": job_id, "status": "unknown", "message": message}, 404)
+
+
 @require_GET
 def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
     """GET /jobs/<id>: where the job is; its images once it has finished."""
@@ -67,13 +72,13 @@ def job_status(request: HttpRequest, job_id: str) -> HttpResponse:
         job = get_kit().job(job_id, settings.COMFYKIT_WORKFLOW)
         state = job.status()
         if state.state == "unknown":
-            message = f"unknown job {job_id!r}: the ComfyUI server does not know it"
-            payload = {"job_id": job_id, "status": "unknown", "message": message}
-            return _reply(request, payload, 404)
-        if state.state != "finished":
+            return _unknown_job(request, job_id)
+        if not state.finished:  # pending or running
             payload = {"job_id": job_id, "status": state.state, "position": state.position}
             return _reply(request, payload)
         result = job.wait(timeout=settings.COMFYKIT_WAIT_TIMEOUT)
+    except ParameterError:  # not a job id at all, e.g. ".."
+        return _unknown_job(request, job_id)
     except ExecutionTimeout:  # outputs not readable yet: the client polls again
         return _reply(request, {"job_id": job_id, "status": "running"})
     except ComfyKitError as exc:  # e.g. the ComfyUI server is unreachable

@@ -135,7 +135,9 @@ class RunPodBackend(Backend):
             return JobState("unknown")
         if state in QUEUED_STATES:
             return JobState("pending")
-        return JobState("finished" if state in TERMINAL_STATES else "running")
+        if state in TERMINAL_STATES:
+            return JobState("completed" if state == "COMPLETED" else "failed")
+        return JobState("running")
 
     def wait(
         self,

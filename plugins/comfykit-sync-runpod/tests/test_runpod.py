@@ -93,6 +93,7 @@ def test_failed_job_carries_worker_error(kit, runpod):
     result = kit.execute(T2I, {"prompt": "x"}, backend="runpod")
     assert result.status == "failed" and isinstance(result.error, ExecutionError)
     assert "Node 4: bad ckpt" in result.msg and result.prompt_id
+    assert kit.job(result.prompt_id, backend="runpod").status().state == "failed"
 
 
 def test_failed_job_with_exception_record_and_details(kit, runpod):
@@ -142,6 +143,7 @@ def test_cancel_uses_the_cancel_endpoint(kit, runpod):
     assert isinstance(result.error, ExecutionCancelled)
     assert runpod.paths(f"/cancel/{job.prompt_id}") == [f"/v2/{ENDPOINT}/cancel/{job.prompt_id}"]
     assert not kit.backend("runpod").cancel(job.prompt_id)  # already terminal
+    assert kit.job(job.prompt_id, backend="runpod").status().state == "failed"
 
 
 def test_timeout_cancels_the_job(kit, runpod):
