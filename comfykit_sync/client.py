@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -34,6 +35,24 @@ from .plugins import make_plugin_manager
 from .registry import BackendRegistry
 
 log = logging.getLogger("comfykit_sync")
+
+#: a caller-chosen prompt id: URL-safe characters only (it goes into URL paths)
+_PROMPT_ID = re.compile(r"[A-Za-z0-9_.~-]{1,128}")
+
+
+def _check_prompt_id(prompt_id: object) -> str:
+    """``prompt_id`` if it is a non-empty, URL-safe string; ``ParameterError`` otherwise."""
+    if (
+        not isinstance(prompt_id, str)
+        or not _PROMPT_ID.fullmatch(prompt_id)
+        or not prompt_id.strip(".")
+    ):
+        raise ParameterError(
+            f"prompt_id must be 1-128 characters from A-Z a-z 0-9 _ . ~ - (not only dots), "
+            f"got {prompt_id!r}",
+            params=("prompt_id",),
+        )
+    return prompt_id
 
 
 class ComfyKit:
@@ -188,6 +207,7 @@ class ComfyKit:
         on_timeout: str = "cancel",
         on_event: EventCallback | None = None,
         outputs: Outputs = None,
+        prompt_id: str | None = None,
     ) -> Job:
         """Upload media, queue the workflow and return a :class:`Job` without waiting.
 
@@ -201,16 +221,27 @@ class ComfyKit:
         result holds only the outputs that ran. An entry that is not in the workflow, or a node
         the server says is not an output node, is a :class:`ParameterError`; a backend that
         cannot run part of a workflow (RunningHub) raises :class:`ConfigurationError`.
+
+        ``prompt_id`` chooses the job's id (default: a new UUID), e.g. one derived from a task
+        id so that a retry can find the job with :meth:`job`; it must be URL-safe
+        (``ParameterError``) and new: ComfyUI runs a prompt again under a reused id. Backends
+        whose service picks the ids (RunningHub) refuse it (``ConfigurationError``).
         """
         started = time.monotonic()
         timeout = self._seconds(timeout, "timeout")
         queue_timeout = self._seconds(queue_timeout, "queue_timeout")
         if on_timeout not in ON_TIMEOUT:
             raise ConfigurationError(f"on_timeout must be 'cancel' or 'detach', got {on_timeout!r}")
+        if prompt_id is not None:
+            prompt_id = _check_prompt_id(prompt_id)
         wf = self.load_workflow(workflow)
         spec = parse_workflow(wf.graph)
         values = validate_params(spec, params)
         runner = self.backend(backend or wf.backend)
+        if prompt_id is not None and "prompt_id" not in runner.capabilities:
+            raise ConfigurationError(
+                f"backend {runner.name!r} chooses its own job ids: prompt_id= is not supported"
+            )
         uploads = {name: v for name, v in values.items() if isinstance(v, UploadSource)}
         if uploads and "upload" not in runner.capabilities:
             raise ConfigurationError(
@@ -260,7 +291,7 @@ class ComfyKit:
         graph = apply_params(wf.graph, spec, values)
         seeds = randomize_seeds(graph, policy=self.config.seed_policy)
         prepared = PreparedJob(
-            prompt_id=str(uuid.uuid4()),
+            prompt_id=prompt_id or str(uuid.uuid4()),
             workflow=wf,
             spec=spec,
             graph=graph,
@@ -286,6 +317,7 @@ class ComfyKit:
         *,
         backend: str | None = None,
         timeout: float | None = None,
+        on_timeout: str = "detach",
         on_event: EventCallback | None = None,
     ) -> Job:
         """Re-attach to a job submitted earlier (by this or another process) by its id.
@@ -295,8 +327,11 @@ class ComfyKit:
 
         Pass the ``workflow`` to name outputs by its ``$output`` markers; without it the names
         come from the graph the server recorded, when it has one. ``timeout`` (default: the
-        kit's) counts from now; on expiry the job is left running (detached).
+        kit's) counts from now; on expiry the job is left running (``on_timeout="detach"``, the
+        default) or cancelled on the server (``"cancel"``).
         """
+        if on_timeout not in ON_TIMEOUT:
+            raise ConfigurationError(f"on_timeout must be 'cancel' or 'detach', got {on_timeout!r}")
         if isinstance(prompt_id, (int, uuid.UUID)) and not isinstance(prompt_id, bool):
             prompt_id = str(prompt_id)
         if not isinstance(prompt_id, str):
@@ -314,7 +349,7 @@ class ComfyKit:
             plugin_manager=self.plugin_manager,
             started=time.monotonic(),
             timeout=self._seconds(timeout, "timeout") or runner.default_timeout,
-            on_timeout="detach",
+            on_timeout=on_timeout,
             on_event=on_event,
         )
 

@@ -8,6 +8,7 @@
     ├── WorkflowError (ValueError)           the workflow cannot be used
     │   ├── UnsupportedSourceError           no loader claimed the source
     │   ├── WorkflowLoadError                unreadable, not JSON, UI format, too large
+    │   │   └── UIConversionError            a UI-format node that cannot be converted faithfully
     │   ├── DSLError                         a malformed node-title marker (names node and field)
     │   └── ParameterError                   missing / unknown / ill-typed parameter or upload file
     ├── TransportError (ConnectionError)     the server could not be reached, or the link broke
@@ -37,12 +38,26 @@ or a wait, raised after the job was cancelled on the server (or that could not b
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 
+def rebuild_error(cls: type[ComfyKitError], args: tuple[Any, ...]) -> ComfyKitError:
+    """A ``cls`` error with ``args``, without calling its ``__init__`` (fields are set after)."""
+    error = cls.__new__(cls, *args)
+    BaseException.__init__(error, *args)  # OSError subclasses take their args in __init__
+    return error
+
+
 class ComfyKitError(Exception):
-    """Base class of every error raised or reported by comfykit-sync."""
+    """Base class of every error raised or reported by comfykit-sync.
+
+    Errors pickle whatever their ``__init__`` signature: the message and every field come back.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (rebuild_error, (type(self), self.args), self.__dict__)
 
 
 class ConfigurationError(ComfyKitError, ValueError):
@@ -67,6 +82,27 @@ class UnsupportedSourceError(WorkflowError):
 
 class WorkflowLoadError(WorkflowError):
     """The workflow source was recognised but could not be read or is not API format."""
+
+
+class UIConversionError(WorkflowLoadError):
+    """A UI-format workflow holds a node that cannot be converted to API format faithfully.
+
+    ``node_id`` is the node's API id (``outer:inner`` inside subgraphs), ``title`` its title
+    in the editor and ``node_type`` its type; the message names all three.
+    """
+
+    def __init__(self, reason: str, *, node_id: str, title: str, node_type: str) -> None:
+        super().__init__(f"node {node_id} {title!r} (type {node_type!r}): {reason}")
+        self.node_id = node_id
+        self.title = title
+        self.node_type = node_type
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:  # keyword-only arguments survive pickling
+        rebuild = functools.partial(
+            type(self), node_id=self.node_id, title=self.title, node_type=self.node_type
+        )
+        return rebuild, (self.reason,)
 
 
 class DSLError(WorkflowError):

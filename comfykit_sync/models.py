@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -16,6 +16,25 @@ if TYPE_CHECKING:
     from .downloads import Fetcher
 
 Status = Literal["completed", "failed"]
+
+
+def _artifacts(items: Iterable[Artifact]) -> tuple[Artifact, ...]:
+    return tuple(items)
+
+
+def _strings(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+def _state(self: Any) -> dict[str, Any]:
+    """Pickle state of a value with a private fetcher: every field but the fetcher."""
+    return {a.name: getattr(self, a.name) for a in attrs.fields(type(self)) if a.name != "_fetch"}
+
+
+def _set_state(self: Any, state: Mapping[str, Any]) -> None:
+    for name, value in state.items():
+        object.__setattr__(self, name, value)
+    object.__setattr__(self, "_fetch", None)
 
 
 @attrs.frozen
@@ -64,8 +83,8 @@ class Artifact:
     produced it and ``display_node`` the workflow node it belongs to (they differ only for
     nodes created by expansion, e.g. ``"12.0.0.3"`` shown on ``"12"``).
 
-    Artifacts built by a kit carry its fetcher (private, not compared, not shown), so
-    :meth:`open` and :meth:`bytes` use the kit's HTTP client and credential scope.
+    Artifacts built by a kit carry its fetcher (private, not compared, not shown, not pickled),
+    so :meth:`open` and :meth:`bytes` use the kit's HTTP client and credential scope.
     """
 
     kind: str
@@ -81,6 +100,9 @@ class Artifact:
         default=attrs.Factory(lambda self: self.node_id, takes_self=True)
     )
     _fetch: Fetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    __getstate__ = _state
+    __setstate__ = _set_state
 
     def open(self, *, kit: Any = None) -> IO[bytes]:
         """The file as a binary stream (close it, or use ``with``); ``kit`` overrides the fetcher.
@@ -113,17 +135,21 @@ class ExecuteResult:
     The flat lists and ``*_by_var`` dicts are derived from ``artifacts`` (several nodes sharing
     one output name are concatenated, never overwritten). ``error`` holds the typed exception of a
     failed job; ``seeds`` the seed values the job ran with, by node id.
+
+    A result pickles, and :meth:`to_dict` / :meth:`from_dict` turn it into JSON data and back
+    (e.g. for a task queue); neither carries the kit's HTTP client: pass ``kit=`` to
+    :meth:`from_dict`, :meth:`save` or :meth:`Artifact.open` to download again.
     """
 
     status: Status
     prompt_id: str | None = None
     duration: float | None = None
-    artifacts: tuple[Artifact, ...] = ()
+    artifacts: tuple[Artifact, ...] = attrs.field(default=(), converter=_artifacts)
     outputs: Mapping[str, Any] | None = None
     msg: str | None = None
     error: ComfyKitError | None = attrs.field(default=None, eq=False)
     seeds: Mapping[str, int] = attrs.field(factory=dict)
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     backend: str | None = None
     _fetch: Fetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     images_by_var: dict[str, list[str]] = attrs.field(init=False)
@@ -134,6 +160,9 @@ class ExecuteResult:
     videos: list[str] = attrs.field(init=False)
     audios: list[str] = attrs.field(init=False)
     texts: list[str] = attrs.field(init=False)
+
+    __getstate__ = _state
+    __setstate__ = _set_state
 
     def __attrs_post_init__(self) -> None:
         for kind, attr in (
@@ -150,6 +179,27 @@ class ExecuteResult:
     def ok(self) -> bool:
         """True when the job completed."""
         return self.status == "completed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON data; ``error`` as ``{"type", "module", "message", "fields"}``.
+
+        The derived ``images``, ``images_by_var``, … are included for other readers;
+        :meth:`from_dict` recomputes them from the artifacts.
+        """
+        from ._serialize import result_to_dict
+
+        return result_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, kit: Any = None) -> ExecuteResult:
+        """Rebuild a result from :meth:`to_dict`'s data; the error comes back as its own class.
+
+        With ``kit``, :meth:`save` and the artifacts download through that kit (its credentials
+        go only to its server); without one, pass ``kit=`` to :meth:`save` later.
+        """
+        from ._serialize import result_from_dict
+
+        return result_from_dict(data, kit=kit)
 
     def save(
         self,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -21,3 +22,21 @@ def recording_server() -> Iterator[RecordingServer]:
     server = RecordingServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[object]:
+    """A real ``redis-server`` on a free loopback port for the Celery tests (session-wide)."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("the Celery tests need redis-server: apt-get install -y redis-server")
+    from celery_support import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The URL of an empty database of ``redis_server``."""
+    return redis_server.fresh_url()

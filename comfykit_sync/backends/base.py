@@ -126,7 +126,8 @@ class Backend(abc.ABC):
 
     name: ClassVar[str]
     #: optional features: "upload", "cancel", "events", "reattach", "partial" (runs only the
-    #: output nodes in ``PreparedJob.targets``)
+    #: output nodes in ``PreparedJob.targets``), "prompt_id" (jobs are submitted under
+    #: ``PreparedJob.prompt_id``, so a caller may choose the id)
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, context: BackendContext) -> None:

@@ -31,7 +31,7 @@ class ComfyUIHttpBackend(Backend):
     """Runs workflows on a ComfyUI server, waiting by HTTP polling."""
 
     name = "comfyui-http"
-    capabilities = frozenset({"upload", "cancel", "reattach", "partial"})
+    capabilities = frozenset({"upload", "cancel", "reattach", "partial", "prompt_id"})
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)

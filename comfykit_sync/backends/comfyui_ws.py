@@ -76,7 +76,7 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
     """Runs workflows on a ComfyUI server, following them on a shared WebSocket."""
 
     name = "comfyui-ws"
-    capabilities = frozenset({"upload", "cancel", "reattach", "events", "partial"})
+    capabilities = frozenset({"upload", "cancel", "reattach", "events", "partial", "prompt_id"})
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)

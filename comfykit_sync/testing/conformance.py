@@ -1,8 +1,8 @@
 """A conformance suite for backends: subclass :class:`BackendConformance` in your tests.
 
 It runs a backend through submit / wait / result / cancel / timeout / failed job / upload /
-events against a real (fake) server and checks the ``ExecuteResult`` contract. A subclass sets
-``backend_name`` and provides two fixtures::
+events / a caller-chosen prompt id against a real (fake) server and checks the ``ExecuteResult``
+contract. A subclass sets ``backend_name`` and provides two fixtures::
 
     class TestMyBackend(BackendConformance):
         backend_name = "my-backend"
@@ -24,6 +24,7 @@ workflows from elsewhere (the defaults are the bundled ``text_to_image.json`` wi
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -31,6 +32,7 @@ import pytest
 
 from .. import (
     ComfyKit,
+    ConfigurationError,
     ExecuteResult,
     ExecutionCancelled,
     ExecutionError,
@@ -129,6 +131,26 @@ class BackendConformance:
         # the backend's own status() tells a completed job from a failed one
         again = conformance_kit.job(job.prompt_id, backend=self.backend_name)
         assert again.status().state == "completed" and again.done()
+
+    def test_caller_chosen_prompt_id(
+        self, conformance_kit, conformance_controls, conformance_workflow
+    ):
+        conformance_controls.set_duration(0.05)
+        kwargs = {"backend": self.backend_name, "timeout": self.job_wait_limit}
+        if "prompt_id" not in conformance_kit.backend(self.backend_name).capabilities:
+            with pytest.raises(ConfigurationError, match="prompt_id"):
+                conformance_kit.submit(
+                    conformance_workflow, {"prompt": "x"}, prompt_id="a", **kwargs
+                )
+            return
+        chosen = f"conformance-{uuid.uuid4()}"
+        job = conformance_kit.submit(
+            conformance_workflow, {"prompt": "x"}, prompt_id=chosen, **kwargs
+        )
+        assert job.prompt_id == chosen
+        assert job.wait().prompt_id == chosen
+        again = conformance_kit.job(chosen, conformance_workflow, backend=self.backend_name)
+        assert again.result().status == "completed"
 
     def test_caller_mistakes_raise_before_sending(self, conformance_kit, conformance_workflow):
         with pytest.raises(ParameterError):

@@ -1,0 +1,1 @@
+"""A Celery example: a Flask view enqueues workflows, Celery workers run them (see README.md)."""
