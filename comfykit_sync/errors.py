@@ -146,8 +146,8 @@ class SubmissionUnknownError(TransportError):
     instead of submitting again (which could run the workflow twice).
     """
 
-    def __init__(self, message: str, *, prompt_id: str, url: str | None = None) -> None:
-        super().__init__(message, url=url, sent=None)
+    def __init__(self, message: str, *, prompt_id: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
         self.prompt_id = prompt_id
 
 

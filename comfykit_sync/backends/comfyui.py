@@ -183,6 +183,11 @@ def _timestamp(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _may_still_be_handled(failure: ComfyKitError) -> bool:
+    """Whether the server may still be handling a request that failed so (it timed out)."""
+    return isinstance(failure, RequestTimeout) or getattr(failure, "status_code", None) == 504
+
+
 def spec_from_entry(entry: Mapping[str, Any]) -> WorkflowSpec:
     """The DSL spec of the graph a history entry recorded (empty if it has none or bad markers)."""
     try:
@@ -262,12 +267,14 @@ class ComfyUIClient:
     ) -> tuple[str, Mapping[str, Any]]:
         """``POST /prompt``; return (prompt_id, node_errors of a 200).
 
-        A failure after which the server may have queued the prompt (a lost or late reply, a
-        gateway error) is resolved by the client-minted id: the server is asked (``/queue``,
-        ``/history``, with backoff until ``deadline``) whether it has the prompt. Found: the job
-        goes on. Not found: sent once more — unless the request timed out, when the server may
-        still be working on it and is asked until the prompt shows up. Unresolved by the
-        deadline: ``SubmissionUnknownError`` with the id, since the prompt may have been queued.
+        A failure after which the server may have queued the prompt (a lost reply, a gateway
+        error) is resolved by the client-minted id: the server is asked (``/queue``,
+        ``/history``, with backoff until it answers or ``deadline``) whether it has the prompt.
+        Found: the job goes on. Not found: sent once more, and after a second such failure the
+        failure is raised (the server does not have the prompt). After a timeout (a read
+        timeout, a gateway's 504) the server may still be working on the request, so it is never
+        sent again: the server is asked until the prompt shows up. Unresolved by the deadline:
+        ``SubmissionUnknownError`` with the id, since the prompt may have been queued.
         """
         body: dict[str, Any] = {
             "prompt": job.graph,
@@ -301,15 +308,16 @@ class ComfyUIClient:
                 if exc.sent is False:
                     raise  # already retried inside the HTTP client when nothing was sent
                 failure = exc
-            until_found = attempt == 1 or isinstance(failure, RequestTimeout)
             if self._resolve(
                 job.prompt_id,
                 failure,
                 deadline=deadline,
                 max_interval=max_interval,
-                until_found=until_found,
+                until_found=_may_still_be_handled(failure),
             ):
                 return job.prompt_id, {}
+            if attempt:
+                raise failure  # the server says it does not have the prompt: it was not queued
         if not isinstance(reply, Mapping) or not reply.get("prompt_id"):
             raise InvalidResponseError(f"POST /prompt replied without a prompt_id: {reply!r:.200}")
         return str(reply["prompt_id"]), reply.get("node_errors") or {}
