@@ -24,8 +24,6 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import tenacity
-
 from .config import parse_cookie_text
 from .errors import (
     APIError,
@@ -38,8 +36,9 @@ from .errors import (
     TransportError,
 )
 
-if TYPE_CHECKING:  # requests is imported on first use: it is most of the import time
+if TYPE_CHECKING:  # requests and tenacity are imported on first use, not with the package
     import requests
+    import tenacity
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +67,13 @@ def request_deadline(deadline: float | None) -> Iterator[None]:
         yield
     finally:
         _deadline.reset(token)
+
+
+def deadline_passed() -> bool:
+    """Whether the deadline of the enclosing :func:`request_deadline` has passed: a request that
+    failed then ran out of the caller's time, which tells nothing about the server."""
+    deadline = _deadline.get()
+    return deadline is not None and time.monotonic() >= deadline
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:
@@ -196,6 +202,25 @@ def _never_sent(exc: requests.RequestException) -> bool:
     )
 
 
+def refused(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is a refused connection: nothing listens there.
+
+    Unlike a timeout or an unreachable network, this proves the server process is not
+    running (or not accepting), so whatever it held in memory is gone.
+    """
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        exc = pending.pop()
+        if not isinstance(exc, BaseException) or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, ConnectionRefusedError):
+            return True
+        pending += [exc.__cause__, exc.__context__, getattr(exc, "reason", None), *exc.args]
+    return False
+
+
 def transport_error(exc: requests.RequestException, what: str) -> TransportError:
     """Wrap a requests exception; ``sent=False`` when the request provably never left."""
     import requests
@@ -256,15 +281,15 @@ def _retryable(exc: BaseException, idempotent: bool) -> bool:
     return idempotent and isinstance(exc, ServerError) and exc.status_code in RETRY_STATUSES
 
 
-class _RetryWait(tenacity.wait.wait_base):
-    """Exponential backoff, honouring a 429's Retry-After, never past the deadline."""
+class _RetryWait:
+    """Exponential backoff (0.1 s doubling, at most 2 s), honouring a 429's Retry-After, never
+    past the deadline."""
 
     def __init__(self, deadline: float | None) -> None:
         self._deadline = deadline
-        self._backoff = tenacity.wait_exponential(multiplier=0.1, max=2.0)
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        wait = self._backoff(retry_state)
+        wait = min(2.0, 0.1 * 2 ** (retry_state.attempt_number - 1))
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(exc, RateLimitError) and exc.retry_after is not None:
             wait = min(exc.retry_after, MAX_RETRY_AFTER)
@@ -412,6 +437,8 @@ class HttpClient:
         bounds every attempt and the retries, as does the enclosing :func:`request_deadline`;
         a streamed body (a file object) disables retries.
         """
+        import tenacity
+
         method = method.upper()
         if url.startswith("/"):
             url = self.url(url)

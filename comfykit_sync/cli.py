@@ -33,7 +33,8 @@ from .events import (
 )
 from .models import ExecuteResult
 
-DEMO_WORKFLOW = Path(__file__).parent / "testing" / "workflows" / "text_to_image.json"
+#: The demo runs a workflow as ComfyUI's editor saves it with plain "Save" (UI format).
+DEMO_WORKFLOW = Path(__file__).parent / "testing" / "workflows" / "ui" / "text_to_image.json"
 #: exit code after Ctrl-C (128 + SIGINT), as shells report it
 INTERRUPTED = 130
 
@@ -65,7 +66,7 @@ def demo(output: str, prompt: str, duration: float) -> int:
     params = {"prompt": prompt, "steps": 8, "width": 768}
     with FakeComfyUI(duration=duration) as server, ComfyKit(server.url) as kit:
         print(f"fake ComfyUI server listening on {server.url}")
-        print(f"workflow: {DEMO_WORKFLOW}")
+        print(f'workflow: {DEMO_WORKFLOW} (as saved with plain "Save", markers in node titles)')
         spec = kit.list_params(DEMO_WORKFLOW)
         for p in spec.params.values():
             flag = "required" if p.required else f"default {p.default!r}"
@@ -110,6 +111,95 @@ def plugins(as_json: bool) -> int:
         if info.backends:
             print(f"    backends: {', '.join(info.backends)}")
     return 0
+
+
+@cli.command(help="Show the health of each ComfyUI server (several make a pool).")
+@click.option(
+    "--server",
+    "urls",
+    multiple=True,
+    metavar="URL",
+    help="A ComfyUI server, repeatable (default: $COMFYUI_BASE_URL, comma-separated for several).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def servers(urls: tuple[str, ...], as_json: bool) -> int:
+    """Probe every server now; exit 0 when all are healthy, 1 when one is not."""
+    from . import ComfyKit
+
+    try:
+        kit = ComfyKit(list(urls) or None)
+    except ComfyKitError as exc:
+        return _caller_mistake(exc)
+    with kit:
+        infos = kit.servers()
+    if as_json:
+        print(json.dumps([info.to_dict() for info in infos], indent=2, default=str))
+    else:
+        rows = [("server", "health", "version", "queue", "ours", "jobs api", "last error")]
+        for info in infos:
+            rows.append(
+                (
+                    info.url,
+                    "up" if info.healthy else "DOWN",
+                    info.version or "-",
+                    _count(info.queue_depth),
+                    _count(info.in_flight),
+                    {True: "yes", False: "no", None: "-"}[info.jobs_api],
+                    (info.last_error or "-")[:80],
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+            print("  ".join([*cells, row[-1]]))
+    return 0 if all(info.healthy for info in infos) else 1
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+# -- options shared by the commands that load workflows ------------------------------------------
+def server_option(fn: Any) -> Any:
+    """``--server URL``."""
+    return click.option(
+        "--server", help="ComfyUI URL (default: $COMFYUI_BASE_URL or the local server)."
+    )(fn)
+
+
+def object_info_options(fn: Any) -> Any:
+    """``--object-info FILE`` and ``--refresh-object-info``, for UI-format workflows."""
+    fn = click.option(
+        "--refresh-object-info",
+        is_flag=True,
+        help="Fetch the server's node definitions again (after installing custom nodes).",
+    )(fn)
+    return click.option(
+        "--object-info",
+        "object_info",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Convert UI-format workflows with this saved /object_info JSON (offline).",
+    )(fn)
+
+
+def open_kit(server: str | None, object_info: Path | None, refresh: bool) -> Any:
+    """A kit for ``server``; ``object_info`` converts offline, ``refresh`` refetches definitions.
+
+    Raises ``ComfyKitError`` for a bad setting or a failed refresh, ``click.UsageError`` when
+    both options are given.
+    """
+    from . import ComfyKit
+
+    if refresh and object_info is not None:
+        raise click.UsageError("--refresh-object-info asks the server; drop --object-info")
+    kit = ComfyKit(server, object_info=object_info)
+    if refresh:
+        try:
+            kit.object_info(refresh=True)
+        except ComfyKitError:
+            kit.close()
+            raise
+    return kit
 
 
 # -- run ------------------------------------------------------------------------------------------
@@ -207,6 +297,7 @@ def result_json(result: ExecuteResult, saved: Sequence[Path] = ()) -> dict[str, 
         "prompt_id": result.prompt_id,
         "duration": result.duration,
         "backend": result.backend,
+        "server": result.server,
         "images_by_var": result.images_by_var,
         "videos_by_var": result.videos_by_var,
         "audios_by_var": result.audios_by_var,
@@ -235,7 +326,7 @@ def _print_result(result: ExecuteResult) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-@cli.command(help="Run a workflow (file path or URL) and print its outputs.")
+@cli.command(help="Run a workflow (file path or URL, API or UI format) and print its outputs.")
 @click.argument("workflow")
 @click.option(
     "-p",
@@ -251,7 +342,8 @@ def _print_result(result: ExecuteResult) -> None:
     help="A JSON object of parameters (-p overrides it).",
 )
 @click.option("--backend", help="Backend name, e.g. comfyui-ws for node and step progress.")
-@click.option("--server", help="ComfyUI URL (default: $COMFYUI_BASE_URL or the local server).")
+@server_option
+@object_info_options
 @click.option("--timeout", type=float, help="Seconds the whole job may take.")
 @click.option(
     "--download",
@@ -265,17 +357,17 @@ def run(
     params_file: Path | None,
     backend: str | None,
     server: str | None,
+    object_info: Path | None,
+    refresh_object_info: bool,
     timeout: float | None,
     download: Path | None,
     as_json: bool,
 ) -> int:
     """Run ``workflow``; exit 0 when completed, 1 when failed, 2 for a caller mistake."""
-    from . import ComfyKit
-
     params = _load_params(params_file, pairs)
     progress = ProgressDisplay(sys.stderr, live=sys.stderr.isatty())
     try:
-        kit = ComfyKit(server)
+        kit = open_kit(server, object_info, refresh_object_info)
     except ComfyKitError as exc:
         return _caller_mistake(exc)
     with kit:
@@ -336,12 +428,18 @@ def _caller_mistake(exc: ComfyKitError) -> int:
 @cli.command(help="Show a workflow's parameters and outputs (--json: a JSON Schema).")
 @click.argument("workflow")
 @click.option("--json", "as_json", is_flag=True, help="Print the parameters as a JSON Schema.")
-def inspect(workflow: str, as_json: bool) -> int:
+@server_option
+@object_info_options
+def inspect(
+    workflow: str,
+    as_json: bool,
+    server: str | None,
+    object_info: Path | None,
+    refresh_object_info: bool,
+) -> int:
     """Print the parameter table and outputs, or the JSON Schema of the parameters."""
-    from . import ComfyKit
-
     try:
-        with ComfyKit() as kit:
+        with open_kit(server, object_info, refresh_object_info) as kit:
             info = kit.inspect(workflow)
     except ComfyKitError as exc:
         return _caller_mistake(exc)
@@ -370,13 +468,16 @@ def inspect(workflow: str, as_json: bool) -> int:
 
 @cli.command(help="Report every DSL problem of a workflow; exit 1 when there is any.")
 @click.argument("workflow")
-def lint(workflow: str) -> int:
+@server_option
+@object_info_options
+def lint(
+    workflow: str, server: str | None, object_info: Path | None, refresh_object_info: bool
+) -> int:
     """Print each problem with its node id and a count; exit 0 only for a clean workflow."""
-    from . import ComfyKit
     from .lint import lint_graph
 
     try:
-        with ComfyKit() as kit:
+        with open_kit(server, object_info, refresh_object_info) as kit:
             graph = kit.load_workflow(workflow).graph
     except ComfyKitError as exc:
         return _caller_mistake(exc)
@@ -386,6 +487,43 @@ def lint(workflow: str) -> int:
         print(f"{where}: {problem.message}")
     print(f"{len(problems)} problem(s)" if problems else "no problems found")
     return 1 if problems else 0
+
+
+# -- convert --------------------------------------------------------------------------------------
+@cli.command(help="Write a workflow (e.g. saved with plain Save) in the API format.")
+@click.argument("workflow")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the API-format JSON to this file (default: standard output).",
+)
+@server_option
+@object_info_options
+def convert(
+    workflow: str,
+    output: Path | None,
+    server: str | None,
+    object_info: Path | None,
+    refresh_object_info: bool,
+) -> int:
+    """Convert with the server's node definitions (or ``--object-info``); exit 2 if it cannot."""
+    try:
+        with open_kit(server, object_info, refresh_object_info) as kit:
+            graph = kit.load_workflow(workflow).graph
+    except ComfyKitError as exc:
+        return _caller_mistake(exc)
+    text = json.dumps(graph, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {output} ({len(graph)} nodes)", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

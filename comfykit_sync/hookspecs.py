@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .backends.base import Backend
     from .config import Config
     from .models import Artifact, OutputItem, Workflow
+    from .object_info import ObjectInfoSource
 
 PROJECT = "comfykit_sync"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -33,12 +34,16 @@ def comfykit_register_backends(register: Callable[[type[Backend]], None]) -> Non
 
 
 @hookspec(firstresult=True)
-def comfykit_load_workflow(source: Any, config: Config, session: HttpClient) -> Workflow | None:
+def comfykit_load_workflow(
+    source: Any, config: Config, session: HttpClient, object_info: ObjectInfoSource
+) -> Workflow | None:
     """Turn a workflow ``source`` (path, URL, dict, id, ...) into a ``Workflow``.
 
     Return ``None`` when the source is not yours; raise a ``WorkflowError`` only for a source you
     claimed. ``session`` is the kit's HTTP client: use it for any download so that timeouts,
-    size limits and credential scoping apply.
+    size limits and credential scoping apply. The returned ``graph`` may be a UI-format workflow
+    (the editor's plain "Save"): the built-in ``loaders.ui`` wrapper converts it to the API
+    format with ``object_info``, the target server's node definitions (fetched on first use).
     """
 
 

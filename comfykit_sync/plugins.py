@@ -26,6 +26,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "comfykit_sync.loaders.runninghub",  # before file: trylast hooks run in this order
     "comfykit_sync.loaders.file",
     "comfykit_sync.loaders.url",
+    "comfykit_sync.loaders.ui",  # a wrapper: converts what any loader returns in UI format
     "comfykit_sync.backends.comfyui_http",
     "comfykit_sync.backends.comfyui_ws",
     "comfykit_sync.backends.runninghub",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import time
 
 import pytest
 from helpers import T2I, WORKFLOWS
+from ui_builders import judged, saved_text_to_image
 
 from comfykit_sync import ComfyKit, JobInterrupted
 from comfykit_sync.cli import ProgressDisplay, main
@@ -219,6 +221,7 @@ class _Run:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.err: list[str] = []
@@ -241,6 +244,12 @@ class _Run:
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired as exc:  # hung: have faulthandler show where, then fail
+            self.proc.send_signal(signal.SIGABRT)
+            self.proc.wait(timeout=30)
+            self.reader.join(timeout=30)
+            message = "comfykit run did not exit after Ctrl-C:\n" + "".join(self.err)
+            raise AssertionError(message) from exc
         finally:
             self.proc.kill()
         self.reader.join(timeout=30)
@@ -417,3 +426,93 @@ def test_live_progress_rewrites_one_line():
     display(Started("p"))
     display.close()
     assert stream.getvalue() == "\rqueued (position 2)\x1b[K\rrunning\x1b[K\n"
+
+
+# -- UI-format workflows (the editor's plain "Save") -------------------------------------------
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A UI-format copy of the bundled text-to-image workflow, markers in the titles."""
+    path = tmp_path / "saved.json"
+    path.write_text(json.dumps(saved_text_to_image()))
+    return path
+
+
+@pytest.fixture
+def object_info_file(fake_comfyui, tmp_path):
+    with ComfyKit(fake_comfyui.url) as kit:
+        definitions = dict(kit.object_info())
+    path = tmp_path / "object_info.json"
+    path.write_text(json.dumps(definitions))
+    return path
+
+
+def object_info_requests(server) -> int:
+    return sum(1 for r in server.requests if r.path.endswith("/object_info"))
+
+
+def test_convert_writes_the_api_format(fake_comfyui, saved, object_info_file, tmp_path, capsys):
+    out = tmp_path / "api.json"
+    assert main(["convert", str(saved), "-o", str(out), "--server", fake_comfyui.url]) == 0
+    assert "wrote" in capsys.readouterr().err
+    graph = json.loads(out.read_text())
+    definitions = json.loads(object_info_file.read_text())
+    assert judged(graph, definitions) == judged(json.loads(T2I.read_text()), definitions)
+    assert main(["run", str(out), "-p", "prompt=again", "--server", fake_comfyui.url]) == 0
+    capsys.readouterr()
+    assert main(["convert", str(saved), "--server", fake_comfyui.url]) == 0
+    assert json.loads(capsys.readouterr().out) == graph  # standard output
+
+
+def test_convert_offline_with_object_info(object_info_file, saved, capsys):
+    args = ["convert", str(saved), "--object-info", str(object_info_file)]
+    assert main([*args, "--server", "http://127.0.0.1:9"]) == 0  # never asked
+    assert json.loads(capsys.readouterr().out)["3"]["class_type"] == "KSampler"
+
+
+def test_inspect_lint_and_run_accept_ui_files(fake_comfyui, saved, capsys):
+    server = ["--server", fake_comfyui.url]
+    assert main(["inspect", str(saved), "--json", *server]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["required"] == ["prompt"] and schema["properties"]["steps"]["default"] == 20
+    assert main(["lint", str(saved), *server]) == 0
+    assert "no problems found" in capsys.readouterr().out
+    code, result, _ = run_json(capsys, str(saved), "-p", "prompt=ui", *server)
+    assert code == 0 and result["texts_by_var"] == {"caption": ["ui"]}
+    assert object_info_requests(fake_comfyui) == 3  # one per command (process)
+
+
+def test_object_info_disk_cache_and_refresh(fake_comfyui, saved, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COMFYKIT_OBJECT_INFO_CACHE_DIR", str(tmp_path / "cache"))
+    server = ["--server", fake_comfyui.url]
+    for _ in range(3):
+        assert main(["inspect", str(saved), *server]) == 0
+    assert object_info_requests(fake_comfyui) == 1
+    assert main(["inspect", str(saved), "--refresh-object-info", *server]) == 0
+    assert object_info_requests(fake_comfyui) == 2
+
+
+def test_ui_conversion_problems_exit_2_naming_the_node(fake_comfyui, tmp_path, capsys):
+    ui = saved_text_to_image()
+    ui["nodes"][0]["type"] = "NoSuchLoader"
+    path = tmp_path / "custom.json"
+    path.write_text(json.dumps(ui))
+    for command in ("convert", "run", "inspect", "lint"):
+        assert main([command, str(path), "--server", fake_comfyui.url]) == 2
+        err = capsys.readouterr().err
+        assert "NoSuchLoader" in err and "custom.json" in err and "Traceback" not in err
+    assert fake_comfyui.prompts == {}
+
+
+def test_object_info_option_mistakes(saved, object_info_file, tmp_path, capsys):
+    args = ["convert", str(saved), "--object-info", str(object_info_file)]
+    assert main([*args, "--refresh-object-info"]) == 2
+    assert "--refresh-object-info" in capsys.readouterr().err
+    assert main(["convert", str(saved), "--object-info", str(tmp_path / "none.json")]) == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1]")
+    assert main(["inspect", str(saved), "--object-info", str(bad)]) == 2
+    assert "object_info" in capsys.readouterr().err
+    assert main(["convert", str(saved), "--server", "http://127.0.0.1:9"]) == 2
+    assert "--object-info" in capsys.readouterr().err  # how to convert without a server

@@ -45,6 +45,7 @@ RUNNINGHUB_IDS = ("1234567890123456789", "1953270871002394625")
 #: Files in the working directory of the executed blocks: name -> bytes.
 DOC_FILES: dict[str, bytes] = {
     "workflow.json": (WORKFLOWS / "text_to_image.json").read_bytes(),
+    "my-workflow.json": (WORKFLOWS / "ui" / "text_to_image.json").read_bytes(),  # plain "Save"
     "flows/upscale.json": (WORKFLOWS / "image_to_image.json").read_bytes(),
     "photo.png": png(32, 32, (40, 120, 200)),
     "cat.png": png(32, 32, (200, 120, 40)),
@@ -84,10 +85,13 @@ def test_every_block_has_a_handled_language(path):
 
 
 def test_readme_quick_start_is_two_console_commands():
+    """Two commands to try it, then one to run a file saved with the editor's plain "Save"."""
     quick = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
     found = blocks_in(quick)
-    assert [lang for lang, _ in found] == ["console", "console"]
-    assert all(code.startswith("python3 -m venv .venv && ") for _, code in found)
+    assert [lang for lang, _ in found] == ["console", "console", "bash"]
+    assert all(code.startswith("python3 -m venv .venv && ") for _, code in found[:2])
+    assert found[2][1].startswith("comfykit run my-workflow.json ")
+    assert b'"nodes"' in DOC_FILES["my-workflow.json"]  # that file is in UI format
 
 
 def blocks_in(text: str) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from ui_builders import saved_text_to_image
 
 import comfykit_sync
 from comfykit_sync import ComfyKit, Workflow, hookimpl, hookspecs
@@ -76,6 +77,7 @@ def test_hook_comfykit_load_workflow(fake_comfyui, tmp_path, monkeypatch):
     presets = tmp_path / "presets"
     presets.mkdir()
     (presets / "portrait.json").write_text(T2I.read_text())
+    (presets / "saved.json").write_text(json.dumps(saved_text_to_image()))  # plain "Save"
     monkeypatch.setenv("PRESET_DIR", str(presets))
     import comfykit_sync_presets
 
@@ -83,6 +85,8 @@ def test_hook_comfykit_load_workflow(fake_comfyui, tmp_path, monkeypatch):
     pm.register(comfykit_sync_presets, name="presets")
     with ComfyKit(fake_comfyui.url, plugin_manager=pm) as kit:
         assert kit.execute("preset:portrait", {"prompt": "hi"}).texts == ["hi"]
+        # a UI-format preset is converted by the built-in wrapper with the server's object_info
+        assert kit.execute("preset:saved", {"prompt": "ui"}).texts == ["ui"]
         with pytest.raises(comfykit_sync.WorkflowLoadError, match="no preset named"):
             kit.execute("preset:missing")
         assert isinstance(kit.load_workflow(T2I), Workflow)  # other sources still load

@@ -95,7 +95,7 @@ def test_caller_mistakes_raise_before_anything_is_sent(kit, fake_comfyui, tmp_pa
         kit.execute(I2I, {"image": tmp_path / "missing.png"})
     ui = tmp_path / "ui.json"
     ui.write_text(json.dumps({"nodes": [], "links": []}))
-    with pytest.raises(WorkflowLoadError, match="API Format"):
+    with pytest.raises(WorkflowLoadError, match="no nodes to run"):  # UI format, but empty
         kit.execute(ui)
     with pytest.raises(comfykit_sync.ConfigurationError, match="unknown backend"):
         kit.execute(T2I, {"prompt": "x"}, backend="nope")

@@ -39,11 +39,12 @@ def test_dict_source_is_used_without_temp_files(kit, tmp_path, monkeypatch):
     assert kit.load_workflow(API).graph == API
 
 
-def test_ui_format_gets_a_clear_error(kit, tmp_path):
+def test_ui_format_is_handed_on_for_conversion(kit, tmp_path):
+    """Loaders accept UI format; converting it needs the (here unreachable) server's nodes."""
     path = tmp_path / "ui.json"
     path.write_text(json.dumps(UI))
     for source in (path, UI):
-        with pytest.raises(WorkflowLoadError, match=r"Save \(API Format\)"):
+        with pytest.raises(WorkflowLoadError, match="node definitions"):
             kit.load_workflow(source)
 
 
@@ -128,7 +129,7 @@ def test_url_errors(recording_server):
             kit.load_workflow(url)
         url = recording_server.route("/ui.json", json.dumps(UI).encode())
     with ComfyKit("http://127.0.0.1:9") as kit:
-        with pytest.raises(WorkflowLoadError, match="API Format"):
+        with pytest.raises(WorkflowLoadError, match="UI format"):
             kit.load_workflow(url)
 
 

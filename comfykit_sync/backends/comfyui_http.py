@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from .. import hookimpl
 from .._http import request_deadline
 from .._polling import TRANSIENT_ERRORS, poll_job
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import EventCallback, Queued, Started
+from ..hookspecs import hookimpl
 from ..params import UploadSource, WorkflowSpec
 from ._queue_watch import Tracked
 from ._server_files import check_server_files
@@ -84,6 +84,9 @@ class ComfyUIHttpBackend(Backend):
 
     def cancel(self, prompt_id: str) -> bool:
         return self.client.cancel(prompt_id)
+
+    def server_for(self, prompt_id: str) -> str | None:
+        return self.client.http.base_url
 
 
 class HistoryWaiter:

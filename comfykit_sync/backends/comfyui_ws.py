@@ -37,7 +37,6 @@ from typing import Any
 
 import attrs
 
-from .. import hookimpl
 from .._http import request_deadline
 from .._polling import TRANSIENT_ERRORS
 from .._targets import upstream
@@ -52,6 +51,7 @@ from ..events import (
     Queued,
     Started,
 )
+from ..hookspecs import hookimpl
 from ..params import WorkflowSpec
 from ._ws_stream import Disconnected, EventStream, Message, Subscription, ws_url
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission

@@ -1,4 +1,4 @@
-"""Turning loaded JSON into a checked API-format graph (shared by the built-in loaders)."""
+"""Turning loaded JSON into a checked workflow graph (shared by the built-in loaders)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import WorkflowLoadError
+from ..ui_workflow import is_ui_workflow
 
 UI_FORMAT_HINT = (
     'it is a UI-format workflow (the editor\'s plain "Save"). Export it from ComfyUI with '
@@ -23,12 +24,11 @@ def parse_json(data: bytes | str, where: str) -> Any:
         raise WorkflowLoadError(f"{where} is not valid JSON: {exc}") from exc
 
 
-def is_ui_format(data: Mapping[str, Any]) -> bool:
-    """True for the editor's graph format (top-level ``nodes`` and ``links`` lists)."""
-    return isinstance(data.get("nodes"), list) and (
-        "links" in data
-        or not any(isinstance(v, Mapping) and "class_type" in v for v in data.values())
-    )
+def workflow_graph(data: Any, where: str) -> dict[str, Any]:
+    """A checked API-format graph, or a UI-format workflow as is (converted on loading)."""
+    if is_ui_workflow(data):
+        return dict(data)
+    return api_graph(data, where)
 
 
 def api_graph(data: Any, where: str) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def api_graph(data: Any, where: str) -> dict[str, Any]:
         raise WorkflowLoadError(
             f"{where} must be a JSON object of nodes, got {type(data).__name__}"
         )
-    if is_ui_format(data):
+    if is_ui_workflow(data):
         raise WorkflowLoadError(f"{where} cannot be run: {UI_FORMAT_HINT}")
     if not data:
         raise WorkflowLoadError(f"{where} has no nodes")

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import hookimpl
 from ..config import Config
 from ..errors import WorkflowLoadError
+from ..hookspecs import hookimpl
 from ..models import Workflow
-from ._api_format import api_graph, parse_json
+from ._api_format import parse_json, workflow_graph
 
 
 def _looks_like_path(text: str) -> bool:
@@ -45,4 +45,4 @@ def comfykit_load_workflow(source: Any, config: Config) -> Workflow | None:
         raise WorkflowLoadError(f"{where} cannot be read: {exc.strerror or exc}") from exc
     except ValueError as exc:  # e.g. an embedded NUL byte: no file can have that name
         raise WorkflowLoadError(f"{where} is not a valid path: {exc}") from exc
-    return Workflow(graph=api_graph(parse_json(data, where), where), source=str(path))
+    return Workflow(graph=workflow_graph(parse_json(data, where), where), source=str(path))

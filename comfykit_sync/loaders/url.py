@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import hookimpl
 from .._http import HttpClient, iter_body
 from ..config import Config
 from ..errors import ComfyKitError, WorkflowLoadError
+from ..hookspecs import hookimpl
 from ..models import Workflow
-from ._api_format import api_graph, parse_json
+from ._api_format import parse_json, workflow_graph
 
 CHUNK = 64 * 1024
 
@@ -41,4 +41,4 @@ def comfykit_load_workflow(source: Any, config: Config, session: HttpClient) -> 
         raise
     except ComfyKitError as exc:
         raise WorkflowLoadError(f"could not load {where}: {exc}") from exc
-    return Workflow(graph=api_graph(parse_json(bytes(data), where), where), source=source)
+    return Workflow(graph=workflow_graph(parse_json(bytes(data), where), where), source=source)

@@ -4,11 +4,20 @@ Input specs mirror ComfyUI's ``INPUT_TYPES``: ``("TYPE",)`` or
 ``("TYPE", {options})``, where TYPE is a type name, a list of combo options,
 ``"COMBO"`` with ``options["options"]`` (V3 nodes), or :class:`InputFiles`
 (a combo listing the input folder, resolved per request).
+
+Besides the classes written out below, the catalogue holds the definitions in
+``object_info_0.3.64.json``: entries copied verbatim from the ``/object_info`` of a real
+ComfyUI 0.3.64 (for UI-format workflows, whose conversion depends on them). Two things are
+adapted when they are loaded: upload combos list the fake's input folder, and model combos that
+were empty on that server (it had no models) list :data:`FAKE_MODELS`.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -66,6 +75,8 @@ class NodeDef:
     output_node: bool = False
     python_module: str = "nodes"
     description: str = ""
+    #: further top-level ``/object_info`` keys, rendered as they are (``output_tooltips``, …)
+    extra: dict[str, Any] = attrs.Factory(dict)
 
     def input_spec(self, name: str, folders: Folders) -> tuple[str, InputSpec] | None:
         """(category, resolved spec) of a declared input, None if undeclared."""
@@ -102,6 +113,7 @@ class NodeDef:
             "python_module": self.python_module,
             "category": self.category,
             "output_node": self.output_node,
+            **self.extra,
         }
 
 
@@ -436,4 +448,72 @@ _DEFS = [
     ),
 ]
 
+SNAPSHOT = Path(__file__).with_name("object_info_0.3.64.json")
+#: What an empty model combo of a snapshot definition lists on the fake.
+FAKE_MODELS = ["example.safetensors"]
+_UPLOAD_KINDS = {"image_upload": "image", "video_upload": "video", "audio_upload": "audio"}
+_KNOWN_KEYS = {
+    "name", "display_name", "category", "input", "input_order", "output", "output_name",
+    "output_is_list", "output_node", "python_module", "description",
+}  # fmt: skip
+
+
+def _snapshot_spec(spec: list[Any]) -> InputSpec:
+    """A real input spec, adapted to the fake's folders (see the module docstring)."""
+    kind, options = spec[0], dict(spec[1]) if len(spec) > 1 else {}
+    upload = next((k for flag, k in _UPLOAD_KINDS.items() if options.get(flag)), None)
+    if upload is not None and isinstance(kind, list):
+        return (InputFiles(upload), options)
+    if kind == []:
+        return (list(FAKE_MODELS), options) if options else (list(FAKE_MODELS),)
+    if kind == "COMBO" and options.get("options") == []:
+        return ("COMBO", {**options, "options": list(FAKE_MODELS)})
+    return tuple(spec)
+
+
+def node_from_object_info(entry: dict[str, Any]) -> NodeDef:
+    """A :class:`NodeDef` rendering ``entry`` (one class of a real ``/object_info``)."""
+    inputs = entry["input"]
+    order = entry.get("input_order", {})
+
+    def section(name: str) -> dict[str, InputSpec]:
+        specs = inputs.get(name, {})
+        return {key: _snapshot_spec(specs[key]) for key in order.get(name, specs)}
+
+    return NodeDef(
+        name=entry["name"],
+        display_name=entry["display_name"],
+        category=entry["category"],
+        required=section("required"),
+        optional=section("optional"),
+        hidden=dict(inputs.get("hidden", {})),
+        outputs=tuple(entry["output"]),
+        output_names=tuple(entry["output_name"]),
+        output_is_list=tuple(entry["output_is_list"]),
+        output_node=entry["output_node"],
+        python_module=entry["python_module"],
+        description=entry["description"],
+        extra={k: v for k, v in entry.items() if k not in _KNOWN_KEYS},
+    )
+
+
 CATALOGUE: dict[str, NodeDef] = {node.name: node for node in _DEFS}
+for _entry in json.loads(SNAPSHOT.read_text(encoding="utf-8")).values():
+    CATALOGUE.setdefault(_entry["name"], node_from_object_info(_entry))
+
+
+def server_catalogue(
+    missing_nodes: Collection[str] = (), checkpoints: Sequence[str] | None = None
+) -> dict[str, NodeDef]:
+    """The node classes of one fake server: the catalogue without ``missing_nodes`` (custom
+    nodes not installed there), its checkpoint loader listing ``checkpoints``."""
+    unknown = sorted(set(missing_nodes) - set(CATALOGUE))
+    if unknown:
+        raise ValueError(f"not in the catalogue: {', '.join(unknown)}")
+    nodes = {name: node for name, node in CATALOGUE.items() if name not in missing_nodes}
+    loader = nodes.get("CheckpointLoaderSimple")
+    if checkpoints is not None and loader is not None:
+        _, options = loader.required["ckpt_name"]
+        required = {**loader.required, "ckpt_name": (list(checkpoints), options)}
+        nodes[loader.name] = attrs.evolve(loader, required=required)
+    return nodes

@@ -7,6 +7,12 @@ HTTP and the ``/ws`` WebSocket share one port (every route also under
         server.script(Script(error_node="3"))
         requests.post(server.url + "/prompt", json={"prompt": graph})
 
+Servers of a pool differ: ``missing_nodes`` leaves custom nodes out, ``checkpoints`` sets
+the model files its checkpoint loader lists, and ``version`` plays ComfyUI 0.3.64 (the
+default) or a newer server with the ``/api/jobs`` routes::
+
+    FakeComfyUI(version="0.38.1", missing_nodes=["VHS_VideoCombine"], checkpoints=["a.ckpt"])
+
 Run it in its own process (prints its URL as the first stdout line)::
 
     python -m comfykit_sync.testing.fake_comfyui --port 0 --workers 1 --duration 0.5
@@ -26,7 +32,7 @@ import urllib.parse
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -34,10 +40,10 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from . import _files, _media
+from . import _files, _jobs, _media
 from ._background import SHUTDOWN_TIMEOUT, BackgroundServer, cli_parser
 from ._folders import Folders
-from ._nodes import CATALOGUE
+from ._nodes import server_catalogue
 from ._queue import PromptQueue
 from ._records import PromptRecord, RequestRecord, Script
 from ._validation import validate_prompt
@@ -46,6 +52,8 @@ from ._ws import Hub
 __all__ = ["FakeComfyUI", "PromptRecord", "RequestRecord", "Script", "main"]
 
 COMFYUI_VERSION = "0.3.64"
+#: the first version whose fake has the ``/api/jobs`` routes (``--version`` / ``version=``)
+JOBS_API_VERSION = (0, 38)
 MAX_REQUESTS = 10000
 
 Match = Callable[[dict[str, Any]], bool]
@@ -150,6 +158,21 @@ def _rule_path(path: str) -> str:
     return "*" if path == "*" else _api_path("/" + path.lstrip("/"))
 
 
+def _version_tuple(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        raise ValueError(f"version must look like 0.3.64, got {version!r}") from None
+
+
+def _canonical_uuid(value: object) -> bool:
+    """ComfyUI's ``validate_job_id``: a string in canonical lowercase hyphenated UUID form."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def _is_loopback(host: str | None) -> bool:
     if host is None:
         return False
@@ -170,6 +193,12 @@ class FakeComfyUI(BackgroundServer):
     preview frames during sampler steps; ``max_upload_size`` (bytes) caps
     request bodies (413). ``host``/``port`` choose the bind address (port 0:
     any free port, read back in :attr:`port`).
+
+    ``version`` is the ComfyUI version played: from 0.38 on, the server has the
+    ``/api/jobs`` routes (list, one job, cancel), more ``/features`` and refuses a
+    client ``prompt_id`` that is not a canonical UUID. ``missing_nodes`` are
+    node classes this server lacks; ``checkpoints`` the files its
+    ``CheckpointLoaderSimple`` lists (default: the catalogue's).
     """
 
     name = "ComfyUI"
@@ -184,8 +213,14 @@ class FakeComfyUI(BackgroundServer):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        version: str = COMFYUI_VERSION,
+        missing_nodes: Collection[str] = (),
+        checkpoints: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        self.version = version
+        self._jobs_api = _version_tuple(version) >= JOBS_API_VERSION
+        self._catalogue = server_catalogue(missing_nodes, checkpoints)
         self.max_upload_size = max_upload_size
         self.host = host
         self._requested_port = port
@@ -440,6 +475,11 @@ class FakeComfyUI(BackgroundServer):
         for method, path, handler in api:
             app.router.add_route(method, path, handler)
             app.router.add_route(method, "/api" + path, handler)
+        if self._jobs_api:
+            app.router.add_get("/api/jobs", self._get_jobs)
+            app.router.add_get("/api/jobs/{job_id}", self._get_job)
+            app.router.add_post("/api/jobs/cancel", self._cancel_jobs)
+            app.router.add_post("/api/jobs/{job_id}/cancel", self._cancel_job)
         app.router.add_post("/_fake/config", self._fake_config)
         app.router.add_post("/_fake/script", self._fake_script)
         app.router.add_get("/_fake/prompts/{prompt_id}", self._fake_prompt)
@@ -476,7 +516,18 @@ class FakeComfyUI(BackgroundServer):
         return ws
 
     def _server_features(self) -> dict[str, Any]:
-        return {"supports_preview_metadata": True, "max_upload_size": self.max_upload_size}
+        features: dict[str, Any] = {
+            "supports_preview_metadata": True,
+            "max_upload_size": self.max_upload_size,
+        }
+        if self._jobs_api:
+            features |= {
+                "supports_model_type_tags": True,
+                "node_replacements": True,
+                "assets": False,
+                "extension": {"manager": {"supports_v4": True}},
+            }
+        return features
 
     # ------------------------------------------------------------------- prompts
 
@@ -551,6 +602,16 @@ class FakeComfyUI(BackgroundServer):
             }
             return web.json_response({"error": error, "node_errors": {}}, status=400)
         client_prompt_id = body.get("prompt_id")
+        checked_id = self._jobs_api and client_prompt_id is not None
+        if checked_id and not _canonical_uuid(client_prompt_id):
+            error = {
+                "type": "invalid_prompt_id",
+                "message": "prompt_id must be a valid UUID",
+                "details": "prompt_id must be a UUID string in canonical lowercase hyphenated "
+                "form; omit it to let the server generate one",
+                "extra_info": {},
+            }
+            return web.json_response({"error": error, "node_errors": {}}, status=400)
         prompt_id = str(client_prompt_id) if client_prompt_id is not None else str(uuid.uuid4())
         counted_id = prompt_id if client_prompt_id is not None else None
         graph = body["prompt"]
@@ -567,7 +628,7 @@ class FakeComfyUI(BackgroundServer):
             return web.Response(status=status, text=_status_text(status))
         try:
             validation = validate_prompt(
-                graph, self._folders, body.get("partial_execution_targets")
+                graph, self._folders, body.get("partial_execution_targets"), self._catalogue
             )
         except TypeError:
             return _server_error()
@@ -577,6 +638,8 @@ class FakeComfyUI(BackgroundServer):
             return web.json_response(payload, status=400)
         if scripted is not None:
             self._consume_script(scripted)
+        if self._jobs_api:
+            extra_data["create_time"] = int(time.time() * 1000)
         self._queue.put(
             number=number,
             prompt_id=prompt_id,
@@ -654,11 +717,11 @@ class FakeComfyUI(BackgroundServer):
 
     async def _object_info(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
-            {name: node.object_info(self._folders) for name, node in CATALOGUE.items()}
+            {name: node.object_info(self._folders) for name, node in self._catalogue.items()}
         )
 
     async def _object_info_node(self, request: web.Request) -> web.StreamResponse:
-        node = CATALOGUE.get(request.match_info["node_class"])
+        node = self._catalogue.get(request.match_info["node_class"])
         return web.json_response({node.name: node.object_info(self._folders)} if node else {})
 
     async def _system_stats(self, request: web.Request) -> web.StreamResponse:
@@ -668,7 +731,7 @@ class FakeComfyUI(BackgroundServer):
                     "os": sys.platform,
                     "ram_total": 17179869184,
                     "ram_free": 8589934592,
-                    "comfyui_version": COMFYUI_VERSION,
+                    "comfyui_version": self.version,
                     "required_frontend_version": "1.27.10",
                     "python_version": sys.version,
                     "pytorch_version": "2.8.0+cpu",
@@ -698,6 +761,53 @@ class FakeComfyUI(BackgroundServer):
         except ValueError:
             return _server_error()
         return web.Response()
+
+    # ------------------------------------------------------ jobs (newer servers)
+
+    def _queue_items(self) -> tuple[list[list[Any]], list[list[Any]]]:
+        return (
+            [job.queue_item() for job in self._queue.running()],
+            [job.queue_item() for job in self._queue.pending()],
+        )
+
+    async def _get_jobs(self, request: web.Request) -> web.StreamResponse:
+        status, body = _jobs.listing(request.query, *self._queue_items(), self._queue.history)
+        return web.json_response(body, status=status)
+
+    async def _get_job(self, request: web.Request) -> web.StreamResponse:
+        job = _jobs.find(request.match_info["job_id"], *self._queue_items(), self._queue.history)
+        if job is None:
+            return web.json_response({"error": "Job not found"}, status=404)
+        return web.json_response(job)
+
+    def _cancel(self, prompt_id: str) -> bool:
+        """Interrupt if running, dequeue if pending; False for a finished or unknown id."""
+        if any(job.prompt_id == prompt_id for job in self._queue.running()):
+            self._queue.interrupt(prompt_id)
+            return True
+        if any(job.prompt_id == prompt_id for job in self._queue.pending()):
+            self._queue.delete(prompt_id)
+            return True
+        return False
+
+    async def _cancel_job(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"cancelled": self._cancel(request.match_info["job_id"])})
+
+    async def _cancel_jobs(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _json_body(request)
+        except ValueError:
+            return web.json_response({"error": "Request body must be valid JSON"}, status=400)
+        job_ids = body.get("job_ids") if isinstance(body, dict) else None
+        if not isinstance(job_ids, list):
+            return web.json_response({"error": "job_ids must be a list"}, status=400)
+        invalid = [j if isinstance(j, str) else repr(j) for j in job_ids if not _canonical_uuid(j)]
+        if invalid:
+            return web.json_response(
+                {"error": "job_ids contains invalid id(s)", "invalid_ids": invalid}, status=400
+            )
+        cancelled = [self._cancel(job_id) for job_id in job_ids]
+        return web.json_response({"cancelled": any(cancelled)})
 
     # ------------------------------------------------------------ control API
 
@@ -741,6 +851,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--max-upload-mb", type=int, default=100, help="largest accepted upload body, in MB"
     )
+    parser.add_argument("--version", default=COMFYUI_VERSION, help="ComfyUI version to play")
+    parser.add_argument(
+        "--missing-node", action="append", default=[], help="a node class this server lacks"
+    )
+    parser.add_argument("--checkpoints", help="comma-separated checkpoint files it lists")
     args = parser.parse_args(argv)
     server = FakeComfyUI(
         workers=args.workers,
@@ -750,6 +865,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_upload_size=args.max_upload_mb * 1024 * 1024,
         host=args.host,
         port=args.port,
+        version=args.version,
+        missing_nodes=args.missing_node,
+        checkpoints=args.checkpoints.split(",") if args.checkpoints else None,
     )
     server.serve_until_signalled(lambda: print(server.url, flush=True))
     return 0

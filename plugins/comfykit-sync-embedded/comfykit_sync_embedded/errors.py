@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from comfykit_sync import WorkflowLoadError
 
 #: ``reason`` values of :class:`EmbeddedWorkflowError`.
 REASONS = (
-    "ui_only",
     "no_metadata",
     "malformed",
     "corrupt",
@@ -20,10 +17,9 @@ REASONS = (
 
 
 class EmbeddedWorkflowError(WorkflowLoadError):
-    """A claimed media file has no usable API-format workflow.
+    """A claimed media file has no usable workflow.
 
-    ``reason`` is one of :data:`REASONS`; ``path`` the file; ``ui_workflow`` the UI graph when
-    the file carries only that (for callers that can convert it); ``keys`` the metadata keys found.
+    ``reason`` is one of :data:`REASONS`; ``path`` the file; ``keys`` the metadata keys found.
     """
 
     def __init__(
@@ -32,11 +28,9 @@ class EmbeddedWorkflowError(WorkflowLoadError):
         *,
         reason: str,
         path: str,
-        ui_workflow: Any = None,
         keys: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
         self.reason = reason
         self.path = path
-        self.ui_workflow = ui_workflow
         self.keys = keys

@@ -1,14 +1,15 @@
-"""Read a file's embedded metadata and pick the API-format workflow (spec §12, §15.2)."""
+"""Read a file's embedded metadata and pick the workflow to run (spec §12, §15.2)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from comfykit_sync import WorkflowLoadError
-from comfykit_sync.loaders._api_format import api_graph, is_ui_format
+from comfykit_sync.loaders._api_format import api_graph
+from comfykit_sync.ui_workflow import is_ui_workflow
 
 from ._io import Corrupt, Reader, TooLarge
 from .errors import EmbeddedWorkflowError
@@ -52,11 +53,8 @@ FORMAT_NAMES = {
 NO_METADATA_HINT = (
     "likely causes: the file was saved by a ComfyUI started with --disable-metadata (RunPod "
     "worker-comfyui always is), its metadata was stripped by an editor or an upload, or it was "
-    "not made by ComfyUI. Use the workflow's API-format JSON (Workflow → Export (API)) instead"
-)
-UI_ONLY_HINT = (
-    "comfykit runs API-format workflows only. Open the file in ComfyUI and use Workflow → "
-    "Export (API), or re-run it in ComfyUI: its new outputs embed the API graph as 'prompt'"
+    "not made by ComfyUI. Use the workflow's JSON file instead (in ComfyUI: Workflow → Save, "
+    "or Export (API))"
 )
 
 
@@ -126,7 +124,11 @@ def decode_value(value: Any, where: str) -> Any:
 
 
 def workflow_graph(embedded: Embedded) -> dict[str, Any]:
-    """The checked API graph of ``prompt``; a clear ``EmbeddedWorkflowError`` otherwise."""
+    """The graph to run: the API-format ``prompt``, else the UI-format ``workflow``.
+
+    The API graph is what ran (with its seeds), so it wins; a file that holds only the editor's
+    UI workflow gives that, which the kit converts. A clear ``EmbeddedWorkflowError`` otherwise.
+    """
     path, values = embedded.path, embedded.values
     keys = tuple(e.key for e in values.values())
     prompt = values.get("prompt")
@@ -144,15 +146,8 @@ def workflow_graph(embedded: Embedded) -> dict[str, Any]:
             ui = decode_value(workflow.value, workflow.location)
         except WorkflowLoadError:
             ui = None
-        if isinstance(ui, Mapping) and is_ui_format(ui):
-            raise _error(
-                path,
-                "ui_only",
-                f"carries only the UI workflow ({workflow.location}), no API-format "
-                f"'prompt'. {UI_ONLY_HINT}",
-                ui_workflow=ui,
-                keys=keys,
-            )
+        if is_ui_workflow(ui):
+            return dict(ui)
     found = ", ".join(repr(k) for k in keys) or "none"
     extra = ""
     if "parameters" in values:

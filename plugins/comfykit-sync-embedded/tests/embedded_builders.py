@@ -20,6 +20,46 @@ PROMPT: dict[str, Any] = {
     },
 }
 UI: dict[str, Any] = {"nodes": [], "links": [], "version": 0.4}
+#: A small UI-format workflow (EmptyImage -> ImageInvert -> SaveImage) with markers in titles.
+UI_INVERT: dict[str, Any] = {
+    "last_node_id": 3,
+    "last_link_id": 2,
+    "nodes": [
+        {
+            "id": 1,
+            "type": "EmptyImage",
+            "title": "Canvas, $width",
+            "mode": 0,
+            "inputs": [],
+            "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1]}],
+            "properties": {},
+            "widgets_values": [64, 64, 1, 0],
+        },
+        {
+            "id": 2,
+            "type": "ImageInvert",
+            "mode": 0,
+            "inputs": [{"name": "image", "type": "IMAGE", "link": 1}],
+            "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [2]}],
+            "properties": {},
+        },
+        {
+            "id": 3,
+            "type": "SaveImage",
+            "title": "$output.inverted",
+            "mode": 0,
+            "inputs": [{"name": "images", "type": "IMAGE", "link": 2}],
+            "outputs": [],
+            "properties": {},
+            "widgets_values": ["inverted"],
+        },
+    ],
+    "links": [[1, 1, 0, 2, 0, "IMAGE"], [2, 2, 0, 3, 0, "IMAGE"]],
+    "groups": [],
+    "config": {},
+    "extra": {},
+    "version": 0.4,
+}
 PJ = json.dumps(PROMPT)
 UJ = json.dumps(UI)
 

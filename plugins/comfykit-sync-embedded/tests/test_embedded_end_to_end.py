@@ -20,7 +20,8 @@ def test_entry_point_discovery() -> None:
     pm = make_plugin_manager()
     assert pm.has_plugin("embedded")
     assert pm.distributions["embedded"][0] == "comfykit-sync-embedded"
-    impls = [i.plugin_name for i in pm.hook.comfykit_load_workflow.get_hookimpls()]
+    hookimpls = pm.hook.comfykit_load_workflow.get_hookimpls()
+    impls = [i.plugin_name for i in hookimpls if not i.wrapper]
     # asked before the built-in (trylast) loaders: pluggy calls the last impl first
     assert impls[-1] == "embedded"
 
@@ -48,3 +49,23 @@ def test_rerun_embedded_png_with_new_params(fake_comfyui: FakeComfyUI, tmp_path:
         assert rerun["6"]["inputs"]["text"] == "a hare"
         assert rerun["7"]["inputs"]["text"] == graph["7"]["inputs"]["text"]  # from the picture
         assert rerun["9"]["_meta"]["title"] == "$output.image"  # DSL titles survive
+
+
+def test_png_with_only_the_ui_workflow_runs(fake_comfyui: FakeComfyUI, tmp_path: Path) -> None:
+    """An image whose metadata holds only the editor's workflow: converted with the server's
+    node definitions, DSL markers in the editor's titles included."""
+    path = tmp_path / "ui-only.png"
+    path.write_bytes(b.png([b.text("workflow", json.dumps(b.UI_INVERT))]))
+    with ComfyKit(fake_comfyui.url) as kit:
+        spec = kit.list_params(path)
+        assert spec.params["width"].default == 64 and dict(spec.outputs) == {"3": "inverted"}
+        result = kit.execute(path, {"width": 32})
+        assert result.status == "completed", result.msg
+        assert list(result.images_by_var) == ["inverted"]
+        submitted = fake_comfyui.prompts[result.prompt_id].graph
+        assert {n["class_type"] for n in submitted.values()} == {
+            "EmptyImage",
+            "ImageInvert",
+            "SaveImage",
+        }
+        assert submitted["1"]["inputs"]["width"] == 32

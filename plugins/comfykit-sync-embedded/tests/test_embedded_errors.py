@@ -63,15 +63,22 @@ def test_directory_not_claimed(tmp_path: Path) -> None:
     assert load(tmp_path / "dir.png") is None
 
 
-def test_ui_only(tmp_path: Path) -> None:
-    err = fails(tmp_path, "ui.png", b.png([b.text("workflow", b.UJ)]), "ui_only")
-    assert "Export (API)" in str(err) and "only the UI workflow" in str(err)
-    assert err.ui_workflow == b.UI
+def test_ui_only_is_handed_on_for_conversion(tmp_path: Path) -> None:
+    """Only the editor's workflow: the kit converts it (see test_embedded_end_to_end)."""
+    for name, data in (
+        ("ui.png", b.png([b.text("workflow", b.UJ)])),
+        ("ui.webp", b.webp(b.tiff([(0x010F, "workflow:" + b.UJ)]))),
+    ):
+        path = tmp_path / name
+        path.write_bytes(data)
+        workflow = load(path)
+        assert workflow.graph == b.UI and workflow.source == str(path)
 
 
-def test_ui_only_webp(tmp_path: Path) -> None:
-    err = fails(tmp_path, "ui.webp", b.webp(b.tiff([(0x010F, "workflow:" + b.UJ)])), "ui_only")
-    assert "WebP EXIF 0x010F" in str(err)
+def test_prompt_wins_over_the_ui_workflow(tmp_path: Path) -> None:
+    path = tmp_path / "both.png"
+    path.write_bytes(b.png([b.text("workflow", b.UJ), b.text("prompt", b.PJ)]))
+    assert load(path).graph == b.PROMPT
 
 
 def test_no_metadata(tmp_path: Path) -> None:
