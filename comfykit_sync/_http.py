@@ -298,14 +298,16 @@ class _RetryWait:
         return wait
 
 
-class _Past(tenacity.stop.stop_base):
-    """Stop retrying when the next attempt would start at or after the deadline (if any): the
-    error of the last attempt made is then the one raised."""
+class _Stop:
+    """Stop retrying after ``attempts``, or when the next attempt would start at or after the
+    deadline (if any): the error of the last attempt made is then the one raised."""
 
-    def __init__(self, deadline: float | None) -> None:
-        self._deadline = deadline
+    def __init__(self, attempts: int, deadline: float | None) -> None:
+        self._attempts, self._deadline = attempts, deadline
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        if retry_state.attempt_number >= self._attempts:
+            return True
         if self._deadline is None:
             return False
         return time.monotonic() + (retry_state.upcoming_sleep or 0.0) >= self._deadline
@@ -449,7 +451,7 @@ class HttpClient:
             attempts = 1
         deadline = _earliest(deadline, _deadline.get())
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, attempts)) | _Past(deadline),
+            stop=_Stop(max(1, attempts), deadline),
             wait=_RetryWait(deadline),
             retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)),
             reraise=True,

@@ -8,6 +8,7 @@ import string
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from ._http import HttpClient, request_deadline
@@ -100,6 +101,7 @@ class ComfyKit:
         runninghub_webhook_url: str | None = None,
         timeout: float | None = None,
         request_timeout: float | tuple[float, float] | None = None,
+        cancel_timeout: float | None = None,
         poll_max_interval: float | None = None,
         seed_policy: str | None = None,
         on_node_errors: str | None = None,
@@ -408,8 +410,7 @@ class ComfyKit:
                 f"backend {runner.name!r} cannot upload files (parameters: {', '.join(uploads)})"
             )
         deadline = started + (timeout or runner.default_timeout)
-        # checks asking the server before the submit: one request_timeout in total
-        with request_deadline(min(deadline, time.monotonic() + max(self.config.request_timeout))):
+        with self._checking(deadline):
             targets = select_targets(runner, spec, wf.graph, outputs)
             runner.check_params(spec, values)
         request = JobRequest(prompt_id or str(uuid.uuid4()), wf, spec, values, targets)
@@ -459,6 +460,11 @@ class ComfyKit:
         with request_deadline(deadline):
             return self._place_within(runner, request, deadline)
 
+    def _checking(self, deadline: float) -> AbstractContextManager[None]:
+        """The bound of the checks that ask the server before a submit (definitions, placement):
+        one ``request_timeout`` in total, within the job's ``deadline``."""
+        return request_deadline(min(deadline, time.monotonic() + max(self.config.request_timeout)))
+
     def _place_within(self, runner: Backend, request: JobRequest, deadline: float) -> Placed:
         from .backends.base import PreparedJob
         from .job import Placed, cancel_after_interrupt
@@ -470,7 +476,8 @@ class ComfyKit:
         try:
             while True:
                 try:
-                    target = next(placements)
+                    with self._checking(deadline):
+                        target = next(placements)
                 except StopIteration:
                     assert refused is not None, "Backend.place yielded nothing"
                     return Placed(target, error=refused)
