@@ -37,6 +37,7 @@ import websocket
 from websocket._abnf import ABNF, frame_buffer
 
 from .._http import seconds_left
+from .._signals import wait_slice
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -213,9 +214,10 @@ class Subscription:
         self._queue.put(item)
 
     def get(self, timeout: float) -> Item | None:
-        """The next item, waiting at most ``timeout`` seconds (``None`` if none came)."""
+        """The next item, waiting at most ``timeout`` seconds (``None`` if none came; in the main
+        thread the wait may end sooner, so that Ctrl-C is seen: callers wait in a loop)."""
         try:
-            return self._queue.get(timeout=max(0.0, timeout))
+            return self._queue.get(timeout=wait_slice(timeout))
         except queue.Empty:
             return None
 

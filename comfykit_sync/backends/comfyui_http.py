@@ -15,6 +15,7 @@ from typing import Any
 
 from .._http import request_deadline
 from .._polling import TRANSIENT_ERRORS, poll_job
+from .._signals import wait_slice
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import EventCallback, Queued, Started
 from ..hookspecs import hookimpl
@@ -130,7 +131,7 @@ class HistoryWaiter:
             limit = self.deadline
             if self.queue_deadline is not None and not started:
                 limit = min(limit, self.queue_deadline)
-            tracked.changed.wait(max(0.0, limit - time.monotonic()))
+            tracked.changed.wait(wait_slice(limit - time.monotonic()))
             tracked.changed.clear()
             if tracked.error is not None and not isinstance(tracked.error, TRANSIENT_ERRORS):
                 raise tracked.error

@@ -315,7 +315,10 @@ class _PromptWatch:
         until = time.monotonic() + seconds
         while True:
             item = self.sub.get(until - time.monotonic())
-            if item is None or (isinstance(item, Message) and self._handle(item)):
+            if item is None:
+                if time.monotonic() >= until:
+                    return
+            elif isinstance(item, Message) and self._handle(item):
                 return
 
     def _emit_once(self, event: Event) -> None:

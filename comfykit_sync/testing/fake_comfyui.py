@@ -33,7 +33,6 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,7 @@ from ._queue import PromptQueue
 from ._records import PromptRecord, RequestRecord, Script
 from ._validation import validate_prompt
 from ._ws import Hub
+from .faults import FaultInjection, status_text
 
 __all__ = ["FakeComfyUI", "PromptRecord", "RequestRecord", "Script", "main"]
 
@@ -58,76 +58,6 @@ MAX_REQUESTS = 10000
 
 Match = Callable[[dict[str, Any]], bool]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@attrs.define
-class _FailureRule:
-    path: str
-    status: int
-    remaining: int
-    body: str | bytes | dict[str, Any] | None
-    retry_after: int
-
-    async def apply(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        return self.response()
-
-    def response(self) -> web.Response:
-        headers = {"Retry-After": str(self.retry_after)} if self.status == 429 else None
-        if isinstance(self.body, dict):
-            return web.json_response(self.body, status=self.status, headers=headers)
-        body = self.body if self.body is not None else _status_text(self.status)
-        if isinstance(body, bytes):
-            return web.Response(status=self.status, body=body, headers=headers)
-        return web.Response(status=self.status, text=body, headers=headers)
-
-
-FAULTS = frozenset({"status", "reset", "delay", "truncated_json"})
-
-
-@attrs.define
-class _Fault:
-    """A named fault applied to the next ``remaining`` requests to ``path`` (see ``fault``)."""
-
-    name: str
-    path: str
-    remaining: int
-    process: bool
-    at: str
-    seconds: float
-
-    async def apply(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request) if self.process else None
-        if self.name == "delay":
-            await asyncio.sleep(self.seconds)
-            return response if response is not None else await handler(request)
-        body = b'{"prompt_id": "' if response is None else _response_bytes(response)
-        if self.name == "truncated_json":
-            return web.Response(
-                status=200, body=body[: len(body) // 2], content_type="application/json"
-            )
-        # "reset": raw status line and headers promising the whole body, then (at="body")
-        # half of it, then the connection is aborted
-        transport = request.transport
-        if transport is not None:
-            head = (
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {max(len(body), 2)}\r\nConnection: close\r\n\r\n"
-            ).encode()
-            transport.write(head + (body[: len(body) // 2] if self.at == "body" else b""))
-            transport.abort()
-        raise asyncio.CancelledError  # nothing more is written on the aborted connection
-
-
-def _response_bytes(response: web.StreamResponse) -> bytes:
-    body = response.body if isinstance(response, web.Response) else None
-    return body if isinstance(body, bytes) else b"{}"
-
-
-def _status_text(status: int) -> str:
-    try:
-        return f"{status}: {HTTPStatus(status).phrase}"
-    except ValueError:
-        return str(status)
 
 
 def _server_error() -> web.Response:
@@ -145,17 +75,6 @@ async def _json_body(request: web.Request) -> Any:
 def _api_path(path: str) -> str:
     """``/api/prompt`` -> ``/prompt``."""
     return path[4:] if path.startswith("/api/") else path
-
-
-def _matches(rule_path: str, path: str, index: int) -> bool:
-    """Whether the ``index``-th rule, for ``rule_path``, applies to a request for ``path``: ``*``
-    applies once the rules added before it are used up, i.e. when it comes first."""
-    return rule_path == path or (rule_path == "*" and index == 0)
-
-
-def _rule_path(path: str) -> str:
-    """The path a rule matches: ``/prompt`` for ``prompt`` or ``/api/prompt``; ``*``: any."""
-    return "*" if path == "*" else _api_path("/" + path.lstrip("/"))
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -184,7 +103,7 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-class FakeComfyUI(BackgroundServer):
+class FakeComfyUI(FaultInjection, BackgroundServer):
     """A fake ComfyUI server: real HTTP + WebSocket on 127.0.0.1, fake nodes.
 
     ``workers`` prompts run at once (real ComfyUI: 1); ``duration`` seconds is
@@ -199,9 +118,16 @@ class FakeComfyUI(BackgroundServer):
     client ``prompt_id`` that is not a canonical UUID. ``missing_nodes`` are
     node classes this server lacks; ``checkpoints`` the files its
     ``CheckpointLoaderSimple`` lists (default: the catalogue's).
+
+    Faults: :meth:`fault`, :meth:`fail_requests` and :meth:`clear_faults` (shared by every
+    fake, see :mod:`comfykit_sync.testing.faults`; paths with or without ``/api``); connection
+    refused is :meth:`stop` (or any closed port); a server that accepts connections and never
+    answers is :meth:`freeze`; a restart is :meth:`forget_all`; a WebSocket drop, late history,
+    huge frames and odd output keys are :class:`Script` fields.
     """
 
     name = "ComfyUI"
+    default_fault_path = "/prompt"
 
     def __init__(
         self,
@@ -239,7 +165,6 @@ class FakeComfyUI(BackgroundServer):
         )
         self._lock = threading.Lock()
         self._scripts: list[tuple[Script, Match | None]] = []
-        self._rules: list[_FailureRule | _Fault] = []  # in the order they were added
         self._prompts: dict[str, PromptRecord] = {}
         self._requests: deque[RequestRecord] = deque(maxlen=MAX_REQUESTS)
         self._port: int | None = None
@@ -332,75 +257,9 @@ class FakeComfyUI(BackgroundServer):
         with self._lock:
             self._scripts.append((script, match))
 
-    def fail_requests(
-        self,
-        path: str,
-        status: int = 503,
-        times: int = 1,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        retry_after: int = 1,
-    ) -> None:
-        """Answer the next ``times`` requests to ``path`` (``/api`` prefix ignored; ``"*"``: any,
-        once the rules added before have been used up -- see :meth:`fault`) with ``status``.
-
-        A 429 carries ``Retry-After: retry_after``. A dict ``body`` is sent as JSON.
-        """
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        rule = _FailureRule(_rule_path(path), status, times, body, retry_after)
-        with self._lock:
-            self._rules.append(rule)
-
-    def fault(
-        self,
-        name: str,
-        path: str = "/prompt",
-        times: int = 1,
-        *,
-        process: bool = True,
-        at: str = "headers",
-        seconds: float = 1.0,
-        status: int = 503,
-        body: str | bytes | dict[str, Any] | None = None,
-        retry_after: int = 1,
-    ) -> None:
-        """Inject the named fault into the next ``times`` requests to ``path``.
-
-        * ``"status"`` -- answer with ``status`` (a 5xx burst, or 429 with ``retry_after``);
-          nothing takes effect (same as :meth:`fail_requests`).
-        * ``"reset"`` -- the connection is aborted after the status line and headers
-          (``at="headers"``) or half-way through the body (``at="body"``).
-        * ``"delay"`` -- the reply comes ``seconds`` late (beyond a client's read timeout).
-        * ``"truncated_json"`` -- a 200 ``application/json`` reply cut in half.
-
-        With ``process=True`` (default) the request takes effect first -- ``POST /prompt``
-        queues the prompt -- so the client cannot tell whether it did. A request gets the first
-        rule (fault or :meth:`fail_requests`) for its path, in the order they were added. The
-        path ``"*"`` matches any request once every rule added before it has been used up:
-        ``fault("reset", "/prompt")`` then ``fault("reset", "*", times=3, process=False)`` loses
-        the reply of a queued prompt, then breaks the next three requests, whatever they are.
-        Connection refused is :meth:`stop` (or any closed port); a server that accepts
-        connections and never answers is :meth:`freeze`; a restart is :meth:`forget_all`; a
-        WebSocket drop, late history, huge frames and odd output keys are :class:`Script` fields.
-        """
-        if name not in FAULTS:
-            raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(FAULTS))}")
-        if name == "status":
-            self.fail_requests(path, status, times, body, retry_after=retry_after)
-            return
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        if at not in ("headers", "body"):
-            raise ValueError("at must be 'headers' or 'body'")
-        rule = _Fault(name, _rule_path(path), times, process, at, seconds)
-        with self._lock:
-            self._rules.append(rule)
-
-    def clear_faults(self) -> None:
-        """Drop every pending fault and :meth:`fail_requests` rule."""
-        with self._lock:
-            self._rules.clear()
+    def fault_path(self, path: str) -> str:
+        """``prompt``, ``/prompt`` and ``/api/prompt`` all name ``/prompt``."""
+        return _api_path(super().fault_path(path))
 
     def forget_all(self) -> None:
         """Simulate a restart: queue, history, cache and sockets are gone; jobs become "lost"."""
@@ -417,16 +276,11 @@ class FakeComfyUI(BackgroundServer):
         record = RequestRecord(
             request.method, request.path, dict(request.query), dict(request.headers)
         )
-        path = _api_path(request.path)
         with self._lock:
             self._requests.append(record)
-            rule = next((r for i, r in enumerate(self._rules) if _matches(r.path, path, i)), None)
-            if rule is not None:
-                rule.remaining -= 1
-                if rule.remaining <= 0:
-                    self._rules.remove(rule)
-        if rule is not None:
-            return await rule.apply(request, handler)
+        fault = self.take_fault(_api_path(request.path))
+        if fault is not None:
+            return await fault.reply(request, handler)
         if self._origin_mismatch(request):
             return web.Response(status=403)
         return await handler(request)
@@ -625,7 +479,7 @@ class FakeComfyUI(BackgroundServer):
             self._consume_script(scripted)
             self._count_rejected(counted_id)
             status = scripted[0].submit_status
-            return web.Response(status=status, text=_status_text(status))
+            return web.Response(status=status, text=status_text(status))
         try:
             validation = validate_prompt(
                 graph, self._folders, body.get("partial_execution_targets"), self._catalogue
