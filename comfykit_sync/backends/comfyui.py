@@ -426,15 +426,12 @@ class ComfyUIClient:
         return known
 
     # -- state ------------------------------------------------------------------------------
-    def history(
-        self, prompt_id: str, *, timeout: tuple[float, float] | None = None
-    ) -> Mapping[str, Any] | None:
+    def history(self, prompt_id: str) -> Mapping[str, Any] | None:
         """The history entry of a finished prompt, or ``None`` while unknown/unfinished."""
         reply = self.http.json(
             "GET",
             f"/history/{quote(prompt_id, safe='')}",
             what="reading the history",
-            timeout=timeout,
         )
         if not isinstance(reply, Mapping):
             raise InvalidResponseError(f"GET /history replied with {type(reply).__name__}")
