@@ -44,6 +44,7 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from ..http import seconds_left
 
 log = logging.getLogger(__name__)
 
@@ -248,9 +249,14 @@ class EventStream:
     def open(self) -> int:
         """Connect (unless connected or reconnecting) and return the connection's epoch.
 
-        Raises ``TransportError`` or ``APIError`` when the first connection fails.
+        Raises ``TransportError`` or ``APIError`` when the first connection fails. Waiting for
+        another thread's connection and connecting are bounded by the connect timeout and by the
+        enclosing ``request_deadline``.
         """
-        with self._open_lock:
+        what = f"opening the WebSocket {self.url}"
+        if not self._open_lock.acquire(timeout=seconds_left(what, self._connect_timeout)):
+            raise TransportError(f"{what}: another thread is still connecting", sent=False)
+        try:
             if self._closed:
                 raise TransportError("the WebSocket stream is closed")
             if self._thread is None:
@@ -261,6 +267,8 @@ class EventStream:
                 )
                 self._thread.start()
             return self._epoch
+        finally:
+            self._open_lock.release()
 
     def subscribe(self, prompt_id: str, epoch: int) -> Subscription:
         """Route ``prompt_id``'s events to a new subscription, starting with any buffered ones.
@@ -305,6 +313,7 @@ class EventStream:
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> websocket.WebSocket:
+        timeout = seconds_left(f"opening the WebSocket {self.url}", self._connect_timeout)
         connect_url, credential_headers = self._credentials(self.url)
         headers = dict(credential_headers)
         cookie = headers.pop("Cookie", None)
@@ -315,7 +324,7 @@ class EventStream:
                 header=headers,
                 cookie=cookie,
                 suppress_origin=True,
-                timeout=self._connect_timeout,
+                timeout=timeout,
             )
         except websocket.WebSocketBadStatusException as exc:
             raise _handshake_error(exc, self.url) from exc
