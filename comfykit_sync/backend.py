@@ -10,6 +10,7 @@ the names are defined in::
   :class:`Submission`, :class:`JobState`, :class:`RunOutcome`, :class:`JobRequest` (what
   :meth:`Backend.place` receives), and the values it carries
   (:class:`OutputItem`, :class:`UploadSource`, :class:`WorkflowSpec`, ``EventCallback``);
+  :func:`rejection`, the error of a workflow the server refused;
 * the HTTP session — :class:`HttpClient` (deadlines, origin-scoped credentials including custom
   headers and WebSocket query tokens, typed errors, safe retries), :class:`OriginAuth`,
   :func:`decode_json`, :func:`iter_body`, :func:`remaining_timeout`;
@@ -28,6 +29,7 @@ conformance suite.
 
 from __future__ import annotations
 
+from ._naming import rejection
 from .backends.base import (
     Backend,
     BackendContext,
@@ -87,6 +89,7 @@ __all__ = [
     "parse_text",
     "parse_url",
     "poll_job",
+    "rejection",
     "remaining_timeout",
     "safe_filename",
     "workflow_graph",

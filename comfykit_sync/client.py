@@ -19,6 +19,7 @@ from .errors import (
     TransportError,
     UnsupportedSourceError,
     WorkflowLoadError,
+    WorkflowValidationError,
 )
 from .http import HttpClient, request_deadline
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync``
     import pluggy
 
     from ._targets import Outputs
-    from .backends.base import Backend, JobRequest
+    from .backends.base import Backend, JobRequest, Submission
     from .downloads import Fetcher
     from .events import EventCallback
     from .inspection import WorkflowInfo
@@ -472,6 +473,7 @@ class ComfyKit:
         return request_deadline(min(deadline, time.monotonic() + max(self.config.request_timeout)))
 
     def _place_within(self, runner: Backend, request: JobRequest, deadline: float) -> Placed:
+        from ._naming import name_rejection
         from .backends.base import PreparedJob
         from .job import Placed, cancel_after_interrupt
         from .params import UploadSource, apply_params, randomize_seeds
@@ -518,8 +520,12 @@ class ComfyKit:
                         return Placed(target, seeds=seeds, error=exc)
                     refused = exc
                     continue
+                except WorkflowValidationError as exc:
+                    return Placed(target, seeds=seeds, error=name_rejection(exc, request.spec))
                 except ComfyKitError as exc:
                     return Placed(target, seeds=seeds, error=exc)
+                if submission.rejected is not None:
+                    return self._partly_rejected(target, submission, request.spec, seeds)
                 return Placed(
                     target,
                     prompt_id=submission.prompt_id,
@@ -528,6 +534,32 @@ class ComfyKit:
                 )
         finally:
             placements.close()
+
+    def _partly_rejected(
+        self,
+        target: Backend,
+        submission: Submission,
+        spec: WorkflowSpec,
+        seeds: Mapping[str, int],
+    ) -> Placed:
+        """A job queued with some of its nodes refused: by ``on_node_errors``, run it with a
+        warning, or fail it (cancelling it on the server, within ``cancel_timeout``)."""
+        from ._naming import name_rejection
+        from .job import Placed, bounded_cancel
+
+        assert submission.rejected is not None
+        prompt_id = submission.prompt_id
+        error = name_rejection(submission.rejected, spec)
+        error.prompt_id = prompt_id
+        if self.config.on_node_errors == "warn":
+            log.warning("%s (prompt %s runs without those outputs)", error, prompt_id)
+            warnings = (*submission.warnings, str(error))
+            return Placed(target, prompt_id=prompt_id, seeds=seeds, warnings=warnings)
+        try:
+            bounded_cancel(target, prompt_id)
+        except ComfyKitError as exc:
+            log.warning("could not cancel partially invalid prompt %s: %s", prompt_id, exc)
+        return Placed(target, seeds=seeds, error=error)
 
     def job(
         self,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._naming import name_items, naming_spec
 from .backends.base import JobState, RunOutcome
 from .downloads import Fetcher
 from .errors import (
@@ -375,7 +376,7 @@ class Job:
         error = outcome.error
         artifacts: list[Artifact] = []
         hook = self._pm.hook.comfykit_parse_output
-        for item in outcome.items:
+        for item in name_items(outcome.items, naming_spec(self._spec, outcome.graph)):
             try:
                 artifact = hook(output=item, config=self._config)
             except Exception as exc:  # a parser plugin broke: report it, keep the other outputs

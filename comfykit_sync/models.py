@@ -60,16 +60,17 @@ class OutputItem:
 
     ``node_id`` is the node that produced it (for a node created by expansion, its own id such
     as ``"12.0.0.3"``) and ``display_node`` the workflow node it belongs to (the node itself
-    unless created by expansion; ``var`` is named through it). ``value`` is the item itself (a
-    file record dict, a text, ...); ``node_output`` the whole UI output dict of the node (for
-    flags such as ``animated``); ``url`` the download URL a backend built for file records
-    (``None`` when it has none).
+    unless created by expansion). ``var`` is its ``$output`` name: a backend leaves it empty
+    and the kit names the item through its display node before any parser sees it. ``value``
+    is the item itself (a file record dict, a text, ...); ``node_output`` the whole UI output
+    dict of the node (for flags such as ``animated``); ``url`` the download URL a backend built
+    for file records (``None`` when it has none).
     """
 
     node_id: str
     key: str
     value: Any
-    var: str
+    var: str = ""
     node_output: Mapping[str, Any] = attrs.field(repr=False, factory=dict)
     url: str | None = None
     display_node: str = attrs.field(

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pluggy
 import pytest
 import websocket
 from helpers import T2I
@@ -33,6 +34,7 @@ from comfykit_sync import (
     InvalidResponseError,
     ServerError,
     WorkflowLoadError,
+    WorkflowValidationError,
     hookimpl,
 )
 from comfykit_sync.events import Queued, Started
@@ -64,6 +66,9 @@ class Remote(api.Backend):
     capabilities = frozenset({"upload", "reattach"})
     server_url = ""
     fail_with: str | None = None
+    #: a ComfyUI-style rejection body: raised by submit (400), or reported with the job (200)
+    reject_with: dict | None = None
+    partly_reject: bool = False
 
     def __init__(self, context: api.BackendContext) -> None:
         super().__init__(context)
@@ -71,6 +76,7 @@ class Remote(api.Backend):
         self.jobs: list[api.PreparedJob] = []
         self.uploads: list[api.UploadSource] = []
         self.requests: list[api.JobRequest] = []
+        self.cancelled: list[str] = []
 
     def place(self, request: api.JobRequest) -> Iterator[api.Backend]:
         self.requests.append(request)
@@ -82,8 +88,13 @@ class Remote(api.Backend):
             return media.filename
 
     def submit(self, job: api.PreparedJob) -> api.Submission:
+        if self.reject_with is not None and not self.partly_reject:
+            raise api.rejection(self.reject_with, service="Remote", status_code=400)
         self.jobs.append(job)
-        return api.Submission(job.prompt_id, warnings=("remote warning",))
+        rejected = None
+        if self.reject_with is not None:
+            rejected = api.rejection(self.reject_with, service="Remote", status_code=200)
+        return api.Submission(job.prompt_id, warnings=("remote warning",), rejected=rejected)
 
     def status(self, prompt_id: str) -> api.JobState:
         return api.JobState("finished")
@@ -92,23 +103,18 @@ class Remote(api.Backend):
         if emit:
             emit(Queued(prompt_id, 0))
             emit(Started(prompt_id))
-        return self.outputs(prompt_id, spec)
-
-    def outputs(self, prompt_id, spec):
-        spec = spec or api.WorkflowSpec()
         record = {"filename": "out.png", "subfolder": "", "type": "output"}
-        item = api.OutputItem(
-            "9",
-            "images",
-            record,
-            spec.output_var("9"),
-            {"images": [record]},
-            self.http.url("/out.png"),
+        item = api.OutputItem(  # by node id: the kit names it
+            "9", "images", record, node_output={"images": [record]}, url=self.http.url("/out.png")
         )
         error = ExecutionError(self.fail_with, prompt_id=prompt_id) if self.fail_with else None
-        return api.RunOutcome(prompt_id, {"9": {"images": [record]}}, items=(item,), error=error)
+        # the graph "the server recorded": names the outputs of a job re-attached without it
+        graph = next((job.graph for job in self.jobs if job.prompt_id == prompt_id), None)
+        outputs = {"9": {"images": [record]}}
+        return api.RunOutcome(prompt_id, outputs, items=(item,), error=error, graph=graph)
 
     def cancel(self, prompt_id: str) -> bool:
+        self.cancelled.append(prompt_id)
         return False
 
     def close(self) -> None:
@@ -121,13 +127,18 @@ class RemotePlugin:
         register(Remote)
 
 
+def remote_plugins() -> pluggy.PluginManager:
+    pm = make_plugin_manager(autoload=False)
+    pm.register(RemotePlugin(), name="remote-plugin")
+    return pm
+
+
 @pytest.fixture
 def remote_kit(fake_comfyui, servers) -> Iterator[ComfyKit]:
     home, _ = servers
     Remote.server_url, Remote.fail_with = home.url, None
-    pm = make_plugin_manager(autoload=False)
-    pm.register(RemotePlugin(), name="remote-plugin")
-    with ComfyKit(fake_comfyui.url, plugin_manager=pm) as kit:
+    Remote.reject_with, Remote.partly_reject = None, False
+    with ComfyKit(fake_comfyui.url, plugin_manager=remote_plugins()) as kit:
         yield kit
 
 
@@ -177,9 +188,10 @@ def test_api_JobRequest(remote_kit):
     [prompt] = request.spec.params["prompt"].targets
     assert request.uploads == {(image.node_id, image.field)}
     assert request.graph[prompt.node_id]["inputs"][prompt.field] == "a fox"
-    assert request.workflow_key == api.JobRequest(
-        "other", request.workflow, request.spec, {}
-    ).workflow_key
+    assert (
+        request.workflow_key
+        == api.JobRequest("other", request.workflow, request.spec, {}).workflow_key
+    )
     elsewhere = request.excluding(["http://127.0.0.1:9"])
     assert elsewhere.exclude == {"http://127.0.0.1:9"} and elsewhere.prompt_id == job.prompt_id
     assert request.exclude == frozenset()
@@ -189,6 +201,38 @@ def test_api_Submission(remote_kit):
     result = remote_kit.execute(T2I, {"prompt": "x"}, backend="remote")
     assert "remote warning" in result.warnings
     assert result.prompt_id == remote_kit.backend("remote").jobs[0].prompt_id
+
+
+def _prompt_refused() -> dict:
+    """A ComfyUI-style rejection of the input the ``prompt`` parameter of T2I sets."""
+    [target] = parse_workflow(json.loads(T2I.read_text())).params["prompt"].targets
+    error = {"message": "Value not allowed", "details": "too long"}
+    error["extra_info"] = {"input_name": target.field}
+    return {
+        "error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed"},
+        "node_errors": {target.node_id: {"class_type": "CLIPTextEncode", "errors": [error]}},
+    }
+
+
+def test_api_Submission_rejected_fails_the_job_and_cancels_it(remote_kit):
+    Remote.reject_with, Remote.partly_reject = _prompt_refused(), True
+    result = remote_kit.execute(T2I, {"prompt": "x"}, backend="remote")
+    assert result.status == "failed" and isinstance(result.error, WorkflowValidationError)
+    [job] = remote_kit.backend("remote").jobs
+    assert result.prompt_id == result.error.prompt_id == job.prompt_id
+    assert remote_kit.backend("remote").cancelled == [job.prompt_id]
+    assert result.error.param_errors == {"prompt": "Value not allowed: too long"}
+    assert result.error.status_code == 200
+
+
+def test_api_Submission_rejected_warns_with_on_node_errors_warn(fake_comfyui, servers):
+    Remote.server_url, Remote.fail_with = servers[0].url, None
+    Remote.reject_with, Remote.partly_reject = _prompt_refused(), True
+    with ComfyKit(fake_comfyui.url, plugin_manager=remote_plugins(), on_node_errors="warn") as kit:
+        result = kit.execute(T2I, {"prompt": "x"}, backend="remote")
+        assert result.status == "completed" and kit.backend("remote").cancelled == []
+    assert result.warnings[0] == "remote warning"
+    assert result.warnings[1].startswith("Remote rejected the workflow: parameter 'prompt'")
 
 
 def test_api_JobState():
@@ -212,6 +256,32 @@ def test_api_OutputItem(remote_kit):
     [artifact] = result.artifacts
     assert artifact.kind == "image" and artifact.node_id == "9" and artifact.var == "image"
     assert result.images_by_var == {"image": [remote_kit.backend("remote").http.url("/out.png")]}
+
+
+def test_api_RunOutcome_graph_names_the_outputs_of_a_reattached_job(remote_kit):
+    prompt_id = remote_kit.execute(T2I, {"prompt": "x"}, backend="remote").prompt_id
+    result = remote_kit.job(prompt_id, backend="remote").result()  # without the workflow
+    assert [a.var for a in result.artifacts] == ["image"]  # from the graph "the server" kept
+    remote_kit.backend("remote").jobs.clear()  # now it keeps none: named by node id
+    assert [a.var for a in remote_kit.job(prompt_id, backend="remote").result().artifacts] == ["9"]
+
+
+def test_api_rejection(remote_kit):
+    body = _prompt_refused()
+    [node_id] = body["node_errors"]
+    error = api.rejection(body, service="Remote", status_code=400, url="http://h/p")
+    assert isinstance(error, WorkflowValidationError) and error.param_errors == {}
+    assert error.node_errors == body["node_errors"] and error.body == body
+    assert str(error).startswith(f"Remote rejected the workflow: node {node_id} (CLIPTextEncode)")
+    assert api.rejection({"error": {"message": "bad", "details": "json"}}).args == (
+        "ComfyUI rejected the workflow: bad: json",
+    )
+    # raised by a backend's submit: the kit names the parameters at fault
+    Remote.reject_with = body
+    result = remote_kit.execute(T2I, {"prompt": "x"}, backend="remote")
+    assert result.status == "failed" and isinstance(result.error, WorkflowValidationError)
+    assert result.error.param_errors == {"prompt": "Value not allowed: too long"}
+    assert "parameter 'prompt'" in result.msg and result.error.node_errors == body["node_errors"]
 
 
 def test_api_UploadSource(remote_kit):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from ..config import Config
-    from ..errors import ComfyKitError
+    from ..errors import ComfyKitError, WorkflowValidationError
     from ..events import EventCallback
     from ..http import HttpClient
     from ..models import OutputItem, Workflow
@@ -153,10 +153,16 @@ class JobRequest:
 
 @attrs.frozen
 class Submission:
-    """A queued job: the id the server uses and any warnings from submission."""
+    """A queued job: the id the server uses and any warnings from submission.
+
+    ``rejected`` is set when the server queued the job but refused some of its nodes (ComfyUI's
+    200 reply with ``node_errors``): the kit names the parameters at fault and, by the kit's
+    ``on_node_errors``, fails the job (cancelling it) or runs it with a warning.
+    """
 
     prompt_id: str
     warnings: tuple[str, ...] = ()
+    rejected: WorkflowValidationError | None = None
 
 
 #: the states of a job that has ended on the server
@@ -183,12 +189,18 @@ class JobState:
 
 @attrs.frozen
 class RunOutcome:
-    """A finished job: raw outputs, items to classify, and the error if it did not succeed."""
+    """A finished job: raw outputs, items to classify, and the error if it did not succeed.
+
+    Items are reported by node id; the kit names them (``OutputItem.var``) from the job's
+    workflow, or, for a job re-attached without it, from ``graph``: the API-format graph the
+    server recorded for the job, when it keeps one.
+    """
 
     prompt_id: str
     outputs: Mapping[str, Any]
     items: tuple[OutputItem, ...] = ()
     error: ComfyKitError | None = None
+    graph: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
 
 
 class Backend(abc.ABC):
@@ -240,10 +252,6 @@ class Backend(abc.ABC):
         ``"queue"`` (without cancelling: the kit decides) and ``PromptLostError`` when the server
         forgot the job. ``emit`` receives progress events (it never raises).
         """
-
-    @abc.abstractmethod
-    def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
-        """The outcome of a finished job, or ``None`` while it is not finished."""
 
     @abc.abstractmethod
     def cancel(self, prompt_id: str) -> bool:

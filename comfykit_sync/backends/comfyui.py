@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from .._naming import rejection
 from .._targets import upstream
 from ..errors import (
     APIError,
@@ -21,9 +22,8 @@ from ..errors import (
     SubmissionUnknownError,
     TransportError,
     WorkflowError,
-    WorkflowValidationError,
 )
-from ..http import HttpClient, request_deadline
+from ..http import HttpClient
 from ..media_source import open_media
 from ..models import OutputItem
 from ..multipart import MultipartStream
@@ -52,44 +52,6 @@ def describe_node(spec: WorkflowSpec, graph: Mapping[str, Any], node_id: str) ->
     if names:
         text += f" [parameters: {', '.join(names)}]"
     return text
-
-
-def validation_error(
-    body: Any, spec: WorkflowSpec, graph: Mapping[str, Any], *, status_code: int, url: str | None
-) -> WorkflowValidationError:
-    """Map a ``/prompt`` rejection (``error`` + ``node_errors``) to DSL parameter names."""
-    body = body if isinstance(body, Mapping) else {}
-    node_errors = body.get("node_errors") or {}
-    error = body.get("error") if isinstance(body.get("error"), Mapping) else {}
-    lines: list[str] = []
-    param_errors: dict[str, str] = {}
-    for node_id, entry in node_errors.items() if isinstance(node_errors, Mapping) else ():
-        class_type = entry.get("class_type") if isinstance(entry, Mapping) else None
-        for err in entry.get("errors", []) if isinstance(entry, Mapping) else []:
-            info = err.get("extra_info") or {}
-            field = info.get("input_name")
-            reason = ": ".join(str(p) for p in (err.get("message"), err.get("details")) if p)
-            param = spec.param_for(str(node_id), field) if field else None
-            where = f"node {node_id}" + (f" ({class_type})" if class_type else "")
-            if field:
-                where += f" input {field!r}"
-            if param:
-                param_errors[param] = reason
-                lines.append(f"parameter {param!r} ({where}): {reason}")
-            else:
-                lines.append(f"{where}: {reason}")
-    if not lines:
-        detail = error.get("details") or ""
-        lines.append(": ".join(p for p in (error.get("message", "rejected"), detail) if p))
-    message = "ComfyUI rejected the workflow: " + "; ".join(lines)
-    return WorkflowValidationError(
-        message,
-        node_errors=node_errors if isinstance(node_errors, Mapping) else {},
-        param_errors=param_errors,
-        status_code=status_code,
-        url=url,
-        body=body,
-    )
 
 
 #: ``execution_error`` reports of this type are notices: the run goes on (spec §7.2)
@@ -307,9 +269,7 @@ class ComfyUIClient:
                 break
             except APIError as exc:
                 if exc.status_code == 400:
-                    raise validation_error(
-                        exc.body, job.spec, job.graph, status_code=400, url=exc.url
-                    ) from exc
+                    raise rejection(exc.body, status_code=400, url=exc.url) from exc
                 if not (exc.status_code and exc.status_code >= 502):
                     raise
                 failure: ComfyKitError = exc
@@ -586,12 +546,13 @@ class ComfyUIClient:
     def outcome(
         self, prompt_id: str, entry: Mapping[str, Any], spec: WorkflowSpec | None
     ) -> RunOutcome:
-        """Build the run outcome (items named through ``meta`` and the DSL) from history.
+        """Build the run outcome from history.
 
         Each item keeps the id of the node that produced it (the key in ``outputs``: a node
-        created by expansion keeps its own id) and is named through its display node. Without
-        a ``spec`` (a re-attached job), output names come from the DSL markers of the graph the
-        server recorded.
+        created by expansion keeps its own id) and its display node (from ``meta``), which the
+        kit names it through. The outcome carries the graph the server recorded, which names
+        the outputs of a job re-attached without its workflow; ``spec`` (else that graph's)
+        names the parameters of the nodes an error message mentions.
         """
         spec = spec or spec_from_entry(entry)
         outputs = ran_outputs(entry)
@@ -602,7 +563,6 @@ class ComfyUIClient:
                 continue
             node_meta = meta.get(node_id) if isinstance(meta.get(node_id), Mapping) else {}
             display = str(node_meta.get("display_node") or node_meta.get("real_node_id") or node_id)
-            var = spec.output_var(display)
             for key, values in node_output.items():
                 if key in FLAG_KEYS:
                     continue
@@ -617,7 +577,6 @@ class ComfyUIClient:
                             node_id=str(node_id),
                             key=key,
                             value=value,
-                            var=var,
                             node_output=node_output,
                             url=url,
                             display_node=display,
@@ -628,31 +587,20 @@ class ComfyUIClient:
             outputs=outputs,
             items=tuple(items),
             error=execution_error(prompt_id, entry, spec),
+            graph=_entry_graph(entry) or None,
         )
 
 
-def submit_with_warnings(client: ComfyUIClient, job: PreparedJob, config: Config) -> Submission:
-    """Submit; a 200 with ``node_errors`` fails the job (cancelling it) or becomes warnings."""
+def submit_once(client: ComfyUIClient, job: PreparedJob, config: Config) -> Submission:
+    """Submit; a 200 with ``node_errors`` comes back as the submission's ``rejected`` (the kit
+    fails the job or warns)."""
     deadline = job.deadline if job.deadline is not None else time.monotonic() + config.timeout
     prompt_id, node_errors = client.submit(
         job, deadline=deadline, max_interval=config.poll_max_interval
     )
     if not node_errors:
         return Submission(prompt_id)
-    error = validation_error(
-        {"node_errors": node_errors},
-        job.spec,
-        job.graph,
-        status_code=200,
-        url=client.http.url("/prompt"),
+    rejected = rejection(
+        {"node_errors": node_errors}, status_code=200, url=client.http.url("/prompt")
     )
-    error.prompt_id = prompt_id
-    if config.on_node_errors == "warn":
-        log.warning("%s (prompt %s runs without those outputs)", error, prompt_id)
-        return Submission(prompt_id, warnings=(str(error),))
-    try:
-        with request_deadline(time.monotonic() + config.cancel_timeout):
-            client.cancel(prompt_id)
-    except (APIError, TransportError) as exc:
-        log.warning("could not cancel partially invalid prompt %s: %s", prompt_id, exc)
-    raise error
+    return Submission(prompt_id, rejected=rejected)

@@ -23,7 +23,7 @@ from ..polling import TRANSIENT_ERRORS, poll_job
 from ._queue_watch import Tracked
 from ._server_files import check_server_files
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
-from .comfyui import ComfyUIClient, submit_with_warnings
+from .comfyui import ComfyUIClient, submit_once
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class ComfyUIHttpBackend(Backend):
         return self.client.output_node_classes(class_types)
 
     def submit(self, job: PreparedJob) -> Submission:
-        return submit_with_warnings(self.client, job, self.context.config)
+        return submit_once(self.client, job, self.context.config)
 
     def status(self, prompt_id: str) -> JobState:
         return self.client.state(prompt_id)
@@ -78,10 +78,6 @@ class ComfyUIHttpBackend(Backend):
             check_timeout=config.cancel_timeout,
         ).wait(max_interval=config.poll_max_interval)
         return self.client.outcome(prompt_id, entry, spec)
-
-    def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
-        entry = self.client.history(prompt_id)
-        return None if entry is None else self.client.outcome(prompt_id, entry, spec)
 
     def cancel(self, prompt_id: str) -> bool:
         return self.client.cancel(prompt_id)

@@ -104,6 +104,9 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
         except BaseException:
             self.stream.unsubscribe(sub)
             raise
+        if submission.rejected is not None and self.context.config.on_node_errors != "warn":
+            self.stream.unsubscribe(sub)  # the kit cancels the job: nobody waits for it
+            return submission
         if submission.prompt_id != job.prompt_id:  # an older server chose its own id
             self.stream.unsubscribe(sub)
             sub = self.stream.subscribe(submission.prompt_id, epoch)

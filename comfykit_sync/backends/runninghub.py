@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .._naming import rejection
 from ..errors import (
     APIError,
     ConfigurationError,
@@ -40,7 +41,7 @@ from ..models import OutputItem
 from ..params import UploadSource, WorkflowSpec, _is_link
 from ..polling import poll_job
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
-from .comfyui import describe_node, reported_failure, validation_error
+from .comfyui import describe_node, reported_failure
 from .runninghub_api import (
     TASK_FAILED,
     TASK_QUEUED,
@@ -201,28 +202,18 @@ class RunningHubBackend(Backend):
         except WorkflowValidationError as exc:
             raise _name_overrides(exc, job, entries) from exc
         log.debug("created RunningHub task %s with %d override(s)", task.task_id, len(entries))
-        return self._checked(job, task)
+        return self._checked(task)
 
-    def _checked(self, job: PreparedJob, task: CreatedTask) -> Submission:
-        """Fail (cancelling the task) or warn when ``promptTips`` reports ``node_errors``."""
+    def _checked(self, task: CreatedTask) -> Submission:
+        """The submission; ``promptTips`` reporting ``node_errors`` makes it partly rejected."""
         if not task.node_errors:
             return Submission(task.task_id)
-        error = validation_error(
+        rejected = rejection(
             {"node_errors": task.node_errors},
-            job.spec,
-            job.graph,
             status_code=200,
             url=self.http.url("/task/openapi/create"),
         )
-        error.prompt_id = task.task_id
-        if self.context.config.on_node_errors == "warn":
-            log.warning("%s (RunningHub task %s runs without those outputs)", error, task.task_id)
-            return Submission(task.task_id, warnings=(str(error),))
-        try:
-            self.api.cancel(task.task_id)
-        except (APIError, TransportError) as exc:
-            log.warning("could not cancel partially invalid task %s: %s", task.task_id, exc)
-        raise error
+        return Submission(task.task_id, rejected=rejected)
 
     def check_job_id(self, prompt_id: str) -> None:
         """A RunningHub task id is digits."""
@@ -283,7 +274,7 @@ class RunningHubBackend(Backend):
             error = task_failure(prompt_id, envelope.data, spec)
             return self.failed(prompt_id, error, envelope.data)
         data = envelope.data if isinstance(envelope.data, list) else []
-        items = self._items(data, spec, timeout)
+        items = self._items(data, timeout)
         return RunOutcome(prompt_id, {"raw_data": envelope.data}, items=items)
 
     def failed(self, prompt_id: str, error: ExecutionError, data: Any = None) -> RunOutcome:
@@ -300,7 +291,7 @@ class RunningHubBackend(Backend):
         return RunOutcome(prompt_id, {"raw_data": data}, error=error)
 
     def _items(
-        self, data: list[Any], spec: WorkflowSpec, timeout: tuple[float, float] | None
+        self, data: list[Any], timeout: tuple[float, float] | None
     ) -> tuple[OutputItem, ...]:
         """One item per output file: texts downloaded (without credentials), files by URL."""
         items: list[OutputItem] = []
@@ -309,7 +300,6 @@ class RunningHubBackend(Backend):
             if not isinstance(url, str) or not url:
                 continue  # stays in the raw outputs
             node_id = id_text(entry.get("nodeId")) or str(index)
-            var = spec.output_var(node_id)
             file_type = str(entry.get("fileType") or "").strip().lower()
             filename = _filename(url, file_type)
             ext = posixpath.splitext(filename)[1][1:].lower()
@@ -320,10 +310,10 @@ class RunningHubBackend(Backend):
             ):
                 text = self._text(url, node_id, timeout)
                 if text is not None:
-                    items.append(OutputItem(node_id, "text", text, var, entry, url))
+                    items.append(OutputItem(node_id, "text", text, node_output=entry, url=url))
                     continue
             record = {"filename": filename, "format": _mime(file_type or ext)}
-            items.append(OutputItem(node_id, "file", record, var, entry, url))
+            items.append(OutputItem(node_id, "file", record, node_output=entry, url=url))
         return tuple(items)
 
     def _text(self, url: str, node_id: str, timeout: tuple[float, float] | None) -> str | None:

@@ -299,10 +299,6 @@ class ServerPool(Backend):
             prompt_id, spec, deadline=deadline, queue_deadline=queue_deadline, emit=emit
         )
 
-    def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
-        member = self._find(prompt_id)
-        return member.view.outputs(prompt_id, spec) if member else None
-
     def cancel(self, prompt_id: str) -> bool:
         member = self._find(prompt_id)
         return member.view.cancel(prompt_id) if member else False
@@ -430,9 +426,6 @@ class OnServer(Backend):
         """The job left the server's queue."""
         self.member.finished()
         self.pool.forget(prompt_id)
-
-    def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
-        return self.member.call(self.member.backend.outputs, prompt_id, spec)
 
     def cancel(self, prompt_id: str) -> bool:
         return self.member.call(self.member.backend.cancel, prompt_id)

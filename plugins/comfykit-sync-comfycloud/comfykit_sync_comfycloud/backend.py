@@ -97,7 +97,7 @@ class ComfyCloudBackend(Backend):
             reply = self.api.submit(body, deadline=deadline)
         except APIError as exc:
             if exc.status_code == 400:
-                raise validation_error(exc.body, job.spec, status_code=400, url=exc.url) from exc
+                raise validation_error(exc.body, status_code=400, url=exc.url) from exc
             if exc.status_code == 402:
                 raise InsufficientBalanceError(
                     f"Comfy Cloud refused the job: no credits left ({exc})",
@@ -114,20 +114,10 @@ class ComfyCloudBackend(Backend):
         node_errors = reply.get("node_errors")
         if not node_errors:
             return Submission(prompt_id)
-        error = validation_error(
-            {"node_errors": node_errors},
-            job.spec,
-            status_code=200,
-            url=self.http.url("/api/prompt"),
+        rejected = validation_error(
+            {"node_errors": node_errors}, status_code=200, url=self.http.url("/api/prompt")
         )
-        error.prompt_id = prompt_id
-        if self.context.config.on_node_errors == "warn":
-            return Submission(prompt_id, warnings=(str(error),))
-        try:
-            self.cancel(prompt_id)
-        except ComfyKitError as exc:
-            log.warning("could not cancel partially invalid job %s: %s", prompt_id, exc)
-        raise error
+        return Submission(prompt_id, rejected=rejected)
 
     # -- state ------------------------------------------------------------------------------
     def status(self, prompt_id: str) -> JobState:
@@ -151,7 +141,7 @@ class ComfyCloudBackend(Backend):
         with self._lock:
             graph = self._graphs.pop(prompt_id, {})
         listener = self.stream.listen(prompt_id) if emit is not None else None
-        waiter = _JobWaiter(self, prompt_id, spec or WorkflowSpec(), deadline, queue_deadline, emit)
+        waiter = _JobWaiter(self, prompt_id, deadline, queue_deadline, emit)
         waiter.follow(listener, graph)
         try:
             return poll_job(
@@ -167,20 +157,12 @@ class ComfyCloudBackend(Backend):
             if listener is not None:
                 self.stream.forget(listener)
 
-    def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
-        status = self.api.status(prompt_id)
-        if not status.terminal:
-            return None
-        return self.outcome(status, spec or WorkflowSpec())
-
-    def outcome(
-        self, status: JobStatus, spec: WorkflowSpec, timeout: tuple[float, float] | None = None
-    ) -> RunOutcome:
+    def outcome(self, status: JobStatus, timeout: tuple[float, float] | None = None) -> RunOutcome:
         """The outcome of a job in a terminal state (its details come from ``/api/jobs/{id}``)."""
         detail: Mapping[str, Any] = {}
         if status.status != "lost":
             detail = self.api.job(status.job_id, timeout=timeout)
-        return outcome(status, detail, spec, self.api.view_url)
+        return outcome(status, detail, self.api.view_url)
 
     def cancel(self, prompt_id: str) -> bool:
         """Dequeue a pending job; interrupt a running one if it is the account's only one.
@@ -225,12 +207,11 @@ class _JobWaiter:
         self,
         backend: ComfyCloudBackend,
         job_id: str,
-        spec: WorkflowSpec,
         deadline: float,
         queue_deadline: float | None,
         emit: EventCallback | None,
     ) -> None:
-        self.backend, self.job_id, self.spec = backend, job_id, spec
+        self.backend, self.job_id = backend, job_id
         self.deadline, self.queue_deadline = deadline, queue_deadline
         self.emit: EventCallback = emit or (lambda event: None)
         self.queued = self.started = False
@@ -271,7 +252,7 @@ class _JobWaiter:
                 prompt_id=self.job_id,
             ) from exc
         if status.terminal:
-            return self.backend.outcome(status, self.spec, timeout)
+            return self.backend.outcome(status, timeout)
         if status.pending and not self.started:  # the socket may be ahead of the status
             if not self.queued:
                 self.queued = True

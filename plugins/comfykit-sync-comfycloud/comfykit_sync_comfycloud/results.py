@@ -1,7 +1,7 @@
 """From Comfy Cloud replies to what the kit reports: rejections, outcomes and errors.
 
 The cloud speaks ComfyUI: a rejected workflow comes back as ComfyUI's ``error`` and
-``node_errors`` (mapped here to the DSL parameters at fault), and ``GET /api/jobs/{id}`` carries
+``node_errors`` (the kit names the DSL parameters at fault), and ``GET /api/jobs/{id}`` carries
 the ComfyUI ``outputs`` of a finished job, its ``execution_error`` and the node metadata.
 """
 
@@ -16,7 +16,7 @@ from comfykit_sync import (
     PromptLostError,
     WorkflowValidationError,
 )
-from comfykit_sync.backend import OutputItem, RunOutcome, WorkflowSpec
+from comfykit_sync.backend import OutputItem, RunOutcome, rejection
 
 from .api import CANCELLED_STATES, FAILED_STATES, LOST_STATES, JobStatus
 
@@ -29,46 +29,15 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def validation_error(
-    body: Any, spec: WorkflowSpec, *, status_code: int | None, url: str | None
+    body: Any, *, status_code: int | None, url: str | None
 ) -> WorkflowValidationError:
-    """A rejection (``error`` and ``node_errors``), naming the DSL parameters at fault."""
-    body = _mapping(body)
-    node_errors = _mapping(body.get("node_errors"))
-    lines: list[str] = []
-    param_errors: dict[str, str] = {}
-    for node_id, entry in node_errors.items():
-        entry = _mapping(entry)
-        where = f"node {node_id}" + (f" ({entry['class_type']})" if entry.get("class_type") else "")
-        for err in entry.get("errors") or []:
-            err = _mapping(err)
-            field = _mapping(err.get("extra_info")).get("input_name")
-            reason = ": ".join(str(p) for p in (err.get("message"), err.get("details")) if p)
-            param = spec.param_for(str(node_id), str(field)) if field else None
-            if param:
-                param_errors[param] = reason
-                lines.append(f"parameter {param!r} ({where} input {field!r}): {reason}")
-            else:
-                lines.append(f"{where}" + (f" input {field!r}" if field else "") + f": {reason}")
-    if not lines:
-        error = _mapping(body.get("error"))
-        text = ": ".join(
-            str(p) for p in (error.get("message") or body.get("message"), error.get("details")) if p
-        )
-        lines.append(text or "rejected")
-    return WorkflowValidationError(
-        "Comfy Cloud rejected the workflow: " + "; ".join(lines),
-        node_errors=node_errors,
-        param_errors=param_errors,
-        status_code=status_code,
-        url=url,
-        body=body,
-    )
+    """A rejection (``error`` and ``node_errors``); the kit names the DSL parameters at fault."""
+    return rejection(body, service="Comfy Cloud", status_code=status_code, url=url)
 
 
 def outcome(
     status: JobStatus,
     detail: Mapping[str, Any],
-    spec: WorkflowSpec,
     view_url: Callable[[Mapping[str, Any]], str],
 ) -> RunOutcome:
     """The outcome of a job in a terminal state: its items, raw outputs and error."""
@@ -92,8 +61,16 @@ def outcome(
             for value in values if isinstance(values, (list, tuple)) else [values]:
                 is_file = isinstance(value, Mapping) and bool(value.get("filename"))
                 url = view_url(value) if is_file else None
-                var = spec.output_var(shown)
-                items.append(OutputItem(str(node_id), key, value, var, node_output, url, shown))
+                items.append(
+                    OutputItem(
+                        str(node_id),
+                        key,
+                        value,
+                        node_output=node_output,
+                        url=url,
+                        display_node=shown,
+                    )
+                )
     return RunOutcome(job_id, outputs, items=tuple(items), error=_error(status, detail))
 
 

@@ -151,7 +151,7 @@ class RunPodBackend(Backend):
         queue_deadline: float | None = None,
         emit: EventCallback | None = None,
     ) -> RunOutcome:
-        waiter = _JobWaiter(self, prompt_id, spec or WorkflowSpec(), deadline, queue_deadline, emit)
+        waiter = _JobWaiter(self, prompt_id, deadline, queue_deadline, emit)
         return poll_job(
             waiter.check,
             prompt_id=prompt_id,
@@ -161,16 +161,12 @@ class RunPodBackend(Backend):
             label="RunPod job",
         )
 
-    def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
-        status = self.api.status(prompt_id)
-        return self.outcome(status, spec or WorkflowSpec()) if status.terminal else None
-
-    def outcome(self, status: JobStatus, spec: WorkflowSpec) -> RunOutcome:
+    def outcome(self, status: JobStatus) -> RunOutcome:
         """The outcome of a job in a terminal state."""
         job_id, raw = status.job_id, status.raw
         meta = {k: raw[k] for k in ("status", "delayTime", "executionTime", "workerId") if k in raw}
         if status.status == "COMPLETED":
-            items, output, error = build_items(job_id, raw.get("output"), spec, self.output_dir)
+            items, output, error = build_items(job_id, raw.get("output"), self.output_dir)
             return RunOutcome(job_id, {**meta, "output": output}, items=items, error=error)
         meta["output"] = raw.get("output")
         if status.status == "CANCELLED":
@@ -216,12 +212,11 @@ class _JobWaiter:
         self,
         backend: RunPodBackend,
         job_id: str,
-        spec: WorkflowSpec,
         deadline: float,
         queue_deadline: float | None,
         emit: EventCallback | None,
     ) -> None:
-        self.backend, self.job_id, self.spec = backend, job_id, spec
+        self.backend, self.job_id = backend, job_id
         self.deadline, self.queue_deadline = deadline, queue_deadline
         self.emit: EventCallback = emit or (lambda event: None)
         self.seen: set[str] = set()
@@ -237,7 +232,7 @@ class _JobWaiter:
                 prompt_id=self.job_id,
             ) from exc
         if status.terminal:
-            return self.backend.outcome(status, self.spec)
+            return self.backend.outcome(status)
         first = status.status not in self.seen
         self.seen.add(status.status)
         if status.status in QUEUED_STATES:

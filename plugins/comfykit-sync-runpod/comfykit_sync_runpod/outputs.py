@@ -125,7 +125,7 @@ class OutputWriter:
 
 
 def build_items(
-    job_id: str, output: Any, spec: WorkflowSpec, directory: Path
+    job_id: str, output: Any, directory: Path
 ) -> tuple[tuple[OutputItem, ...], dict[str, Any], ExecutionError | None]:
     """Items, the raw output (base64 replaced by URLs) and the error of a ``COMPLETED`` job."""
     if not isinstance(output, Mapping):
@@ -163,9 +163,7 @@ def build_items(
         record = {"filename": name, "type": "output", "subfolder": ""}
         raw_images.append({**record, "node": node_id, "url": url, "source": kind})
         node = node_id or UNMATCHED_NODE
-        items.append(
-            OutputItem(node, "images", record, spec.output_var(node), {"images": [record]}, url)
-        )
+        items.append(OutputItem(node, "images", record, node_output={"images": [record]}, url=url))
     raw = {k: v for k, v in output.items() if k != "images"}
     raw["images"] = raw_images
     errors = [str(e) for e in output.get("errors") or []]
