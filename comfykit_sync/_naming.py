@@ -8,12 +8,13 @@ re-attached without its workflow, from the graph the server recorded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from .errors import WorkflowError, WorkflowValidationError
+from .errors import ComfyKitError, ExecutionError, WorkflowError, WorkflowValidationError
 from .models import OutputItem
 from .params import WorkflowSpec, parse_workflow
 
@@ -46,6 +47,30 @@ def name_items(items: Iterable[OutputItem], spec: WorkflowSpec | None) -> tuple[
             var = item.var or item.display_node
         named.append(item if var == item.var else attrs.evolve(item, var=var))
     return tuple(named)
+
+
+def name_failure(error: ComfyKitError, spec: WorkflowSpec | None) -> ComfyKitError:
+    """``error``, its message naming the DSL parameters bound to the node at fault.
+
+    For an ``ExecutionError`` with a ``node_id`` whose message mentions the node
+    (``node 3 (KSampler)``), `` [parameters: seed, steps]`` is added after that mention.
+    """
+    node_id = getattr(error, "node_id", None)
+    if spec is None or not node_id or not isinstance(error, ExecutionError):
+        return error
+    names = [p.name for p in spec.params.values() if any(t.node_id == node_id for t in p.targets)]
+    message = str(error)
+    if not names or len(error.args) != 1 or "[parameters: " in message:
+        return error
+    node = re.escape(f"node {node_id}")
+    if error.node_type:
+        node += f"(?: {re.escape(f'({error.node_type})')})?"
+    mention = re.search(node + r"(?![\w.:-])", message)
+    if mention is None:
+        return error
+    at = mention.end()
+    error.args = (f"{message[:at]} [parameters: {', '.join(names)}]{message[at:]}",)
+    return error
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -14,7 +14,8 @@ the names are defined in::
 * the HTTP session — :class:`HttpClient` (deadlines, origin-scoped credentials including custom
   headers and WebSocket query tokens, typed errors, safe retries), :class:`OriginAuth`,
   :func:`decode_json`, :func:`iter_body`, :func:`remaining_timeout`;
-* waiting — :func:`poll_job`;
+* waiting — :class:`PollingBackend` (the wait loop of a backend that polls a job's status,
+  with :class:`Polled` and :class:`JobWatch`) and :func:`poll_job`;
 * media — :func:`open_media`, :class:`OpenedMedia`, :func:`safe_filename`,
   :class:`MultipartStream`;
 * settings — :class:`Setting`, :class:`Settings` and the parsers :func:`parse_text`,
@@ -39,6 +40,7 @@ from .backends.base import (
     RunOutcome,
     Submission,
 )
+from .backends.polling_base import JobWatch, Polled, PollingBackend
 from .events import EventCallback
 from .hookspecs import hookimpl
 from .http import HttpClient, OriginAuth, decode_json, iter_body, remaining_timeout
@@ -66,10 +68,13 @@ __all__ = [
     "HttpClient",
     "JobRequest",
     "JobState",
+    "JobWatch",
     "MultipartStream",
     "OpenedMedia",
     "OriginAuth",
     "OutputItem",
+    "Polled",
+    "PollingBackend",
     "PreparedJob",
     "RunOutcome",
     "Setting",

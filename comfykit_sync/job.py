@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._naming import name_items, naming_spec
+from ._naming import name_failure, name_items, naming_spec
 from .backends.base import JobState, RunOutcome
 from .downloads import Fetcher
 from .errors import (
@@ -373,10 +373,11 @@ class Job:
         )
 
     def _from_outcome(self, outcome: RunOutcome) -> ExecuteResult:
-        error = outcome.error
+        naming = naming_spec(self._spec, outcome.graph)
+        error = outcome.error if outcome.error is None else name_failure(outcome.error, naming)
         artifacts: list[Artifact] = []
         hook = self._pm.hook.comfykit_parse_output
-        for item in name_items(outcome.items, naming_spec(self._spec, outcome.graph)):
+        for item in name_items(outcome.items, naming):
             try:
                 artifact = hook(output=item, config=self._config)
             except Exception as exc:  # a parser plugin broke: report it, keep the other outputs

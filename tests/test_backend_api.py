@@ -392,6 +392,149 @@ def test_api_remaining_timeout():
 
 
 # -- waiting ---------------------------------------------------------------------------------
+#: the node the ``prompt`` parameter of T2I is bound to
+[PROMPT_NODE] = {
+    t.node_id for t in parse_workflow(json.loads(T2I.read_text())).params["prompt"].targets
+}
+
+
+class Polling(api.PollingBackend):
+    """Polls the statuses a test scripts (one per poll, the last one repeated); "gone" is a
+    job the server does not know. A finished job has one text output on node 9."""
+
+    name = "polling"
+    capabilities = frozenset({"reattach"})
+    label = "Polling job"
+    queued_statuses = frozenset({"waiting"})
+    completed_statuses = frozenset({"done"})
+    failed_statuses = frozenset({"broken"})
+    min_poll_interval = 0.01
+    script: tuple[str, ...] = ("done",)
+
+    def __init__(self, context: api.BackendContext) -> None:
+        super().__init__(context)
+        self.polled: list[str] = []
+
+    def upload(self, source: api.UploadSource) -> str:
+        raise NotImplementedError
+
+    def submit(self, job: api.PreparedJob) -> api.Submission:
+        self.polled = []  # the script starts again
+        return api.Submission(job.prompt_id)
+
+    def poll(self, prompt_id: str, *, timeout: tuple[float, float] | None) -> api.Polled:
+        status = self.script[min(len(self.polled), len(self.script) - 1)]
+        self.polled.append(status)
+        if status == "gone":
+            raise comfykit_sync.NotFoundError("no such job", status_code=404)
+        return api.Polled(status, {"polls": len(self.polled)})
+
+    def outcome(self, prompt_id, polled, *, timeout):
+        if polled.status == "broken":  # by node id: the kit adds the parameters bound to it
+            error = ExecutionError(
+                f"node {PROMPT_NODE} (CLIPTextEncode) broke",
+                prompt_id=prompt_id,
+                node_id=PROMPT_NODE,
+                node_type="CLIPTextEncode",
+            )
+            return api.RunOutcome(prompt_id, {}, error=error)
+        item = api.OutputItem("9", "text", "hello", node_output={"text": ["hello"]})
+        return api.RunOutcome(prompt_id, dict(polled.reply), items=(item,))
+
+    def cancel(self, prompt_id: str) -> bool:
+        return False
+
+
+class PollingPlugin:
+    @hookimpl
+    def comfykit_register_backends(self, register):
+        register(Polling)
+
+
+@pytest.fixture
+def polling_kit(fake_comfyui) -> Iterator[ComfyKit]:
+    pm = make_plugin_manager(autoload=False)
+    pm.register(PollingPlugin(), name="polling-plugin")
+    with ComfyKit(fake_comfyui.url, plugin_manager=pm) as kit:
+        yield kit
+
+
+def _run_polling(kit: ComfyKit, *script: str, **options) -> tuple[object, list[str]]:
+    Polling.script = script
+    events: list[str] = []
+    result = kit.execute(
+        T2I,
+        {"prompt": "x"},
+        backend="polling",
+        on_event=lambda e: events.append(type(e).__name__),
+        **options,
+    )
+    return result, events
+
+
+def test_api_PollingBackend(polling_kit):
+    result, events = _run_polling(polling_kit, "waiting", "waiting", "warming-up", "done")
+    assert result.status == "completed" and result.outputs == {"polls": 4}
+    assert events == ["Queued", "Started", "Completed"]  # one Queued, one Started
+    assert [(a.kind, a.var, a.text) for a in result.artifacts] == [("text", "image", "hello")]
+    backend = polling_kit.backend("polling")
+    # the one rule: a status the backend does not list is running
+    assert [backend.state(s).state for s in ("waiting", "warming-up", "done", "broken")] == [
+        "pending",
+        "running",
+        "completed",
+        "failed",
+    ]
+    Polling.script = ("gone",)
+    assert backend.status("p1") == api.JobState("unknown")
+    failed, _ = _run_polling(polling_kit, "running", "broken")
+    assert failed.status == "failed" and failed.error.node_id == PROMPT_NODE
+    assert failed.msg == f"node {PROMPT_NODE} (CLIPTextEncode) [parameters: prompt] broke"
+
+
+def test_api_PollingBackend_deadlines_and_lost_jobs(polling_kit):
+    queued, events = _run_polling(polling_kit, "waiting", queue_timeout=0.05, timeout=30)
+    assert isinstance(queued.error, ExecutionTimeout) and queued.error.deadline == "queue"
+    assert "Polling job" in str(queued.error.__cause__) and events == ["Queued", "Failed"]
+    # once started, a "queued" status is stale: the queue deadline no longer applies
+    started, events = _run_polling(
+        polling_kit, "running", "waiting", "waiting", "done", queue_timeout=0.001
+    )
+    assert started.status == "completed" and events == ["Started", "Completed"]
+    endless, _ = _run_polling(polling_kit, "running", timeout=0.2)
+    assert isinstance(endless.error, ExecutionTimeout) and endless.error.deadline == "total"
+    lost, _ = _run_polling(polling_kit, "waiting", "gone")
+    assert isinstance(lost.error, comfykit_sync.PromptLostError)
+    assert lost.msg == f"the server no longer knows Polling job {lost.prompt_id}"
+
+
+def test_api_Polled():
+    polled = api.Polled("IN_QUEUE", {"secret": "reply"})
+    assert polled.status == "IN_QUEUE" and polled.reply == {"secret": "reply"}
+    assert "secret" not in repr(polled) and api.Polled("x").reply is None
+
+
+def test_api_JobWatch(polling_kit):
+    backend = polling_kit.backend("polling")
+    events: list[object] = []
+    watch = api.JobWatch(
+        backend, "p1", deadline=time.monotonic() + 10, queue_deadline=None, emit=events.append
+    )
+    assert watch.listening and not watch.started
+    Polling.script, backend.polled = ("waiting", "running", "done"), []
+    assert watch.check() is None and watch.queued
+    watch.start()  # news from elsewhere, e.g. a socket
+    assert watch.check() is None and watch.started
+    assert watch.check().outputs == {"polls": 3}
+    watch.emit(Queued("p1", 0))
+    assert [type(e).__name__ for e in events] == ["Queued", "Started", "Queued"]
+    quiet = api.JobWatch(
+        backend, "p2", deadline=time.monotonic() + 10, queue_deadline=None, emit=None
+    )
+    quiet.start()
+    assert not quiet.listening and quiet.started
+
+
 def test_api_poll_job():
     answers = iter([None, ServerError("busy", status_code=503), "done"])
 

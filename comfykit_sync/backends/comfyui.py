@@ -21,13 +21,12 @@ from ..errors import (
     RequestTimeout,
     SubmissionUnknownError,
     TransportError,
-    WorkflowError,
 )
 from ..http import HttpClient
 from ..media_source import open_media
 from ..models import OutputItem
 from ..multipart import MultipartStream
-from ..params import UploadSource, WorkflowSpec, parse_workflow
+from ..params import UploadSource
 from ..polling import TRANSIENT_ERRORS, DeadlineExceeded, poll
 from ._queue_watch import QueueWatch
 from .base import JobState, PreparedJob, RunOutcome, Submission
@@ -43,15 +42,11 @@ RESOLVE_MIN_INTERVAL = 0.05
 FLAG_KEYS = frozenset({"animated"})
 
 
-def describe_node(spec: WorkflowSpec, graph: Mapping[str, Any], node_id: str) -> str:
-    """``node 3 (KSampler)``, plus the DSL parameters bound to it, for messages."""
+def describe_node(graph: Mapping[str, Any], node_id: str) -> str:
+    """``node 3 (KSampler)``, for messages (the kit adds the DSL parameters bound to it)."""
     node = graph.get(node_id)
     class_type = node.get("class_type") if isinstance(node, Mapping) else None
-    text = f"node {node_id}" + (f" ({class_type})" if class_type else "")
-    names = [p.name for p in spec.params.values() if any(t.node_id == node_id for t in p.targets)]
-    if names:
-        text += f" [parameters: {', '.join(names)}]"
-    return text
+    return f"node {node_id}" + (f" ({class_type})" if class_type else "")
 
 
 #: ``execution_error`` reports of this type are notices: the run goes on (spec §7.2)
@@ -60,9 +55,7 @@ BLOCKED = "ExecutionBlocked"
 SUMMARY_CHARS = 200
 
 
-def execution_error(
-    prompt_id: str, entry: Mapping[str, Any], spec: WorkflowSpec
-) -> ExecutionError | None:
+def execution_error(prompt_id: str, entry: Mapping[str, Any]) -> ExecutionError | None:
     """Classify a finished history entry (spec §5): ``None`` on success, else the error.
 
     The recorded messages decide, not ``status_str`` alone: ComfyUI 0.3.64 records a failure
@@ -79,7 +72,7 @@ def execution_error(
     for name, data in messages:
         if name == "execution_interrupted":
             node = _text(data.get("node_id"))
-            where = f" at {describe_node(spec, graph, node)}" if node else ""
+            where = f" at {describe_node(graph, node)}" if node else ""
             return ExecutionInterrupted(
                 f"the prompt was interrupted on the server{where}",
                 prompt_id=prompt_id,
@@ -91,7 +84,7 @@ def execution_error(
     for name, data in messages:
         if name == "execution_error" and data.get("exception_type") != BLOCKED:
             node = _text(data.get("node_id"))
-            where = describe_node(spec, graph, node) if node else "a node"
+            where = describe_node(graph, node) if node else "a node"
             return reported_failure(data, prompt_id=prompt_id, where=where)
     if status.get("status_str") == "error":
         return ExecutionError(
@@ -149,14 +142,6 @@ def _timestamp(value: Any) -> int | None:
 def _may_still_be_handled(failure: ComfyKitError) -> bool:
     """Whether the server may still be handling a request that failed so (it timed out)."""
     return isinstance(failure, RequestTimeout) or getattr(failure, "status_code", None) == 504
-
-
-def spec_from_entry(entry: Mapping[str, Any]) -> WorkflowSpec:
-    """The DSL spec of the graph a history entry recorded (empty if it has none or bad markers)."""
-    try:
-        return parse_workflow(_entry_graph(entry))
-    except WorkflowError:
-        return WorkflowSpec()
 
 
 def ran_outputs(entry: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -433,7 +418,7 @@ class ComfyUIClient:
         entry = self.history(prompt_id)
         if entry is None:
             return JobState("unknown")
-        failed = execution_error(prompt_id, entry, WorkflowSpec()) is not None
+        failed = execution_error(prompt_id, entry) is not None
         return JobState("failed" if failed else "completed")
 
     def features(self) -> Mapping[str, Any]:
@@ -543,18 +528,14 @@ class ComfyUIClient:
         return f"{self.http.base_url}/view?{query}"
 
     # -- results ----------------------------------------------------------------------------
-    def outcome(
-        self, prompt_id: str, entry: Mapping[str, Any], spec: WorkflowSpec | None
-    ) -> RunOutcome:
+    def outcome(self, prompt_id: str, entry: Mapping[str, Any]) -> RunOutcome:
         """Build the run outcome from history.
 
         Each item keeps the id of the node that produced it (the key in ``outputs``: a node
         created by expansion keeps its own id) and its display node (from ``meta``), which the
         kit names it through. The outcome carries the graph the server recorded, which names
-        the outputs of a job re-attached without its workflow; ``spec`` (else that graph's)
-        names the parameters of the nodes an error message mentions.
+        the outputs of a job re-attached without its workflow.
         """
-        spec = spec or spec_from_entry(entry)
         outputs = ran_outputs(entry)
         meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
         items: list[OutputItem] = []
@@ -586,7 +567,7 @@ class ComfyUIClient:
             prompt_id=prompt_id,
             outputs=outputs,
             items=tuple(items),
-            error=execution_error(prompt_id, entry, spec),
+            error=execution_error(prompt_id, entry),
             graph=_entry_graph(entry) or None,
         )
 

@@ -77,7 +77,7 @@ class ComfyUIHttpBackend(Backend):
             emit=emit,
             check_timeout=config.cancel_timeout,
         ).wait(max_interval=config.poll_max_interval)
-        return self.client.outcome(prompt_id, entry, spec)
+        return self.client.outcome(prompt_id, entry)
 
     def cancel(self, prompt_id: str) -> bool:
         return self.client.cancel(prompt_id)

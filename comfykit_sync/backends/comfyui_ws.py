@@ -145,7 +145,7 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
                 entry = watch.run()
         finally:
             self.stream.unsubscribe(sub)
-        return self.client.outcome(prompt_id, entry, spec)
+        return self.client.outcome(prompt_id, entry)
 
     def _attach(self, prompt_id: str) -> Subscription:
         """Subscribe to a prompt this backend did not submit; without a socket, it is polled."""

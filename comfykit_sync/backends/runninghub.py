@@ -5,9 +5,10 @@ same parameter errors). This backend sends only the difference: every (node, inp
 the parameters or the seed randomisation changed becomes one ``nodeInfoList`` entry, so caller
 values, fanned-out parameters, uploads and random seeds all travel the same way.
 
-Waiting polls ``/task/openapi/status`` (``polling``, backoff; an unknown or empty status is
-waited on like any other unfinished one); a finished task's ``/task/openapi/outputs`` gives the
-files, or for a failed task the ``failedReason`` (node, exception, message) of the error.
+Waiting polls ``/task/openapi/status`` (:class:`~.polling_base.PollingBackend`: an unknown or
+empty status counts as running, like any status the base does not know); a finished task's
+``/task/openapi/outputs`` gives the files, or for a failed task the ``failedReason`` (node,
+exception, message) of the error.
 """
 
 from __future__ import annotations
@@ -28,20 +29,18 @@ from ..errors import (
     ConfigurationError,
     ExecutionError,
     ExecutionInterrupted,
-    ExecutionTimeout,
     NotFoundError,
     ParameterError,
     TransportError,
     WorkflowValidationError,
 )
-from ..events import EventCallback, Queued, Started
 from ..hookspecs import hookimpl
-from ..http import HttpClient, remaining_timeout
+from ..http import HttpClient
 from ..models import OutputItem
-from ..params import UploadSource, WorkflowSpec, _is_link
-from ..polling import poll_job
-from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
+from ..params import UploadSource, _is_link
+from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
 from .comfyui import describe_node, reported_failure
+from .polling_base import Polled, PollingBackend
 from .runninghub_api import (
     TASK_FAILED,
     TASK_QUEUED,
@@ -92,7 +91,7 @@ def node_info_list(job: PreparedJob) -> list[dict[str, Any]]:
     return entries
 
 
-def task_failure(task_id: str, data: Any, spec: WorkflowSpec) -> ExecutionError:
+def task_failure(task_id: str, data: Any) -> ExecutionError:
     """The error of a failed task from the outputs reply's ``failedReason`` (code 805)."""
     reason = data.get("failedReason") if isinstance(data, Mapping) else None
     if isinstance(reason, str):
@@ -105,9 +104,7 @@ def task_failure(task_id: str, data: Any, spec: WorkflowSpec) -> ExecutionError:
         return ExecutionError(f"RunningHub task {task_id} failed: {text}", prompt_id=task_id)
     node_id = id_text(reason.get("node_id"))
     node_type = reason.get("node_name") if isinstance(reason.get("node_name"), str) else None
-    where = (
-        describe_node(spec, {node_id: {"class_type": node_type}}, node_id) if node_id else "a node"
-    )
+    where = describe_node({node_id: {"class_type": node_type}}, node_id) if node_id else "a node"
     report = {  # ComfyUI's execution_error shape; RunningHub JSON-encodes the nested fields
         **reason,
         "node_id": node_id,
@@ -157,11 +154,16 @@ def _mime(file_type: str) -> str | None:
     return next((f"{w}/" for w in ("image", "video", "audio", "text") if w in file_type), None)
 
 
-class RunningHubBackend(Backend):
+class RunningHubBackend(PollingBackend):
     """Runs workflows stored on RunningHub (loaded by id, ``runninghub:<id>`` or pointer file)."""
 
     name = "runninghub"
     capabilities = frozenset({"upload", "cancel", "reattach"})
+    label = "RunningHub task"
+    queued_statuses = frozenset({"QUEUED"})
+    completed_statuses = frozenset({"SUCCESS"})
+    failed_statuses = frozenset({"FAILED"})
+    min_poll_interval = MIN_POLL_INTERVAL
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
@@ -223,56 +225,25 @@ class RunningHubBackend(Backend):
                 params=("prompt_id",),
             )
 
-    def status(self, prompt_id: str) -> JobState:
-        try:
-            state = self.api.status(prompt_id)
-        except NotFoundError:
-            return JobState("unknown")
-        if state == "RUNNING":
-            return JobState("running")
-        if state in FINAL_STATES:
-            return JobState("completed" if state == "SUCCESS" else "failed")
-        return JobState("pending")
+    def poll(self, prompt_id: str, *, timeout: tuple[float, float] | None) -> Polled:
+        return Polled(self.api.status(prompt_id, timeout=timeout))
 
-    def wait(
-        self,
-        prompt_id: str,
-        spec: WorkflowSpec | None,
-        *,
-        deadline: float,
-        queue_deadline: float | None = None,
-        emit: EventCallback | None = None,
-    ) -> RunOutcome:
-        waiter = _TaskWaiter(
-            self, prompt_id, spec or WorkflowSpec(), deadline, queue_deadline, emit
-        )
-        return poll_job(
-            waiter.check,
-            prompt_id=prompt_id,
-            deadline=deadline,
-            max_interval=self.context.config.poll_max_interval,
-            min_interval=MIN_POLL_INTERVAL,
-            label="RunningHub task",
-        )
-
-    def outputs(
-        self,
-        prompt_id: str,
-        spec: WorkflowSpec | None,
-        *,
-        timeout: tuple[float, float] | None = None,
+    def outcome(
+        self, prompt_id: str, polled: Polled, *, timeout: tuple[float, float] | None
     ) -> RunOutcome | None:
-        """The outcome from ``/task/openapi/outputs``; ``None`` while queued or running.
-
-        Without a ``spec`` (a re-attached job) outputs are named by node id.
-        """
-        spec = spec or WorkflowSpec()
+        """The outcome from ``/task/openapi/outputs``; ``None`` while it still says queued or
+        running."""
         envelope = self.api.outputs(prompt_id, timeout=timeout)
         if envelope.code in (TASK_RUNNING, TASK_QUEUED):
-            return None
+            if polled.status != "FAILED":
+                return None
+            error = ExecutionError(
+                f"RunningHub task {prompt_id} failed (RunningHub gave no reason)",
+                prompt_id=prompt_id,
+            )
+            return self.failed(prompt_id, error)
         if envelope.code == TASK_FAILED:
-            error = task_failure(prompt_id, envelope.data, spec)
-            return self.failed(prompt_id, error, envelope.data)
+            return self.failed(prompt_id, task_failure(prompt_id, envelope.data), envelope.data)
         data = envelope.data if isinstance(envelope.data, list) else []
         items = self._items(data, timeout)
         return RunOutcome(prompt_id, {"raw_data": envelope.data}, items=items)
@@ -351,54 +322,6 @@ class RunningHubBackend(Backend):
 
     def close(self) -> None:
         self.http.close()
-
-
-class _TaskWaiter:
-    """One wait: polls the status, emits ``Queued``/``Started`` once, checks the queue deadline."""
-
-    def __init__(
-        self,
-        backend: RunningHubBackend,
-        task_id: str,
-        spec: WorkflowSpec,
-        deadline: float,
-        queue_deadline: float | None,
-        emit: EventCallback | None,
-    ) -> None:
-        self.backend, self.task_id, self.spec = backend, task_id, spec
-        self.deadline, self.queue_deadline = deadline, queue_deadline
-        self.emit: EventCallback = emit or (lambda event: None)
-        self.seen: set[str] = set()
-
-    def check(self) -> RunOutcome | None:
-        timeout = remaining_timeout(self.backend.http.timeout, self.deadline)
-        state = self.backend.api.status(self.task_id, timeout=timeout)
-        first = state not in self.seen
-        self.seen.add(state)
-        if state == "QUEUED":
-            if first:
-                self.emit(Queued(self.task_id))
-            if self.queue_deadline is not None and time.monotonic() >= self.queue_deadline:
-                raise ExecutionTimeout(
-                    f"RunningHub task {self.task_id} was still queued at its queue deadline",
-                    prompt_id=self.task_id,
-                    deadline="queue",
-                )
-        elif state == "RUNNING":
-            if first:
-                self.emit(Started(self.task_id))
-        elif state in FINAL_STATES:
-            outcome = self.backend.outputs(self.task_id, self.spec, timeout=timeout)
-            if outcome is None and state == "FAILED":
-                error = ExecutionError(
-                    f"RunningHub task {self.task_id} failed (RunningHub gave no reason)",
-                    prompt_id=self.task_id,
-                )
-                return self.backend.failed(self.task_id, error)
-            return outcome
-        elif first:
-            log.debug("RunningHub task %s reports status %r; waiting", self.task_id, state)
-        return None
 
 
 def _name_overrides(

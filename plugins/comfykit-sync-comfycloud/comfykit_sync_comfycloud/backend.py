@@ -12,17 +12,18 @@ fetched without it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from comfykit_sync import (
     APIError,
     ComfyKitError,
-    ExecutionTimeout,
     InsufficientBalanceError,
     NotFoundError,
     PromptLostError,
@@ -30,22 +31,27 @@ from comfykit_sync import (
 from comfykit_sync.backend import (
     Backend,
     BackendContext,
-    EventCallback,
     HttpClient,
-    JobState,
+    JobWatch,
+    Polled,
+    PollingBackend,
     PreparedJob,
     RunOutcome,
     Setting,
     Submission,
     UploadSource,
-    WorkflowSpec,
     hookimpl,
-    poll_job,
-    remaining_timeout,
 )
-from comfykit_sync.events import Queued, Started
 
-from .api import SUCCEEDED_STATES, CloudAPI, JobStatus
+from .api import (
+    CANCELLED_STATES,
+    FAILED_STATES,
+    LOST_STATES,
+    PENDING_STATES,
+    SUCCEEDED_STATES,
+    CloudAPI,
+    JobStatus,
+)
 from .events import FINAL_MESSAGES, AccountStream, Listener, event_for
 from .results import outcome, validation_error
 from .settings import SETTINGS, CloudSettings
@@ -58,11 +64,16 @@ MIN_POLL_INTERVAL = 0.05
 MAX_KEPT_GRAPHS = 256
 
 
-class ComfyCloudBackend(Backend):
+class ComfyCloudBackend(PollingBackend):
     """Runs workflows on Comfy Cloud (``X-API-Key`` authentication)."""
 
     name = "comfycloud"
     capabilities = frozenset({"upload", "cancel", "reattach", "events"})
+    label = "Comfy Cloud job"
+    queued_statuses = PENDING_STATES
+    completed_statuses = SUCCEEDED_STATES
+    failed_statuses = FAILED_STATES | CANCELLED_STATES | LOST_STATES
+    min_poll_interval = MIN_POLL_INTERVAL
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
@@ -120,45 +131,36 @@ class ComfyCloudBackend(Backend):
         return Submission(prompt_id, rejected=rejected)
 
     # -- state ------------------------------------------------------------------------------
-    def status(self, prompt_id: str) -> JobState:
-        try:
-            state = self.api.status(prompt_id)
-        except NotFoundError:
-            return JobState("unknown")
-        if state.terminal:
-            return JobState("completed" if state.status in SUCCEEDED_STATES else "failed")
-        return JobState("pending" if state.pending else "running")
+    def poll(self, prompt_id: str, *, timeout: tuple[float, float] | None) -> Polled:
+        status = self.api.status(prompt_id, timeout=timeout)
+        return Polled(status.status, status)
 
-    def wait(
-        self,
-        prompt_id: str,
-        spec: WorkflowSpec | None,
-        *,
-        deadline: float,
-        queue_deadline: float | None = None,
-        emit: EventCallback | None = None,
-    ) -> RunOutcome:
+    def lost(self, prompt_id: str) -> PromptLostError:
+        return PromptLostError(
+            f"Comfy Cloud does not know job {prompt_id} (deleted, or never created)",
+            prompt_id=prompt_id,
+        )
+
+    @contextlib.contextmanager
+    def follow(self, watch: JobWatch) -> Iterator[Callable[[float], None]]:
+        """Between two polls, report what the account's socket says about the job (when someone
+        listens), and poll at once when it says the job ended."""
         with self._lock:
-            graph = self._graphs.pop(prompt_id, {})
-        listener = self.stream.listen(prompt_id) if emit is not None else None
-        waiter = _JobWaiter(self, prompt_id, deadline, queue_deadline, emit)
-        waiter.follow(listener, graph)
+            graph = self._graphs.pop(watch.prompt_id, {})
+        if not watch.listening:
+            yield time.sleep
+            return
+        listener = self.stream.listen(watch.prompt_id)
         try:
-            return poll_job(
-                waiter.check,
-                prompt_id=prompt_id,
-                deadline=deadline,
-                max_interval=self.context.config.poll_max_interval,
-                min_interval=MIN_POLL_INTERVAL,
-                label="Comfy Cloud job",
-                sleep=waiter.sleep,
-            )
+            yield functools.partial(_report, watch, listener, graph)
         finally:
-            if listener is not None:
-                self.stream.forget(listener)
+            self.stream.forget(listener)
 
-    def outcome(self, status: JobStatus, timeout: tuple[float, float] | None = None) -> RunOutcome:
+    def outcome(
+        self, prompt_id: str, polled: Polled, *, timeout: tuple[float, float] | None
+    ) -> RunOutcome:
         """The outcome of a job in a terminal state (its details come from ``/api/jobs/{id}``)."""
+        status: JobStatus = polled.reply
         detail: Mapping[str, Any] = {}
         if status.status != "lost":
             detail = self.api.job(status.job_id, timeout=timeout)
@@ -196,76 +198,18 @@ class ComfyCloudBackend(Backend):
         self.http.close()
 
 
-class _JobWaiter:
-    """One wait: polls the status, emits ``Queued``/``Started`` once, checks the queue deadline.
-
-    Between two polls it reports what the socket says about the job when it follows one
-    (:meth:`follow`), and polls at once when the socket says the job ended.
-    """
-
-    def __init__(
-        self,
-        backend: ComfyCloudBackend,
-        job_id: str,
-        deadline: float,
-        queue_deadline: float | None,
-        emit: EventCallback | None,
-    ) -> None:
-        self.backend, self.job_id = backend, job_id
-        self.deadline, self.queue_deadline = deadline, queue_deadline
-        self.emit: EventCallback = emit or (lambda event: None)
-        self.queued = self.started = False
-        self.listener: Listener | None = None
-        self.graph: Mapping[str, Any] = {}
-
-    def follow(self, listener: Listener | None, graph: Mapping[str, Any]) -> None:
-        """Report the socket messages ``listener`` receives (node titles from ``graph``)."""
-        self.listener, self.graph = listener, graph
-
-    def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``, reporting socket messages; return early when the job has ended."""
-        if self.listener is None:
-            time.sleep(seconds)
+def _report(watch: JobWatch, listener: Listener, graph: Mapping[str, Any], seconds: float) -> None:
+    """Wait ``seconds``, reporting the socket messages ``listener`` receives (node titles from
+    ``graph``); return early when the job has ended."""
+    until = time.monotonic() + seconds
+    while (message := listener.next(until - time.monotonic())) is not None:
+        if message[0] == "execution_start":
+            watch.start()
+        elif (event := event_for(watch.prompt_id, message, graph)) is not None:
+            watch.start()  # a node runs: the job has started, whatever the status said
+            watch.emit(event)
+        if message[0] in FINAL_MESSAGES or time.monotonic() >= until:
             return
-        until = time.monotonic() + seconds
-        while (message := self.listener.next(until - time.monotonic())) is not None:
-            if message[0] == "execution_start":
-                self._start()
-            elif (event := event_for(self.job_id, message, self.graph)) is not None:
-                self._start()  # a node runs: the job has started, whatever the status said
-                self.emit(event)
-            if message[0] in FINAL_MESSAGES or time.monotonic() >= until:
-                return
-
-    def _start(self) -> None:
-        if not self.started:
-            self.started = True
-            self.emit(Started(self.job_id))
-
-    def check(self) -> RunOutcome | None:
-        timeout = remaining_timeout(self.backend.http.timeout, self.deadline)
-        try:
-            status = self.backend.api.status(self.job_id, timeout=timeout)
-        except NotFoundError as exc:
-            raise PromptLostError(
-                f"Comfy Cloud does not know job {self.job_id} (deleted, or never created)",
-                prompt_id=self.job_id,
-            ) from exc
-        if status.terminal:
-            return self.backend.outcome(status, timeout)
-        if status.pending and not self.started:  # the socket may be ahead of the status
-            if not self.queued:
-                self.queued = True
-                self.emit(Queued(self.job_id))
-            if self.queue_deadline is not None and time.monotonic() >= self.queue_deadline:
-                raise ExecutionTimeout(
-                    f"Comfy Cloud job {self.job_id} was still queued at its queue deadline",
-                    prompt_id=self.job_id,
-                    deadline="queue",
-                )
-        elif not status.pending:
-            self._start()
-        return None
 
 
 @hookimpl

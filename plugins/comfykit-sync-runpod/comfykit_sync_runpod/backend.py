@@ -2,11 +2,11 @@
 
 The kit parses the DSL and binds parameters as for a local ComfyUI; this backend sends the bound
 API graph as ``input.workflow`` to ``/run`` with uploaded media inline as base64
-``input.images``, polls ``/status/{id}`` (``_polling.poll``) and turns the worker's result into
+``input.images``, polls ``/status/{id}`` (``PollingBackend``) and turns the worker's result into
 output items (see :mod:`.outputs`). RunPod states map to events and outcomes: ``IN_QUEUE`` →
-``Queued``, ``IN_PROGRESS`` → ``Started``, ``COMPLETED`` → items, ``FAILED`` → ``ExecutionError``
-with the worker's text, ``CANCELLED`` → interrupted (cancelled when we asked), ``TIMED_OUT`` →
-``ExecutionTimeout(deadline="server")``.
+``Queued``, ``IN_PROGRESS`` (or any status not named here) → ``Started``, ``COMPLETED`` → items,
+``FAILED`` → ``ExecutionError`` with the worker's text, ``CANCELLED`` → interrupted (cancelled
+when we asked), ``TIMED_OUT`` → ``ExecutionTimeout(deadline="server")``.
 """
 
 from __future__ import annotations
@@ -31,20 +31,16 @@ from comfykit_sync import (
 from comfykit_sync.backend import (
     Backend,
     BackendContext,
-    EventCallback,
     HttpClient,
-    JobState,
+    Polled,
+    PollingBackend,
     PreparedJob,
     RunOutcome,
     Setting,
     Submission,
     UploadSource,
-    WorkflowSpec,
     hookimpl,
-    poll_job,
-    remaining_timeout,
 )
-from comfykit_sync.events import Queued, Started
 
 from .api import QUEUED_STATES, TERMINAL_STATES, JobStatus, RunPodAPI, encode_request
 from .outputs import (
@@ -66,11 +62,16 @@ MIN_POLL_INTERVAL = 0.5
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
-class RunPodBackend(Backend):
+class RunPodBackend(PollingBackend):
     """Runs API-format workflows on one RunPod Serverless endpoint (worker-comfyui ≥ 2.0)."""
 
     name = "runpod"
     capabilities = frozenset({"upload", "cancel", "reattach"})
+    label = "RunPod job"
+    queued_statuses = QUEUED_STATES
+    completed_statuses = frozenset({"COMPLETED"})
+    failed_statuses = TERMINAL_STATES - {"COMPLETED"}
+    min_poll_interval = MIN_POLL_INTERVAL
 
     def __init__(self, context: BackendContext, settings: RunPodSettings | None = None) -> None:
         super().__init__(context)
@@ -131,38 +132,22 @@ class RunPodBackend(Backend):
         return Submission(status.job_id, warnings=dropped_outputs(job.graph, job.spec))
 
     # -- state ------------------------------------------------------------------------------
-    def status(self, prompt_id: str) -> JobState:
-        try:
-            state = self.api.status(prompt_id).status
-        except NotFoundError:
-            return JobState("unknown")
-        if state in QUEUED_STATES:
-            return JobState("pending")
-        if state in TERMINAL_STATES:
-            return JobState("completed" if state == "COMPLETED" else "failed")
-        return JobState("running")
+    def poll(self, prompt_id: str, *, timeout: tuple[float, float] | None) -> Polled:
+        status = self.api.status(prompt_id, timeout=timeout)
+        return Polled(status.status, status)
 
-    def wait(
-        self,
-        prompt_id: str,
-        spec: WorkflowSpec | None,
-        *,
-        deadline: float,
-        queue_deadline: float | None = None,
-        emit: EventCallback | None = None,
-    ) -> RunOutcome:
-        waiter = _JobWaiter(self, prompt_id, deadline, queue_deadline, emit)
-        return poll_job(
-            waiter.check,
+    def lost(self, prompt_id: str) -> PromptLostError:
+        return PromptLostError(
+            f"RunPod no longer knows job {prompt_id} (unknown id, or its result expired "
+            "30 minutes after it finished)",
             prompt_id=prompt_id,
-            deadline=deadline,
-            max_interval=self.context.config.poll_max_interval,
-            min_interval=MIN_POLL_INTERVAL,
-            label="RunPod job",
         )
 
-    def outcome(self, status: JobStatus) -> RunOutcome:
+    def outcome(
+        self, prompt_id: str, polled: Polled, *, timeout: tuple[float, float] | None
+    ) -> RunOutcome:
         """The outcome of a job in a terminal state."""
+        status: JobStatus = polled.reply
         job_id, raw = status.job_id, status.raw
         meta = {k: raw[k] for k in ("status", "delayTime", "executionTime", "workerId") if k in raw}
         if status.status == "COMPLETED":
@@ -203,51 +188,6 @@ class RunPodBackend(Backend):
 
     def close(self) -> None:
         self.http.close()
-
-
-class _JobWaiter:
-    """One wait: polls ``/status``, emits ``Queued``/``Started`` once, checks the queue deadline."""
-
-    def __init__(
-        self,
-        backend: RunPodBackend,
-        job_id: str,
-        deadline: float,
-        queue_deadline: float | None,
-        emit: EventCallback | None,
-    ) -> None:
-        self.backend, self.job_id = backend, job_id
-        self.deadline, self.queue_deadline = deadline, queue_deadline
-        self.emit: EventCallback = emit or (lambda event: None)
-        self.seen: set[str] = set()
-
-    def check(self) -> RunOutcome | None:
-        timeout = remaining_timeout(self.backend.http.timeout, self.deadline)
-        try:
-            status = self.backend.api.status(self.job_id, timeout=timeout)
-        except NotFoundError as exc:
-            raise PromptLostError(
-                f"RunPod no longer knows job {self.job_id} (unknown id, or its result expired "
-                "30 minutes after it finished)",
-                prompt_id=self.job_id,
-            ) from exc
-        if status.terminal:
-            return self.backend.outcome(status)
-        first = status.status not in self.seen
-        self.seen.add(status.status)
-        if status.status in QUEUED_STATES:
-            if first:
-                self.emit(Queued(self.job_id))
-            if self.queue_deadline is not None and time.monotonic() >= self.queue_deadline:
-                raise ExecutionTimeout(
-                    f"RunPod job {self.job_id} was still queued at its queue deadline",
-                    prompt_id=self.job_id,
-                    deadline="queue",
-                )
-        elif first and "started" not in self.seen:
-            self.seen.add("started")  # IN_PROGRESS, RUNNING or any other non-terminal state
-            self.emit(Started(self.job_id))
-        return None
 
 
 @hookimpl
