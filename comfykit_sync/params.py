@@ -46,23 +46,16 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from ._dsl import Marker, describe_node, node_parts, parse_title
-from .config import SEED_POLICIES
-from .errors import ConfigurationError, DSLError, ParameterError, WorkflowError
-
-ParamType = Literal["bool", "int", "float", "str", "object", "any"]
-
-#: Media loader classes and their file input: such an input is an upload even without ``~``.
-MEDIA_FILE_INPUTS: Mapping[str, str] = MappingProxyType(
-    {
-        "LoadImage": "image",
-        "LoadImageMask": "image",
-        "LoadAudio": "audio",
-        "LoadVideo": "file",
-        "VHS_LoadVideo": "video",
-        "VHS_LoadAudioUpload": "audio",
-    }
+from ._bindings import (
+    Binding,
+    ParamType,
+    bind_marker,
+    declared_twice,
+    merge_bindings,
 )
+from ._dsl import describe_node, node_parts, parse_title
+from .config import SEED_POLICIES
+from .errors import ConfigurationError, ParameterError, WorkflowError
 
 MAX_SEED = 2**63 - 1
 
@@ -128,36 +121,6 @@ class UploadSource:
 # Parsing
 
 
-def _is_link(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], str)
-        and isinstance(value[1], int)
-        and not isinstance(value[1], bool)
-    )
-
-
-def _literal_type(value: Any) -> ParamType:
-    if value is None or _is_link(value):
-        return "any"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    return "str" if isinstance(value, str) else "object"
-
-
-def _unify(a: ParamType, b: ParamType) -> ParamType | None:
-    if a == b or b == "any":
-        return a
-    if a == "any":
-        return b
-    return "float" if {a, b} == {"int", "float"} else None
-
-
 def _check_graph(graph: Any) -> None:
     if not isinstance(graph, Mapping):
         raise WorkflowError(f"an API-format workflow is a JSON object, got {type(graph).__name__}")
@@ -166,7 +129,7 @@ def _check_graph(graph: Any) -> None:
 def parse_workflow(graph: Mapping[str, Any]) -> WorkflowSpec:
     """Read the DSL markers of an API-format graph; raise :class:`DSLError` for a bad marker."""
     _check_graph(graph)
-    declarations: dict[str, list[tuple[Marker, ParamTarget, ParamType]]] = {}
+    declarations: dict[str, list[Binding]] = {}
     bound: dict[tuple[str, str], str] = {}
     outputs: dict[str, str] = {}
     warnings: list[str] = []
@@ -185,79 +148,35 @@ def parse_workflow(graph: Mapping[str, Any]) -> WorkflowSpec:
         for marker in parsed.markers:
             previous = bound.get((node_id, marker.field))
             if previous == marker.name:
-                warnings.append(
-                    f"{where}: {previous!r} is declared twice for input {marker.field!r}"
-                )
+                warnings.append(declared_twice(where, marker))
                 continue
-            if previous is not None:
-                raise DSLError(
-                    f"{where}: input {marker.field!r} is bound to both {previous!r} and "
-                    f"{marker.name!r}",
-                    node_id=node_id,
-                    field=marker.field,
-                )
+            binding = bind_marker(marker, node_id, class_type, inputs, where, bound_to=previous)
             bound[(node_id, marker.field)] = marker.name
-            target, ptype = _bind(marker, node_id, class_type, inputs, where)
-            declarations.setdefault(marker.name, []).append((marker, target, ptype))
-    params = {name: _merge(name, decls) for name, decls in declarations.items()}
+            declarations.setdefault(marker.name, []).append(binding)
+    params = {name: _merge(name, bindings) for name, bindings in declarations.items()}
     return WorkflowSpec(params, outputs, tuple(warnings))
 
 
-def _bind(
-    marker: Marker, node_id: str, class_type: str, inputs: Mapping[Any, Any], where: str
-) -> tuple[ParamTarget, ParamType]:
-    if marker.field not in inputs:
-        available = ", ".join(repr(k) for k in inputs) or "none"
-        raise DSLError(
-            f"{where}: parameter {marker.name!r} targets input {marker.field!r}, which "
-            f"{class_type or 'the node'} does not have (inputs: {available})",
-            node_id=node_id,
-            field=marker.field,
-        )
-    value = inputs[marker.field]
-    ptype = _literal_type(value)
-    if ptype == "any" and not marker.required:
-        raise DSLError(
-            f"{where}: input {marker.field!r} of parameter {marker.name!r} is linked/null so it "
-            "has no default; mark it required with '!'",
-            node_id=node_id,
-            field=marker.field,
-        )
-    upload = marker.upload or MEDIA_FILE_INPUTS.get(class_type) == marker.field
-    literal = None if ptype == "any" else copy.deepcopy(value)
-    return ParamTarget(node_id, marker.field, class_type, upload, literal), ptype
-
-
-def _merge(name: str, decls: list[tuple[Marker, ParamTarget, ParamType]]) -> ParamSpec:
-    _, first, ptype = decls[0]
-    type_node = first.node_id
-    for _, target, other in decls[1:]:
-        if target.upload != first.upload:
-            uploads, plain = (first, target) if first.upload else (target, first)
-            raise DSLError(
-                f"parameter {name!r} is an upload on node {uploads.node_id!r} but not on node "
-                f"{plain.node_id!r}",
-                node_id=target.node_id,
-                field=target.field,
-            )
-        unified = _unify(ptype, other)
-        if unified is None:
-            raise DSLError(
-                f"parameter {name!r} is {ptype} on node {type_node!r} but {other} on node "
-                f"{target.node_id!r}",
-                node_id=target.node_id,
-                field=target.field,
-            )
-        if unified != ptype:
-            ptype, type_node = unified, target.node_id
+def _merge(name: str, bindings: list[Binding]) -> ParamSpec:
+    ptype, problems = merge_bindings(name, bindings)
+    if problems:
+        raise problems[0]
+    assert ptype is not None
+    targets = tuple(
+        ParamTarget(b.node_id, b.marker.field, b.class_type, b.upload, copy.deepcopy(b.default))
+        for b in bindings
+    )
+    optional = [
+        target for b, target in zip(bindings, targets, strict=True) if not b.marker.required
+    ]
     return ParamSpec(
         name=name,
         type=ptype,
-        required=any(m.required for m, _, _ in decls),
-        default=next((t.default for m, t, _ in decls if not m.required), None),
-        upload=first.upload,
-        targets=tuple(t for _, t, _ in decls),
-        description=next((m.description for m, _, _ in decls if m.description), None),
+        required=len(optional) < len(targets),
+        default=optional[0].default if optional else None,
+        upload=bindings[0].upload,
+        targets=targets,
+        description=next((b.marker.description for b in bindings if b.marker.description), None),
     )
 
 

@@ -12,6 +12,7 @@ import attrs
 import pytest
 
 from comfykit_sync.errors import DSLError
+from comfykit_sync.lint import lint_graph
 from comfykit_sync.params import apply_params, parse_workflow
 
 
@@ -188,7 +189,9 @@ ROWS = [
     pytest.param(Row("$.x", inputs={"x": 1}, error=r"invalid parameter name ''"), id="$.x"),
     pytest.param(Row("$a.", inputs={"a": 1}, error=r"empty input field"), id="$a."),
     pytest.param(
-        Row("$w", inputs={"w": ["2", 0]}, error=r"'w'.*linked/null.*mark it required with '!'"),
+        Row(
+            "$w", inputs={"w": ["2", 0]}, error=r"'w'.*linked to node '2'.*must be required \('!'\)"
+        ),
         id="$w on a link",
     ),
     pytest.param(
@@ -196,7 +199,7 @@ ROWS = [
         id="$w! on a link",
     ),
     pytest.param(
-        Row("$w", inputs={"w": None}, error=r"'w'.*linked/null.*mark it required with '!'"),
+        Row("$w", inputs={"w": None}, error=r"'w' has no default.*mark it required \('!'\)"),
         id="$w on null",
     ),
     pytest.param(
@@ -257,6 +260,32 @@ def _graph(row: Row) -> dict[str, Any]:
     if row.title is not None:
         node["_meta"] = {"title": row.title}
     return {"7": node}
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].error is not None])
+def test_lint_reports_what_the_parser_raises(row: Row) -> None:
+    """One set of marker rules: the linter's problems include the parser's error, word for word."""
+    graph = _graph(row)
+    with pytest.raises(DSLError) as info:
+        parse_workflow(graph)
+    assert str(info.value) in [problem.message for problem in lint_graph(graph)]
+
+
+@pytest.mark.parametrize(
+    ("second", "problem"),
+    [
+        ("$v", "parameter 'v' is int on node '1' but str on node '2'"),
+        ("$v.~v", "parameter 'v' is an upload on node '2' but not on node '1'"),
+    ],
+)
+def test_lint_and_parser_share_the_fan_out_rules(second: str, problem: str) -> None:
+    graph = {
+        "1": {"class_type": "A", "inputs": {"v": 1}, "_meta": {"title": "$v"}},
+        "2": {"class_type": "B", "inputs": {"v": "x"}, "_meta": {"title": second}},
+    }
+    with pytest.raises(DSLError, match=problem) as info:
+        parse_workflow(graph)
+    assert str(info.value) in [p.message for p in lint_graph(graph)]
 
 
 @pytest.mark.parametrize("row", ROWS)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .._bindings import is_link
 from .._naming import rejection
 from ..errors import (
     APIError,
@@ -37,7 +38,7 @@ from ..errors import (
 from ..hookspecs import hookimpl
 from ..http import HttpClient
 from ..models import OutputItem
-from ..params import UploadSource, _is_link
+from ..params import UploadSource
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
 from .comfyui import describe_node, reported_failure
 from .polling_base import Polled, PollingBackend
@@ -79,7 +80,7 @@ def node_info_list(job: PreparedJob) -> list[dict[str, Any]]:
             old = before.get(field, _MISSING)
             if type(old) is type(value) and old == value:
                 continue
-            if _is_link(old):
+            if is_link(old):
                 param = job.spec.param_for(node_id, field)
                 raise ParameterError(
                     f"parameter {param!r} writes to input {field!r} of node {node_id}, which is "
