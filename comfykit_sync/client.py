@@ -574,7 +574,8 @@ class ComfyKit:
         """Re-attach to a job submitted earlier (by this or another process) by its id.
 
         An id the backend can never have given (empty, path-like; for RunningHub, not digits)
-        is a ``ParameterError`` before anything is sent.
+        is a ``ParameterError``, and a backend without the ``"reattach"`` capability a
+        ``ConfigurationError``, before anything is sent.
 
         Pass the ``workflow`` to name outputs by its ``$output`` markers; without it the names
         come from the graph the server recorded, when it has one. ``timeout`` (default: the
@@ -597,6 +598,10 @@ class ComfyKit:
             )
         spec = parse_workflow(self.load_workflow(workflow).graph) if workflow is not None else None
         runner = self.backend(backend)
+        if "reattach" not in runner.capabilities:
+            raise ConfigurationError(
+                f"backend {runner.name!r} cannot re-attach to a job (no 'reattach' capability)"
+            )
         runner.check_job_id(prompt_id)
         return Job(
             runner=runner.attach(prompt_id),

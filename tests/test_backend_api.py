@@ -266,6 +266,14 @@ def test_api_RunOutcome_graph_names_the_outputs_of_a_reattached_job(remote_kit):
     assert [a.var for a in remote_kit.job(prompt_id, backend="remote").result().artifacts] == ["9"]
 
 
+def test_a_backend_without_reattach_refuses_kit_job(polling_kit, monkeypatch):
+    monkeypatch.setattr(Polling, "capabilities", frozenset())
+    Polling.script = ("done",)
+    with pytest.raises(ConfigurationError, match="'polling' cannot re-attach"):
+        polling_kit.job("p1", backend="polling")
+    assert polling_kit.backend("polling").polled == []  # nothing was asked
+
+
 def test_api_rejection(remote_kit):
     body = _prompt_refused()
     [node_id] = body["node_errors"]

@@ -207,7 +207,8 @@ class Backend(abc.ABC):
     """Base class of execution backends; subclasses set ``name`` and ``capabilities``."""
 
     name: ClassVar[str]
-    #: optional features: "upload", "cancel", "events", "reattach", "partial" (runs only the
+    #: optional features: "upload", "cancel", "events" (node events and progress, for callers),
+    #: "reattach" (``kit.job()`` refuses a backend without it), "partial" (runs only the
     #: output nodes in ``PreparedJob.targets``), "prompt_id" (jobs are submitted under
     #: ``PreparedJob.prompt_id``, so a caller may choose the id)
     capabilities: ClassVar[frozenset[str]] = frozenset()
