@@ -37,6 +37,8 @@ from .errors import (
 if TYPE_CHECKING:  # requests is imported on first use: it is most of the import time
     import requests
 
+    from ._direct import DirectTransport
+
 log = logging.getLogger(__name__)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -232,11 +234,58 @@ class _RetryWait(tenacity.wait.wait_base):
         return wait
 
 
+#: the arguments of ``HttpClient.request`` that make up the request itself (the others, such as
+#: ``stream`` and ``allow_redirects``, say how it is sent)
+REQUEST_FIELDS = frozenset({"headers", "params", "data", "json", "files"})
+
+
+def _prepare(
+    sess: requests.Session, method: str, url: str, fields: Mapping[str, Any]
+) -> requests.PreparedRequest:
+    """The request ``sess.request()`` would send: the session's headers (a ``None`` value drops
+    one), cookies and auth, with ``fields`` (``REQUEST_FIELDS``; others are ignored).
+
+    ``Session.request`` builds the same request by merging every per-call setting into the
+    session's, and reads the environment's settings again, which costs more than sending it;
+    there is nothing to merge here (no per-call cookies, auth or hooks; the environment's
+    settings are cached per origin by the client).
+    """
+    import requests
+    from requests.structures import CaseInsensitiveDict
+
+    headers = sess.headers
+    extra = fields.get("headers")
+    if extra:
+        headers = CaseInsensitiveDict(headers)
+        headers.update(extra)
+        for name in [name for name, value in headers.items() if value is None]:
+            del headers[name]
+    prepared = requests.PreparedRequest()
+    prepared.prepare(
+        method=method,
+        url=url,
+        headers=headers,
+        files=fields.get("files"),
+        data=fields.get("data") or {},
+        json=fields.get("json"),
+        params=fields.get("params") or {},
+        auth=sess.auth,
+        cookies=sess.cookies,
+    )
+    return prepared
+
+
 class HttpClient:
     """Thread-safe HTTP client: a pool of ``requests.Session`` objects shared by all threads.
 
     ``base_url`` is the origin that receives credentials. ``timeout`` is the default
     ``(connect, read)`` pair in seconds.
+
+    A request to the ``http://`` base URL with at most a ``json=`` body is sent on urllib3
+    directly (:mod:`._direct`: the same request for a fraction of the CPU), as long as the
+    origin has no proxy and the server has set no cookie and answered no redirect; after
+    either, every request goes through the sessions, which keep the cookies and follow the
+    redirects.
     """
 
     def __init__(
@@ -258,6 +307,9 @@ class HttpClient:
         self._lock = threading.Lock()
         self._closed = False
         self._env_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self._direct: DirectTransport | None = None
+        self._direct_allowed = urlsplit(self.base_url).scheme == "http"
+        self._server_cookies: Any = None  # a RequestsCookieJar once a direct reply set one
 
     def __repr__(self) -> str:
         return f"HttpClient({self.base_url!r})"
@@ -324,6 +376,8 @@ class HttpClient:
             sess.auth = self.auth
             sess.trust_env = False  # environment settings come from _environment(), cached
             with self._lock:
+                if self._server_cookies is not None:
+                    sess.cookies.update(self._server_cookies)
                 self._sessions.append(sess)
         try:
             yield sess
@@ -377,18 +431,102 @@ class HttpClient:
     ) -> requests.Response:
         import requests
 
-        with self.session() as sess:
-            try:
-                response = sess.request(
-                    method, url, timeout=timeout, **self._environment(url), **kwargs
-                )
-            except requests.RequestException as exc:
-                raise transport_error(exc, what) from exc
+        try:
+            if self._goes_direct(url, kwargs):
+                response = self._send_direct(method, url, timeout, kwargs)
+            else:
+                response = self._send_session(method, url, timeout, kwargs)
+        except requests.RequestException as exc:
+            raise transport_error(exc, what) from exc
         if response.status_code >= 400:
             error = error_for_response(response, what)
             response.close()
             raise error
         return response
+
+    def _send_session(
+        self, method: str, url: str, timeout: tuple[float, float], kwargs: dict[str, Any]
+    ) -> requests.Response:
+        options = {k: v for k, v in kwargs.items() if k not in REQUEST_FIELDS}
+        with self.session() as sess:
+            prepared = _prepare(sess, method, url, kwargs)
+            response = sess.send(prepared, timeout=timeout, **self._environment(url), **options)
+            if self._direct_allowed and len(sess.cookies):  # cookies only sessions send back
+                self._direct_allowed = False
+        return response
+
+    def _goes_direct(self, url: str, kwargs: Mapping[str, Any]) -> bool:
+        """Whether the request can be sent on urllib3 directly (see the class docstring)."""
+        if not self._direct_allowed or not kwargs.keys() <= {"json"}:
+            return False
+        base = self.base_url
+        if not url.startswith(base) or url[len(base) : len(base) + 1] not in ("/", "?", ""):
+            return False
+        if self._environment(url)["proxies"]:
+            self._direct_allowed = False
+            return False
+        return True
+
+    def _send_direct(
+        self, method: str, url: str, timeout: tuple[float, float], kwargs: Mapping[str, Any]
+    ) -> requests.Response:
+        """Send on urllib3; a redirect is followed through a session."""
+        if self._closed:
+            raise TransportError("the client is closed")
+        direct = self._direct
+        if direct is None:
+            from ._direct import DirectTransport
+
+            with self._lock:
+                direct = self._direct = self._direct or DirectTransport()
+        response = direct.send(
+            method,
+            url,
+            headers=self.auth.headers_for(url),
+            json_body=kwargs.get("json"),
+            timeout=timeout,
+        )
+        if "Set-Cookie" in response.headers:
+            self._keep_cookies(method, url, response)
+        if response.is_redirect:
+            self._direct_allowed = False
+            return self._follow_redirects(method, url, timeout, kwargs, response)
+        return response
+
+    def _follow_redirects(
+        self,
+        method: str,
+        url: str,
+        timeout: tuple[float, float],
+        kwargs: Mapping[str, Any],
+        response: requests.Response,
+    ) -> requests.Response:
+        """Follow the redirects of a direct reply as ``Session.send`` would."""
+        with self.session() as sess:
+            response.request = prepared = _prepare(sess, method, url, kwargs)
+            history = [response]
+            history += sess.resolve_redirects(
+                response, prepared, timeout=timeout, **self._environment(url)
+            )
+        final = history.pop()
+        final.history = history
+        return final
+
+    def _keep_cookies(self, method: str, url: str, response: requests.Response) -> None:
+        """Store the cookies a direct reply set in every session (and the ones to come), as
+        the session that sent it would have; from now on, requests go through the sessions."""
+        import requests
+        from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
+
+        jar = RequestsCookieJar()
+        extract_cookies_to_jar(jar, requests.Request(method, url).prepare(), response.raw)
+        with self._lock:
+            self._direct_allowed = False
+            if self._server_cookies is None:
+                self._server_cookies = RequestsCookieJar()
+            self._server_cookies.update(jar)
+            for sess in self._sessions:
+                sess.cookies.update(jar)
 
     def json(self, method: str, url: str, **kwargs: Any) -> Any:
         """Send a request and decode its JSON reply (``InvalidResponseError`` if it is not)."""
@@ -401,5 +539,8 @@ class HttpClient:
         self._closed = True
         with self._lock:
             sessions, self._sessions = self._sessions, []
+            direct, self._direct = self._direct, None
         for sess in sessions:
             sess.close()
+        if direct is not None:
+            direct.close()

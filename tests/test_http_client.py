@@ -1,0 +1,122 @@
+"""HttpClient: what reaches the server and what comes back, however a request is sent.
+
+Small JSON calls to the kit's own server skip ``requests`` (see ``comfykit_sync._direct``);
+these tests pin what must not change because of that: cookies the server sets are sent back,
+its redirects are followed, environment proxies are used, failures are typed alike.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+
+from comfykit_sync._http import HttpClient
+from comfykit_sync.errors import NotFoundError, RequestTimeout, TransportError
+
+JSON = {"Content_Type": "application/json"}
+
+
+@pytest.fixture
+def client(recording_server):
+    http = HttpClient(recording_server.url, timeout=(5, 10))
+    yield http
+    http.close()
+
+
+def test_a_cookie_the_server_sets_is_sent_back(client, recording_server):
+    recording_server.route("/queue", b"{}", Set_Cookie="affinity=node-2; Path=/", **JSON)
+    assert client.json("GET", "/queue") == {}
+    assert client.json("GET", "/queue") == {}
+    done = threading.Event()
+    threading.Thread(target=lambda: (client.json("GET", "/queue"), done.set())).start()
+    assert done.wait(10)
+    first, *later = [r["headers"] for r in recording_server.requests]
+    assert "Cookie" not in first
+    assert [h.get("Cookie") for h in later] == ["affinity=node-2"] * 2
+
+
+def test_a_redirect_of_the_server_is_followed(client, recording_server):
+    recording_server.route("/history", b"", status=302, Location="/api/history")
+    recording_server.route("/api/history", b'{"p1": {}}', **JSON)
+    assert client.json("GET", "/history") == {"p1": {}}
+    assert client.json("GET", "/history") == {"p1": {}}
+    paths = [r["path"] for r in recording_server.requests]
+    assert paths == ["/history", "/api/history"] * 2
+
+
+def test_a_307_redirect_of_a_submit_sends_the_body_again(client, recording_server):
+    recording_server.route("/prompt", b"", status=307, Location="/api/prompt")
+    recording_server.route("/api/prompt", b'{"prompt_id": "p1"}', **JSON)
+    reply = client.json("POST", "/prompt", json={"prompt": {}}, idempotent=False)
+    assert reply == {"prompt_id": "p1"}
+    sent = [(r["method"], r["path"], json.loads(r["body"])) for r in recording_server.requests]
+    assert sent == [("POST", "/prompt", {"prompt": {}}), ("POST", "/api/prompt", {"prompt": {}})]
+
+
+def test_a_proxy_from_the_environment_is_used(recording_server, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", recording_server.url)
+    monkeypatch.setenv("http_proxy", recording_server.url)
+    recording_server.route("http://comfy.invalid:8188/queue", b'{"queue_running": []}', **JSON)
+    http = HttpClient("http://comfy.invalid:8188", token="sk-1")
+    try:
+        assert http.json("GET", "/queue") == {"queue_running": []}
+    finally:
+        http.close()
+    (request,) = recording_server.requests
+    assert request["path"] == "http://comfy.invalid:8188/queue"
+    assert request["headers"]["Authorization"] == "Bearer sk-1"
+
+
+def test_credentials_and_json_bodies_reach_the_server(recording_server):
+    recording_server.route("/prompt", b'{"prompt_id": "p1"}', **JSON)
+    http = HttpClient(recording_server.url, token="sk-2", cookies={"sid": "c1"})
+    try:
+        http.json("POST", "/prompt", json={"prompt": {"3": {"inputs": {"text": "é"}}}})
+    finally:
+        http.close()
+    (request,) = recording_server.requests
+    headers = request["headers"]
+    assert headers["Authorization"] == "Bearer sk-2" and headers["Cookie"] == "sid=c1"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["User-Agent"].startswith("python-requests/")
+    assert json.loads(request["body"]) == {"prompt": {"3": {"inputs": {"text": "é"}}}}
+
+
+def test_an_error_status_is_typed(client, recording_server):
+    with pytest.raises(NotFoundError) as info:
+        client.json("GET", "/history/nope", what="reading the history")
+    assert info.value.status_code == 404 and "reading the history failed" in str(info.value)
+
+
+def test_a_refused_connection_is_never_sent():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    http = HttpClient(f"http://127.0.0.1:{port}")
+    with pytest.raises(TransportError) as info:
+        http.json("POST", "/prompt", json={}, idempotent=False, attempts=1)
+    assert info.value.sent is False and "could not connect" in str(info.value)
+
+
+def test_a_reply_slower_than_the_read_timeout_is_a_request_timeout():
+    with socket.socket() as server:  # accepts, never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        http = HttpClient(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=(2, 0.2))
+        with pytest.raises(RequestTimeout) as info:
+            http.json("POST", "/prompt", json={}, idempotent=False, attempts=1)
+    assert info.value.sent is None and "read timeout" in str(info.value)
+
+
+def test_plain_json_calls_to_the_server_need_no_session(client, recording_server):
+    """The kit's own calls skip requests' sessions (the CPU cost that issue 17 measured)."""
+    recording_server.route("/queue", b"{}", **JSON)
+    for _ in range(3):
+        client.json("GET", "/queue")
+        client.json("POST", "/queue", json={"delete": ["p1"]})
+    assert client._sessions == []
