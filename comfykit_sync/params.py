@@ -181,6 +181,8 @@ def parse_workflow(graph: Mapping[str, Any]) -> WorkflowSpec:
         warnings.extend(parsed.warnings)
         if parsed.output is not None:
             outputs[node_id] = parsed.output
+        if not parsed.markers:
+            continue
         where = describe_node(node_id, class_type, title)
         for marker in parsed.markers:
             previous = bound.get((node_id, marker.field))
@@ -224,7 +226,7 @@ def _bind(
             field=marker.field,
         )
     upload = marker.upload or MEDIA_FILE_INPUTS.get(class_type) == marker.field
-    literal = None if ptype == "any" else copy.deepcopy(value)
+    literal = None if ptype == "any" else copy_json(value)
     return ParamTarget(node_id, marker.field, class_type, upload, literal), ptype
 
 
@@ -459,6 +461,22 @@ def validate_params(spec: WorkflowSpec, params: Mapping[str, Any] | None) -> dic
 # Binding and seeds
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-like data (dicts, lists and scalars, copied several times faster
+    than :func:`copy.deepcopy` does); anything else is deep-copied by ``copy.deepcopy``."""
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_json(item) for item in value]
+    if kind in _SCALARS:
+        return value
+    return copy.deepcopy(value)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def apply_params(
     graph: Mapping[str, Any], spec: WorkflowSpec, values: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -467,7 +485,12 @@ def apply_params(
     ``values`` are validated values whose uploads are already resolved to server file names.
     """
     _check_graph(graph)
-    result = {node_id: copy.deepcopy(node) for node_id, node in graph.items()}
+    try:
+        result = {node_id: copy_json(node) for node_id, node in graph.items()}
+    except RecursionError:
+        raise WorkflowError(
+            "the workflow is not JSON data: it nests too deeply or contains itself"
+        ) from None
     for name, value in values.items():
         param = spec.params.get(name)
         if param is None:
@@ -485,7 +508,7 @@ def apply_params(
                 raise WorkflowError(
                     f"node {target.node_id!r} of parameter {name!r} has no inputs object"
                 )
-            inputs[target.field] = copy.deepcopy(value)
+            inputs[target.field] = copy_json(value)
     return result
 
 

@@ -6,6 +6,7 @@ import io
 import math
 import pathlib
 import random
+from collections import OrderedDict
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -490,6 +491,24 @@ def test_apply_params_deep_copies_and_never_mutates() -> None:
     assert applied["2"] == graph["2"] and applied["2"]["inputs"] is not graph["2"]["inputs"]
     value["k"].append(3)
     assert applied["1"]["inputs"]["obj"] == {"k": [2]}
+
+
+def test_apply_params_copies_other_mappings_and_tuples_deeply() -> None:
+    shared = [1, 2]
+    graph = {"1": {"class_type": "Other", "inputs": {"a": shared, "b": shared, "t": ([3],)}}}
+    graph["2"] = OrderedDict(class_type="Ordered", inputs={"x": [4]})
+    applied = apply_params(graph, WorkflowSpec(), {})
+    assert applied == graph
+    assert applied["1"]["inputs"]["a"] is not shared and applied["1"]["inputs"]["t"][0] == [3]
+    assert applied["1"]["inputs"]["t"][0] is not graph["1"]["inputs"]["t"][0]
+    assert type(applied["2"]) is OrderedDict and applied["2"]["inputs"] is not graph["2"]["inputs"]
+
+
+def test_a_graph_that_contains_itself_is_a_workflow_error_before_sending() -> None:
+    graph: dict[str, Any] = {"1": {"class_type": "Node", "inputs": {}}}
+    graph["1"]["inputs"]["loop"] = graph["1"]
+    with pytest.raises(WorkflowError, match="contains itself"):
+        apply_params(graph, WorkflowSpec(), {})
 
 
 def test_apply_params_creates_missing_inputs() -> None:
