@@ -8,7 +8,10 @@ Why one socket and one reader thread per kit, rather than a socket per job:
 * A reader that never stops reading is what keeps many concurrent jobs from stalling: it only
   decodes frames and puts them on per-job queues (it never does HTTP while connected and never
   runs user callbacks), so a job that finishes never waits behind another job's ``/history``
-  fetch, and the server's send buffer never fills up.
+  fetch, and the server's send buffer never fills up. It parses frames itself
+  (``_ws_frames``), and a progress event of a prompt whose job waits only for the end is not
+  decoded at all: its prompt id is read from the text (ComfyUI's ``json.dumps`` layout; any
+  other layout is decoded) and the job just hears it.
 * Job threads block on their own :class:`Subscription` queue, so events of different prompts are
   never mixed, and each job does its own HTTP work (history, queue checks, fallback polling).
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import struct
 import threading
 import time
@@ -34,7 +38,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import attrs
 import websocket
-from websocket._abnf import ABNF, frame_buffer
+from websocket._socket import recv as socket_recv
 
 from ..errors import (
     APIError,
@@ -44,6 +48,7 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from ._ws_frames import BINARY, CLOSE, PING, TEXT, FrameReader
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +61,11 @@ EARLY_MAX_EVENTS = 1000
 RECONNECT_MIN_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
 CLOSE_TIMEOUT = 5.0
-#: bytes asked of the socket per read (a chunk holds many events)
-READ_CHUNK = 65536
+#: how ComfyUI's ``json.dumps`` starts queue broadcasts and progress events, and writes the
+#: prompt id (the first one of a progress event is its own: no string before it can hold one)
+_STATUS = b'{"type": "status", '
+_PROGRESS = b'{"type": "progress'
+_PROMPT_ID = re.compile(rb'"prompt_id": "([^"\\]+)"')
 
 
 @attrs.frozen
@@ -104,63 +112,6 @@ def binary_kind(payload: bytes) -> int | None:
     return struct.unpack_from(">I", payload)[0] if len(payload) >= 4 else None
 
 
-class FrameTooLarge(websocket.WebSocketProtocolException):
-    """A message exceeded ``ws_max_frame_bytes``; the connection is dropped."""
-
-
-class _LimitedFrameBuffer(frame_buffer):
-    """websocket-client's frame reader, refusing messages above ``limit`` bytes before reading
-    them, and reading the socket in large chunks (websocket-client has neither option; this
-    hooks its ``frame_buffer``, unchanged since 0.x, and ``test_oversized_frames_*`` and
-    ``test_frames_split_*`` check that it still works)."""
-
-    def __init__(self, recv: Callable[[int], bytes], skip_utf8: bool, limit: int) -> None:
-        super().__init__(recv, skip_utf8)
-        self.limit = limit
-        self.message_bytes = 0
-        self._chunk = bytearray()
-        self._pos = 0
-
-    def recv_strict(self, bufsize: int) -> bytes:
-        """``bufsize`` bytes, served from chunks of up to ``READ_CHUNK`` bytes.
-
-        websocket-client asks the socket separately for each frame's header, length and payload:
-        three system calls — each a chance for another thread to take the GIL — per event.
-        """
-        while len(self._chunk) - self._pos < bufsize:
-            data = self.recv(max(READ_CHUNK, bufsize - len(self._chunk) + self._pos))
-            del self._chunk[: self._pos]
-            self._pos = 0
-            self._chunk += data
-        start, self._pos = self._pos, self._pos + bufsize
-        return bytes(self._chunk[start : self._pos])
-
-    def recv_length(self) -> None:
-        super().recv_length()
-        opcode = self.header[4] if self.header else None
-        if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
-            self.message_bytes = 0  # first frame of a new message
-        if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CONT):
-            self.message_bytes += self.length or 0
-            if self.limit and self.message_bytes > self.limit:
-                raise FrameTooLarge(
-                    f"a message of {self.message_bytes} bytes exceeds ws_max_frame_bytes="
-                    f"{self.limit}"
-                )
-
-
-class _LimitedWebSocket(websocket.WebSocket):
-    """A client socket with a message size limit.
-
-    UTF-8 is checked by ``json.loads`` (in C) rather than by websocket-client's pure-Python
-    validator, which takes a fraction of a second per megabyte.
-    """
-
-    def __init__(self, *, max_frame_bytes: int) -> None:
-        super().__init__(enable_multithread=True, skip_utf8_validation=True)
-        self.frame_buffer = _LimitedFrameBuffer(self._recv, True, max_frame_bytes)
-
-
 def _handshake_error(exc: websocket.WebSocketBadStatusException, url: str) -> APIError:
     status = exc.status_code
     message = f"opening the WebSocket {url} failed: HTTP {status}"
@@ -177,37 +128,33 @@ def _handshake_error(exc: websocket.WebSocketBadStatusException, url: str) -> AP
     return APIError(message, status_code=status, url=url)
 
 
-#: the events that end, start or fail a prompt: all a job with no event listener waits for
-LIFECYCLE_EVENTS = frozenset(
-    {"execution_start", "execution_success", "execution_error", "execution_interrupted"}
-)
+#: the events that end or fail a prompt (the final ``executing`` ``null`` follows them)
+ENDING_EVENTS = frozenset({"execution_error", "execution_interrupted"})
 
 
-def is_lifecycle(message: Message) -> bool:
-    """A lifecycle event, or the final ``executing`` with ``node: null``."""
-    if message.type == "executing":
-        return message.data.get("node") is None
-    return message.type in LIFECYCLE_EVENTS
+def is_final(message: Message) -> bool:
+    """The prompt's final event: ``executing`` with ``node: null``."""
+    return message.type == "executing" and message.data.get("node") is None
 
 
 class Subscription:
     """The event queue of one prompt id, filled by the reader thread.
 
-    With ``lifecycle_only`` set (nobody listens for progress), other events are not queued —
-    waking the job's thread for each of them is most of a busy kit's cost — but still update
-    ``last_heard``, so the job knows its prompt is alive.
+    With ``wanted`` set (nobody listens for progress), only the final event and events of those
+    types are queued — waking the job's thread for each event is most of a busy kit's cost —
+    but every event still updates ``last_heard``, so the job knows its prompt is alive.
     """
 
     def __init__(self, prompt_id: str) -> None:
         self.prompt_id = prompt_id
-        self.lifecycle_only = False
+        self.wanted: frozenset[str] | None = None
         self.last_heard = time.monotonic()
         self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
 
     def put(self, item: Item) -> None:
         if isinstance(item, Message):
             self.last_heard = time.monotonic()
-            if self.lifecycle_only and not is_lifecycle(item):
+            if self.wanted is not None and item.type not in self.wanted and not is_final(item):
                 return
         self._queue.put(item)
 
@@ -313,7 +260,7 @@ class EventStream:
     def _connect(self) -> websocket.WebSocket:
         headers = dict(self._headers())
         cookie = headers.pop("Cookie", None)
-        ws = _LimitedWebSocket(max_frame_bytes=self._max_frame_bytes)
+        ws = websocket.WebSocket(enable_multithread=True)
         try:
             ws.connect(
                 self.url,
@@ -398,10 +345,11 @@ class EventStream:
 
     def _read(self, ws: websocket.WebSocket) -> str:
         """Read and route frames until the socket fails or closes; return why it ended."""
+        frames = FrameReader(lambda size: socket_recv(ws.sock, size), self._max_frame_bytes)
         awaiting_pong = False
         while not self._stopping.is_set():
             try:
-                opcode, payload = ws.recv_data(control_frame=True)
+                opcode, payload = frames.next()
             except websocket.WebSocketTimeoutException:
                 if awaiting_pong:
                     return f"no frame for {2 * READ_TIMEOUT:g} s"
@@ -414,15 +362,50 @@ class EventStream:
             except (websocket.WebSocketException, OSError) as exc:
                 return f"{type(exc).__name__}: {exc}"
             awaiting_pong = False
-            if opcode == ABNF.OPCODE_CLOSE:
-                return "closed by the server"
-            if opcode == ABNF.OPCODE_TEXT:
-                message = decode_text(payload)
-                if message is not None:
-                    self._dispatch(message)
-            elif opcode == ABNF.OPCODE_BINARY:
+            if opcode == TEXT:
+                self._route(payload)
+            elif opcode == BINARY:
                 log.debug("ignoring binary frame of type %s", binary_kind(payload))
+            elif opcode in (PING, CLOSE):  # answered, as websocket-client would
+                try:
+                    if opcode == PING:
+                        ws.pong(payload)
+                    else:
+                        ws.send_close()
+                except (websocket.WebSocketException, OSError) as exc:
+                    return f"answering a control frame failed: {exc}"
+                if opcode == CLOSE:
+                    return "closed by the server"
         return "closing"
+
+    def _route(self, payload: bytes) -> None:
+        """Hand a text frame to its prompt's subscriptions, decoding it only if needed."""
+        if payload.startswith(_STATUS):  # queue broadcasts: not a prompt's event
+            return
+        if payload.startswith(_PROGRESS) and self._heard_only(payload):
+            return
+        message = decode_text(payload)
+        if message is not None:
+            self._dispatch(message)
+
+    def _heard_only(self, payload: bytes) -> bool:
+        """Whether every subscription of this progress event's prompt skips progress; then it
+        just hears the event. ``False`` sends the frame to :meth:`_dispatch`."""
+        found = _PROMPT_ID.search(payload)
+        if found is None:
+            return False
+        try:
+            prompt_id = found.group(1).decode()
+        except UnicodeDecodeError:
+            return False
+        with self._lock:
+            subs = self._subs.get(prompt_id)
+            if not subs or any(sub.wanted is None for sub in subs):
+                return False
+            now = time.monotonic()
+            for sub in subs:
+                sub.last_heard = now
+        return True
 
     def _dispatch(self, message: Message) -> None:
         """Hand a message to its prompt's subscriptions (or the early buffer); never blocks."""

@@ -52,7 +52,7 @@ from ..events import (
     Started,
 )
 from ..params import WorkflowSpec
-from ._ws_stream import Disconnected, EventStream, Message, Subscription, ws_url
+from ._ws_stream import ENDING_EVENTS, Disconnected, EventStream, Message, Subscription, ws_url
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
 from .comfyui import BLOCKED, ComfyUIClient, remaining_timeout
 from .comfyui_http import ComfyUIHttpBackend, HistoryWaiter
@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 #: when a check finds the history of a prompt followed since its submission, wait this long for
 #: its final event so that its last events are still reported
 FINAL_EVENT_GRACE = 0.5
+#: the event a job without listener also wakes for when it has a queue deadline
+START = frozenset({"execution_start"})
 
 
 @attrs.frozen
@@ -124,7 +126,8 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
         with self._lock:
             submitted = self._submitted.pop(prompt_id, None)
         sub = submitted.sub if submitted else self._attach(prompt_id)
-        sub.lifecycle_only = emit is None
+        if emit is None:  # nobody listens: wake the job for its end (and start: queue deadline)
+            sub.wanted = ENDING_EVENTS | (START if queue_deadline is not None else frozenset())
         watch = _PromptWatch(
             self.client,
             sub,
@@ -238,7 +241,7 @@ class _PromptWatch:
             self.next_check = min(self.next_check, self.queue_deadline)
 
     def _heard_since_scheduled(self) -> bool:
-        """Whether events not queued for this job (``lifecycle_only``) came since the check was
+        """Whether events not queued for this job (``Subscription.wanted``) came since the check was
         scheduled: they postpone it, as a handled event would."""
         heard = self.sub.last_heard
         if heard <= self.scheduled_from:
