@@ -25,15 +25,17 @@ POOL_SIZE = 256
 
 
 class DirectTransport:
-    """A urllib3 pool for requests that need nothing but sending. Thread-safe."""
+    """A urllib3 connection pool to one ``http://host:port`` ``origin``, for requests that need
+    nothing but sending. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, origin: str) -> None:
         import urllib3
         from requests.utils import default_headers
 
+        self._origin = origin
         self._headers = dict(default_headers())  # what a requests.Session sends
         self._retries = urllib3.Retry(0, read=False)  # requests' default: no retries
-        self._pool = urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, block=False)
+        self._pool = urllib3.connection_from_url(origin, maxsize=POOL_SIZE, block=False)
 
     def send(
         self,
@@ -44,7 +46,8 @@ class DirectTransport:
         json_body: Any = None,
         timeout: tuple[float, float],
     ) -> requests.Response:
-        """Send one request; raise what requests raises for the same failure.
+        """Send one request to ``url`` (under the origin); raise what requests raises for the
+        same failure.
 
         ``headers`` are added to the session's defaults; ``json_body`` (unless ``None``) is sent
         as JSON, as requests' ``json=`` would.
@@ -63,7 +66,7 @@ class DirectTransport:
         try:
             reply = self._pool.urlopen(
                 method,
-                url,
+                url[len(self._origin) :] or "/",
                 body=body,
                 headers=all_headers,
                 redirect=False,
@@ -78,7 +81,7 @@ class DirectTransport:
         return _response(url, reply)
 
     def close(self) -> None:
-        self._pool.clear()
+        self._pool.close()
 
 
 def _response(url: str, reply: urllib3.BaseHTTPResponse) -> requests.Response:

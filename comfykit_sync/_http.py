@@ -308,7 +308,9 @@ class HttpClient:
         self._closed = False
         self._env_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
         self._direct: DirectTransport | None = None
-        self._direct_allowed = urlsplit(self.base_url).scheme == "http"
+        parts = urlsplit(self.base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._direct_allowed = parts.scheme == "http"
         self._server_cookies: Any = None  # a RequestsCookieJar once a direct reply set one
 
     def __repr__(self) -> str:
@@ -478,7 +480,7 @@ class HttpClient:
             from ._direct import DirectTransport
 
             with self._lock:
-                direct = self._direct = self._direct or DirectTransport()
+                direct = self._direct = self._direct or DirectTransport(self._origin)
         response = direct.send(
             method,
             url,

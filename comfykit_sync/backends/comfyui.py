@@ -198,7 +198,7 @@ def ran_outputs(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     to_execute = prompt[4] if isinstance(prompt, (list, tuple)) and len(prompt) > 4 else None
     if not graph or not isinstance(to_execute, (list, tuple)):
         return outputs
-    needed = upstream(graph, [str(node_id) for node_id in to_execute])
+    targets = [str(node_id) for node_id in to_execute]
     meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
 
     def anchor(node_id: str) -> str | None:
@@ -207,11 +207,16 @@ def ran_outputs(entry: Mapping[str, Any]) -> Mapping[str, Any]:
         candidates = (node_id, node_meta.get("display_node"), node_meta.get("parent_node"))
         return next((str(c) for c in candidates if c is not None and str(c) in graph), None)
 
-    return {
-        node_id: output
-        for node_id, output in outputs.items()
-        if (owner := anchor(str(node_id))) is None or owner in needed
-    }
+    ran: dict[str, Any] = {}
+    needed: set[str] | None = None  # the targets and what they depend on, walked if needed
+    for node_id, output in outputs.items():
+        owner = anchor(str(node_id))
+        if owner is not None and owner not in targets:
+            needed = upstream(graph, targets) if needed is None else needed
+            if owner not in needed:
+                continue
+        ran[node_id] = output
+    return ran
 
 
 def _entry_graph(entry: Mapping[str, Any]) -> Mapping[str, Any]:
