@@ -311,6 +311,7 @@ class HttpClient:
         parts = urlsplit(self.base_url)
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self._direct_allowed = parts.scheme == "http"
+        self._origin_headers: dict[str, str] | None = None  # the credentials, once computed
         self._server_cookies: Any = None  # a RequestsCookieJar once a direct reply set one
 
     def __repr__(self) -> str:
@@ -464,9 +465,11 @@ class HttpClient:
         base = self.base_url
         if not url.startswith(base) or url[len(base) : len(base) + 1] not in ("/", "?", ""):
             return False
-        if self._environment(url)["proxies"]:
-            self._direct_allowed = False
-            return False
+        if self._origin_headers is None:  # first time: a proxy, or the credentials to send
+            if self._environment(url)["proxies"]:
+                self._direct_allowed = False
+                return False
+            self._origin_headers = self.auth.headers_for(url)
         return True
 
     def _send_direct(
@@ -484,7 +487,7 @@ class HttpClient:
         response = direct.send(
             method,
             url,
-            headers=self.auth.headers_for(url),
+            headers=self._origin_headers or {},
             json_body=kwargs.get("json"),
             timeout=timeout,
         )
@@ -518,10 +521,11 @@ class HttpClient:
         """Store the cookies a direct reply set in every session (and the ones to come), as
         the session that sent it would have; from now on, requests go through the sessions."""
         import requests
-        from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
+        from requests.cookies import MockRequest, MockResponse, RequestsCookieJar
 
         jar = RequestsCookieJar()
-        extract_cookies_to_jar(jar, requests.Request(method, url).prepare(), response.raw)
+        request = MockRequest(requests.Request(method, url).prepare())
+        jar.extract_cookies(MockResponse(response.raw.msg), request)  # type: ignore[arg-type]
         with self._lock:
             self._direct_allowed = False
             if self._server_cookies is None:

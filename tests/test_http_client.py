@@ -120,3 +120,71 @@ def test_plain_json_calls_to_the_server_need_no_session(client, recording_server
         client.json("GET", "/queue")
         client.json("POST", "/queue", json={"delete": ["p1"]})
     assert client._sessions == []
+
+
+class KeepAliveServer:
+    """A raw HTTP/1.1 server: answers ``{}`` on a kept-alive connection, counts connections,
+    and closes the current one when asked (as a server does with an idle connection)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as requests_in:
+            while True:
+                lines = []
+                while (line := requests_in.readline()) not in (b"\r\n", b""):
+                    lines.append(line)
+                if not lines:
+                    return
+                length = next(
+                    (
+                        int(v)
+                        for k, _, v in (ln.partition(b":") for ln in lines)
+                        if k.lower() == b"content-length"
+                    ),
+                    0,
+                )
+                requests_in.read(length)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 2\r\n\r\n{}"
+                )
+
+    def drop_connections(self) -> None:
+        for conn in self.connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)  # the client reads the end of the stream
+            except OSError:  # closed already
+                pass
+
+    def stop(self) -> None:
+        self.listener.close()
+        self.drop_connections()
+
+
+def test_connections_are_kept_alive_and_replaced_once_the_server_closed_them():
+    server = KeepAliveServer()
+    http = HttpClient(server.url)
+    try:
+        for _ in range(3):
+            assert http.json("POST", "/prompt", json={}, idempotent=False, attempts=1) == {}
+        assert len(server.connections) == 1  # one connection served them all
+        server.drop_connections()  # the server closes the idle connection
+        assert http.json("POST", "/prompt", json={}, idempotent=False, attempts=1) == {}
+        assert len(server.connections) == 2  # a new one, nothing failed
+    finally:
+        http.close()
+        server.stop()
