@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,10 +30,10 @@ from core import (  # noqa: E402
     UPLOAD_CHILD,
     WORKFLOWS,
     detection_delay,
-    import_time,
     percentile,
     start_server,
 )
+from startup import import_time  # noqa: E402
 from throughput import cpu_seconds  # noqa: E402
 from throughput import run as run_throughput  # noqa: E402
 
@@ -225,15 +224,10 @@ def upload_memory(url: str, size_mb: int, errors: dict[str, str] | None) -> dict
     return results
 
 
-def original_import_time(repeats: int) -> dict[str, float]:
-    code = "import time; t = time.perf_counter(); import comfykit; print(time.perf_counter() - t)"
-    samples = []
-    for _ in range(repeats):
-        out = subprocess.run(
-            [str(ORIGINAL_PYTHON), "-c", code], capture_output=True, text=True, check=True
-        ).stdout
-        samples.append(float(out.strip().splitlines()[-1]) * 1000)
-    return {"median_ms": statistics.median(samples), "runs": repeats}
+def original_import_time(repeats: int) -> dict[str, float | int | str]:
+    return import_time(
+        repeats, statement="import comfykit", python=ORIGINAL_PYTHON, cwd=tempfile.gettempdir()
+    )
 
 
 def guarded(label: str, errors: dict[str, str], fn, *args):  # noqa: ANN001, ANN202
@@ -292,7 +286,7 @@ def table_rows(results: dict) -> list[tuple[str, float | None, float | None, str
     ))
     n = results["params"]["import_runs"]
     rows.append((
-        f"import time (median of {n})",
+        f"import time, net of `python -c pass` (median of {n})",
         ours["import"]["median_ms"],
         (orig.get("import") or {}).get("median_ms"),
         "ms",
@@ -327,13 +321,13 @@ def main() -> None:
     parser.add_argument("--original-runs", type=int, help="detection runs for the original (10)")
     parser.add_argument("--callers", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--upload-mb", type=int, default=200)
-    parser.add_argument("--import-runs", type=int, help="fresh processes per import time (7)")
+    parser.add_argument("--import-runs", type=int, help="fresh processes per import time (21)")
     parser.add_argument("--skip-original", action="store_true")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     runs = args.runs or (15 if args.quick else 30)
     original_runs = args.original_runs or (6 if args.quick else 10)
-    import_runs = args.import_runs or (5 if args.quick else 7)
+    import_runs = args.import_runs or (11 if args.quick else 21)
 
     unavailable = "--skip-original given" if args.skip_original else ensure_original()
     if unavailable:

@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import tenacity
-
 from .config import parse_cookie_text
 from .errors import (
     APIError,
@@ -34,8 +32,9 @@ from .errors import (
     TransportError,
 )
 
-if TYPE_CHECKING:  # requests is imported on first use: it is most of the import time
+if TYPE_CHECKING:  # requests and tenacity are imported on first use, not with the package
     import requests
+    import tenacity
 
     from ._direct import DirectTransport
 
@@ -157,6 +156,25 @@ def _never_sent(exc: requests.RequestException) -> bool:
     )
 
 
+def refused(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is a refused connection: nothing listens there.
+
+    Unlike a timeout or an unreachable network, this proves the server process is not
+    running (or not accepting), so whatever it held in memory is gone.
+    """
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        exc = pending.pop()
+        if not isinstance(exc, BaseException) or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, ConnectionRefusedError):
+            return True
+        pending += [exc.__cause__, exc.__context__, getattr(exc, "reason", None), *exc.args]
+    return False
+
+
 def transport_error(exc: requests.RequestException, what: str) -> TransportError:
     """Wrap a requests exception; ``sent=False`` when the request provably never left."""
     import requests
@@ -217,15 +235,15 @@ def _retryable(exc: BaseException, idempotent: bool) -> bool:
     return idempotent and isinstance(exc, ServerError) and exc.status_code in RETRY_STATUSES
 
 
-class _RetryWait(tenacity.wait.wait_base):
-    """Exponential backoff, honouring a 429's Retry-After, never past the deadline."""
+class _RetryWait:
+    """Exponential backoff (0.1 s doubling, at most 2 s), honouring a 429's Retry-After, never
+    past the deadline."""
 
     def __init__(self, deadline: float | None) -> None:
         self._deadline = deadline
-        self._backoff = tenacity.wait_exponential(multiplier=0.1, max=2.0)
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        wait = self._backoff(retry_state)
+        wait = min(2.0, 0.1 * 2 ** (retry_state.attempt_number - 1))
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(exc, RateLimitError) and exc.retry_after is not None:
             wait = min(exc.retry_after, MAX_RETRY_AFTER)
@@ -407,6 +425,8 @@ class HttpClient:
         ``what`` describes the request in error messages; ``deadline`` (``time.monotonic``)
         bounds retries; a streamed body (a file object) disables retries.
         """
+        import tenacity
+
         method = method.upper()
         if url.startswith("/"):
             url = self.url(url)

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from . import errors
+from ._fetch import fetcher_for
 from .errors import ComfyKitError, rebuild_error
 from .models import Artifact, ExecuteResult
 
@@ -136,11 +137,7 @@ def result_from_dict(data: Mapping[str, Any], *, kit: Any = None) -> ExecuteResu
         raise ValueError(f"ExecuteResult.from_dict needs a dict, got {type(data).__name__}")
     if data.get("status") not in ("completed", "failed"):
         raise ValueError(f"'status' must be 'completed' or 'failed', got {data.get('status')!r}")
-    fetch = None
-    if kit is not None:
-        from .downloads import fetcher_for
-
-        fetch = fetcher_for(kit, None)
+    fetch = None if kit is None else fetcher_for(kit, None)
     kwargs: dict[str, Any] = {}
     for a in _fields(ExecuteResult):
         if not a.init or a.name not in data:

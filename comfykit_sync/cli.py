@@ -113,6 +113,52 @@ def plugins(as_json: bool) -> int:
     return 0
 
 
+@cli.command(help="Show the health of each ComfyUI server (several make a pool).")
+@click.option(
+    "--server",
+    "urls",
+    multiple=True,
+    metavar="URL",
+    help="A ComfyUI server, repeatable (default: $COMFYUI_BASE_URL, comma-separated for several).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def servers(urls: tuple[str, ...], as_json: bool) -> int:
+    """Probe every server now; exit 0 when all are healthy, 1 when one is not."""
+    from . import ComfyKit
+
+    try:
+        kit = ComfyKit(list(urls) or None)
+    except ComfyKitError as exc:
+        return _caller_mistake(exc)
+    with kit:
+        infos = kit.servers()
+    if as_json:
+        print(json.dumps([info.to_dict() for info in infos], indent=2, default=str))
+    else:
+        rows = [("server", "health", "version", "queue", "ours", "jobs api", "last error")]
+        for info in infos:
+            rows.append(
+                (
+                    info.url,
+                    "up" if info.healthy else "DOWN",
+                    info.version or "-",
+                    _count(info.queue_depth),
+                    _count(info.in_flight),
+                    {True: "yes", False: "no", None: "-"}[info.jobs_api],
+                    (info.last_error or "-")[:80],
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+            print("  ".join([*cells, row[-1]]))
+    return 0 if all(info.healthy for info in infos) else 1
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
 # -- options shared by the commands that load workflows ------------------------------------------
 def server_option(fn: Any) -> Any:
     """``--server URL``."""
@@ -251,6 +297,7 @@ def result_json(result: ExecuteResult, saved: Sequence[Path] = ()) -> dict[str, 
         "prompt_id": result.prompt_id,
         "duration": result.duration,
         "backend": result.backend,
+        "server": result.server,
         "images_by_var": result.images_by_var,
         "videos_by_var": result.videos_by_var,
         "audios_by_var": result.audios_by_var,

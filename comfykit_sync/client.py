@@ -4,62 +4,55 @@ from __future__ import annotations
 
 import logging
 import os
-import re
+import string
 import threading
 import time
-import uuid
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
-import pluggy
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._http import HttpClient
-from ._targets import Outputs, select_targets
-from .backends.base import Backend, BackendContext, PreparedJob
-from .config import Config
+from .config import Config, option_names
 from .errors import (
     ComfyKitError,
     ConfigurationError,
     ParameterError,
+    TransportError,
     UnsupportedSourceError,
     WorkflowLoadError,
 )
-from .events import EventCallback
-from .inspection import WorkflowInfo, inspect_graph
-from .job import ON_TIMEOUT, Job, cancel_after_interrupt
-from .loaders._api_format import UI_FORMAT_HINT
-from .models import Artifact, ExecuteResult, Workflow
-from .object_info import (
-    GivenObjectInfo,
-    ObjectInfoArgument,
-    ObjectInfoSource,
-    ServerObjectInfo,
-    load_object_info,
-)
-from .params import (
-    UploadSource,
-    WorkflowSpec,
-    apply_params,
-    parse_workflow,
-    randomize_seeds,
-    validate_params,
-)
-from .plugins import make_plugin_manager
-from .registry import BackendRegistry
-from .ui_workflow import is_ui_workflow
+
+if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync`` stays light
+    from pathlib import Path
+
+    import pluggy
+
+    from ._targets import Outputs
+    from .backends.base import Backend, JobRequest
+    from .downloads import Fetcher
+    from .events import EventCallback
+    from .inspection import WorkflowInfo
+    from .job import Job, Placed
+    from .models import Artifact, ExecuteResult, Workflow
+    from .object_info import ObjectInfoArgument, ObjectInfoSource
+    from .params import WorkflowSpec
+    from .registry import BackendRegistry
+
+if TYPE_CHECKING:
+    from .downloads import Fetcher
+    from .pool.report import ServerInfo
 
 log = logging.getLogger("comfykit_sync")
 
-#: a caller-chosen prompt id: URL-safe characters only (it goes into URL paths)
-_PROMPT_ID = re.compile(r"[A-Za-z0-9_.~-]{1,128}")
+#: the characters of a caller-chosen prompt id: URL-safe ones only (it goes into URL paths)
+_PROMPT_ID_CHARS = frozenset(string.ascii_letters + string.digits + "_.~-")
 
 
 def _check_prompt_id(prompt_id: object) -> str:
     """``prompt_id`` if it is a non-empty, URL-safe string; ``ParameterError`` otherwise."""
     if (
         not isinstance(prompt_id, str)
-        or not _PROMPT_ID.fullmatch(prompt_id)
+        or not 1 <= len(prompt_id) <= 128
+        or not _PROMPT_ID_CHARS.issuperset(prompt_id)
         or not prompt_id.strip(".")
     ):
         raise ParameterError(
@@ -70,17 +63,30 @@ def _check_prompt_id(prompt_id: object) -> str:
     return prompt_id
 
 
+def _given_object_info(value: ObjectInfoArgument) -> ObjectInfoSource:
+    """Node definitions passed as ``object_info=`` (a dict or a JSON file)."""
+    from .object_info import GivenObjectInfo, load_object_info
+
+    return GivenObjectInfo(load_object_info(value, "argument object_info"))
+
+
 class ComfyKit:
     """Runs ComfyUI workflows on a local server or a cloud backend, synchronously.
 
-    Arguments keep the original ComfyKit's names and environment variables; each setting is
-    resolved as argument > environment variable > default (see :class:`Config`). One kit is safe
-    to share between threads. Use it as a context manager, or call :meth:`close`.
+    Arguments keep the original ComfyKit's names and environment variables; each option is a
+    :class:`Config` field, resolved as argument > environment variable > default (``None``: not
+    given). Other keyword arguments are settings that installed plugins declare; a name none
+    declares is a :class:`ConfigurationError`. ``plugin_manager`` replaces the one built from
+    the installed plugins. One kit is safe to share between threads. Use it as a context
+    manager, or call :meth:`close`.
+
+    ``comfyui_url`` may name several servers (a list, or ``"url1,url2"``): the kit is then a
+    pool that places each job on a capable, healthy, least-loaded server (docs/many-servers.md).
     """
 
     def __init__(
         self,
-        comfyui_url: str | None = None,
+        comfyui_url: str | Sequence[str | Mapping[str, Any]] | None = None,
         executor_type: str | None = None,
         api_key: str | None = None,
         cookies: str | Mapping[str, str] | None = None,
@@ -90,33 +96,40 @@ class ComfyKit:
         runninghub_retry_count: int | None = None,
         runninghub_instance_type: str | None = None,
         *,
+        comfy_org_api_key: str | None = None,
+        runninghub_webhook_url: str | None = None,
+        timeout: float | None = None,
+        request_timeout: float | tuple[float, float] | None = None,
+        poll_max_interval: float | None = None,
+        seed_policy: str | None = None,
+        on_node_errors: str | None = None,
+        upload_subfolder: str | None = None,
+        max_workflow_bytes: int | None = None,
+        ws_max_frame_bytes: int | None = None,
+        resubmit_lost: bool | None = None,
+        server_lost_after: float | None = None,
+        object_info_cache_dir: str | os.PathLike[str] | None = None,
+        client_id: str | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
         object_info: ObjectInfoArgument | None = None,
-        **options: Any,
+        **plugin_settings: Any,
     ) -> None:
+        given = locals()  # the options above are Config's fields, by name
         self.config = Config.resolve(
-            comfyui_url=comfyui_url,
-            executor_type=executor_type,
-            api_key=api_key,
-            cookies=cookies,
-            runninghub_url=runninghub_url,
-            runninghub_api_key=runninghub_api_key,
-            runninghub_timeout=runninghub_timeout,
-            runninghub_retry_count=runninghub_retry_count,
-            runninghub_instance_type=runninghub_instance_type,
-            **options,
+            **{name: given[name] for name in option_names()}, **plugin_settings
         )
-        self._http = HttpClient(
-            self.config.comfyui_url,
-            token=self.config.api_key,
-            cookies=self.config.cookies,
-            timeout=self.config.request_timeout,
+        self._clients = tuple(
+            HttpClient(
+                server.url,
+                token=server.api_key or self.config.api_key,
+                cookies=server.cookies or self.config.cookies,
+                timeout=self.config.request_timeout,
+            )
+            for server in self.config.servers
         )
-        self._object_info: ObjectInfoSource = (
-            GivenObjectInfo(load_object_info(object_info, "argument object_info"))
-            if object_info is not None
-            else ServerObjectInfo(self._http, self.config.object_info_cache_dir)
-        )
+        self._http = self._clients[0]
+        self._object_info_given = None if object_info is None else _given_object_info(object_info)
+        self._server_object_info: ObjectInfoSource | None = None
         self._pm = plugin_manager
         self._registry: BackendRegistry | None = None
         self._backends: dict[str, Backend] = {}
@@ -124,8 +137,9 @@ class ComfyKit:
         self._closed = False
 
     def __repr__(self) -> str:
+        urls = [server.url for server in self.config.servers]
         return (
-            f"ComfyKit(comfyui_url={self.config.comfyui_url!r}, "
+            f"ComfyKit(comfyui_url={urls[0] if len(urls) == 1 else urls!r}, "
             f"executor_type={self.config.executor_type!r})"
         )
 
@@ -141,6 +155,8 @@ class ComfyKit:
         """The plugin manager (built on first use unless one was injected)."""
         with self._lock:
             if self._pm is None:
+                from .plugins import make_plugin_manager
+
                 self._pm = make_plugin_manager()
             return self._pm
 
@@ -149,19 +165,48 @@ class ComfyKit:
         """Registered backend classes by name."""
         with self._lock:
             if self._registry is None:
+                from .registry import BackendRegistry
+
                 self._registry = BackendRegistry(self.plugin_manager)
             return self._registry
 
     def backend(self, name: str | None = None) -> Backend:
-        """The kit's backend object ``name`` (default: from ``executor_type``), created once."""
+        """The kit's backend object ``name`` (default: from ``executor_type``), created once.
+
+        With several ComfyUI servers, a ComfyUI backend is a pool of one such backend per
+        server (:class:`~comfykit_sync.pool.ServerPool`).
+        """
         name = name or self.config.default_backend
         with self._lock:
             self._check_open()
             if name not in self._backends:
+                from .backends.base import BackendContext
+
                 cls = self.backends.get(name)
-                context = BackendContext(self.config, self._http, self.plugin_manager)
+                if len(self._clients) > 1:
+                    from .backends.comfyui_http import ComfyUIHttpBackend
+                    from .pool import pool_class
+
+                    if issubclass(cls, ComfyUIHttpBackend):
+                        cls = pool_class(cls)
+                context = BackendContext(
+                    self.config, self._http, self.plugin_manager, self._clients
+                )
                 self._backends[name] = cls(context)
             return self._backends[name]
+
+    def servers(self) -> list[ServerInfo]:
+        """Each ComfyUI server of the kit as it is now: healthy, version, queue depth, this
+        kit's jobs in flight there, last error, features (asked in parallel)."""
+        from .backends.comfyui_http import ComfyUIHttpBackend
+        from .pool import ServerPool
+        from .pool.report import probe
+
+        runner = self.backend()
+        if isinstance(runner, ServerPool):
+            return runner.servers()
+        assert isinstance(runner, ComfyUIHttpBackend)
+        return [probe(runner.client, self.config.client_id)]
 
     # -- workflows --------------------------------------------------------------------------
     def load_workflow(
@@ -173,12 +218,14 @@ class ComfyKit:
         server's node definitions (:meth:`object_info`), or with ``object_info`` (a dict or a
         JSON file of ``/object_info``) when given.
         """
+        from .loaders._api_format import UI_FORMAT_HINT
+        from .models import Workflow
+        from .ui_workflow import is_ui_workflow
+
         if isinstance(source, Workflow):
             return source
         definitions = (
-            self._object_info
-            if object_info is None
-            else GivenObjectInfo(load_object_info(object_info, "argument object_info"))
+            self._object_info() if object_info is None else _given_object_info(object_info)
         )
         workflow = self.plugin_manager.hook.comfykit_load_workflow(
             source=source, config=self.config, session=self._http, object_info=definitions
@@ -199,14 +246,32 @@ class ComfyKit:
         ``refresh=True`` fetches them again, e.g. after installing custom nodes. A kit built
         with ``object_info=`` returns those and never asks the server.
         """
-        return self._object_info.refresh() if refresh else self._object_info.get()
+        source = self._object_info()
+        return source.refresh() if refresh else source.get()
+
+    def _object_info(self) -> ObjectInfoSource:
+        """The node definitions given to the kit, else the server's (created on first use)."""
+        if self._object_info_given is not None:
+            return self._object_info_given
+        with self._lock:
+            if self._server_object_info is None:
+                from .object_info import ServerObjectInfo
+
+                self._server_object_info = ServerObjectInfo(
+                    self._http, self.config.object_info_cache_dir
+                )
+            return self._server_object_info
 
     def list_params(self, workflow: Any) -> WorkflowSpec:
         """The workflow's DSL parameters and output names, without running it."""
+        from .params import parse_workflow
+
         return parse_workflow(self.load_workflow(workflow).graph)
 
     def inspect(self, workflow: Any) -> WorkflowInfo:
         """The workflow's parameters and outputs (var → node ids), e.g. for a JSON Schema."""
+        from .inspection import inspect_graph
+
         wf = self.load_workflow(workflow)
         return inspect_graph(wf.graph, wf.source)
 
@@ -217,28 +282,71 @@ class ComfyKit:
         params: Mapping[str, Any] | None = None,
         *,
         raise_on_error: bool = False,
-        **options: Any,
+        backend: str | None = None,
+        timeout: float | None = None,
+        queue_timeout: float | None = None,
+        on_timeout: str = "cancel",
+        on_event: EventCallback | None = None,
+        outputs: Outputs = None,
+        resubmit_lost: bool | None = None,
+        prompt_id: str | None = None,
     ) -> ExecuteResult:
         """Run ``workflow`` with ``params`` and wait for the result.
 
         Caller mistakes (unreadable workflow, bad parameters, unknown backend) raise before
         anything is sent. What happens after that is reported in the result: ``status`` is
         ``"failed"`` and ``error`` holds the typed exception (raised instead with
-        ``raise_on_error=True``). ``options`` are those of :meth:`submit`, e.g.
+        ``raise_on_error=True``). The other options are those of :meth:`submit`, e.g.
         ``outputs=["cover", "9"]`` to run only those outputs and what they depend on.
         """
-        result = self.submit(workflow, params, **options).result()
+        job = self.submit(
+            workflow,
+            params,
+            backend=backend,
+            timeout=timeout,
+            queue_timeout=queue_timeout,
+            on_timeout=on_timeout,
+            on_event=on_event,
+            outputs=outputs,
+            resubmit_lost=resubmit_lost,
+            prompt_id=prompt_id,
+        )
+        result = job.result()
         return result.raise_for_status() if raise_on_error else result
 
     def execute_json(
-        self, workflow: Mapping[str, Any], params: Mapping[str, Any] | None = None, **options: Any
+        self,
+        workflow: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+        *,
+        raise_on_error: bool = False,
+        backend: str | None = None,
+        timeout: float | None = None,
+        queue_timeout: float | None = None,
+        on_timeout: str = "cancel",
+        on_event: EventCallback | None = None,
+        outputs: Outputs = None,
+        resubmit_lost: bool | None = None,
+        prompt_id: str | None = None,
     ) -> ExecuteResult:
         """Like :meth:`execute` for a workflow dict, API or UI format (never written to disk)."""
         if not isinstance(workflow, Mapping):
             raise UnsupportedSourceError(
                 f"execute_json needs a dict, got {type(workflow).__name__}"
             )
-        return self.execute(workflow, params, **options)
+        return self.execute(
+            workflow,
+            params,
+            raise_on_error=raise_on_error,
+            backend=backend,
+            timeout=timeout,
+            queue_timeout=queue_timeout,
+            on_timeout=on_timeout,
+            on_event=on_event,
+            outputs=outputs,
+            resubmit_lost=resubmit_lost,
+            prompt_id=prompt_id,
+        )
 
     def submit(
         self,
@@ -251,6 +359,7 @@ class ComfyKit:
         on_timeout: str = "cancel",
         on_event: EventCallback | None = None,
         outputs: Outputs = None,
+        resubmit_lost: bool | None = None,
         prompt_id: str | None = None,
     ) -> Job:
         """Upload media, queue the workflow and return a :class:`Job` without waiting.
@@ -271,6 +380,13 @@ class ComfyKit:
         (``ParameterError``) and new: ComfyUI runs a prompt again under a reused id. Backends
         whose service picks the ids (RunningHub) refuse it (``ConfigurationError``).
         """
+        import uuid
+
+        from ._targets import select_targets
+        from .backends.base import JobRequest
+        from .job import ON_TIMEOUT, Job
+        from .params import UploadSource, parse_workflow, validate_params
+
         started = time.monotonic()
         timeout = self._seconds(timeout, "timeout")
         queue_timeout = self._seconds(queue_timeout, "queue_timeout")
@@ -293,60 +409,103 @@ class ComfyKit:
             )
         targets = select_targets(runner, spec, wf.graph, outputs)
         runner.check_params(spec, values)
+        request = JobRequest(prompt_id or str(uuid.uuid4()), wf, spec, values, targets)
+        placed = self._place(runner, request)
+        resubmit = None
+        if self._resubmits(runner, resubmit_lost):
 
-        def job(prompt_id: str | None, **kwargs: Any) -> Job:
-            return Job(
-                runner=runner,
-                prompt_id=prompt_id,
-                spec=spec,
-                config=self.config,
-                plugin_manager=self.plugin_manager,
-                started=started,
-                timeout=timeout or runner.default_timeout,
-                queue_timeout=queue_timeout,
-                on_timeout=on_timeout,
-                on_event=on_event,
-                **kwargs,
-            )
+            def resubmit(exclude: frozenset[str]) -> Placed:
+                return self._place(runner, request.excluding(exclude))
 
-        def failed(error: ComfyKitError, seeds: Mapping[str, int] | None = None) -> Job:
-            prompt_id = getattr(error, "prompt_id", None)
-            result = ExecuteResult(
-                status="failed",
-                prompt_id=prompt_id,
-                msg=str(error),
-                error=error,
-                duration=time.monotonic() - started,
-                seeds=dict(seeds or {}),
-                warnings=spec.warnings,
-                backend=runner.name,
-            )
-            return job(prompt_id, result=result)
-
-        try:
-            for name, source in uploads.items():
-                values[name] = runner.upload(source)
-        except ComfyKitError as exc:
-            return failed(exc)
-        graph = apply_params(wf.graph, spec, values)
-        seeds = randomize_seeds(graph, policy=self.config.seed_policy)
-        prepared = PreparedJob(
-            prompt_id=prompt_id or str(uuid.uuid4()),
-            workflow=wf,
+        job = Job(
+            runner=placed.runner,
+            prompt_id=placed.prompt_id,
             spec=spec,
-            graph=graph,
-            values=values,
-            seeds=seeds,
-            targets=targets,
+            config=self.config,
+            plugin_manager=self.plugin_manager,
+            started=started,
+            timeout=timeout or runner.default_timeout,
+            queue_timeout=queue_timeout,
+            on_timeout=on_timeout,
+            on_event=on_event,
+            seeds=placed.seeds,
+            warnings=spec.warnings + placed.warnings,
+            fetch=self._fetcher(),
+            resubmit=resubmit,
         )
+        if placed.error is not None:
+            job.fail(placed.error)
+        else:
+            log.debug("submitted prompt %s to %s", placed.prompt_id, placed.runner.name)
+        return job
+
+    def _resubmits(self, runner: Backend, resubmit_lost: bool | None) -> bool:
+        """Whether a job lost with its server is submitted again to another one (pools only)."""
+        from .pool import ServerPool
+
+        wanted = self.config.resubmit_lost if resubmit_lost is None else resubmit_lost
+        return bool(wanted) and isinstance(runner, ServerPool)
+
+    def _place(self, runner: Backend, request: JobRequest) -> Placed:
+        """Upload the job's media to the backend :meth:`Backend.place` picks and submit it
+        there, moving on while an attempt certainly reached nothing (connection refused).
+
+        Raises caller mistakes (nothing can run the job); returns everything else.
+        """
+        from .backends.base import PreparedJob
+        from .job import Placed, cancel_after_interrupt
+        from .params import UploadSource, apply_params, randomize_seeds
+
+        placements = runner.place(request)
+        target, refused = runner, None
+        seeds: Mapping[str, int] = {}
         try:
-            submission = runner.submit(prepared)
-        except ComfyKitError as exc:
-            return failed(exc, seeds)
-        except KeyboardInterrupt as exc:  # the prompt may have reached the server: cancel it
-            raise cancel_after_interrupt(runner, prepared.prompt_id) from exc
-        log.debug("submitted prompt %s to %s", submission.prompt_id, runner.name)
-        return job(submission.prompt_id, seeds=seeds, warnings=spec.warnings + submission.warnings)
+            while True:
+                try:
+                    target = next(placements)
+                except StopIteration:
+                    assert refused is not None, "Backend.place yielded nothing"
+                    return Placed(target, error=refused)
+                except ConfigurationError:
+                    raise
+                except ComfyKitError as exc:
+                    return Placed(target, error=exc)
+                seeds = {}
+                try:
+                    values = dict(request.values)
+                    for name, value in request.values.items():
+                        if isinstance(value, UploadSource):
+                            values[name] = target.upload(value)
+                    graph = apply_params(request.workflow.graph, request.spec, values)
+                    seeds = randomize_seeds(graph, policy=self.config.seed_policy)
+                    prepared = PreparedJob(
+                        prompt_id=request.prompt_id,
+                        workflow=request.workflow,
+                        spec=request.spec,
+                        graph=graph,
+                        values=values,
+                        seeds=seeds,
+                        targets=request.targets,
+                    )
+                    try:
+                        submission = target.submit(prepared)
+                    except KeyboardInterrupt as exc:  # it may have reached the server: cancel
+                        raise cancel_after_interrupt(target, prepared.prompt_id) from exc
+                except TransportError as exc:
+                    if exc.sent is not False:
+                        return Placed(target, seeds=seeds, error=exc)
+                    refused = exc
+                    continue
+                except ComfyKitError as exc:
+                    return Placed(target, seeds=seeds, error=exc)
+                return Placed(
+                    target,
+                    prompt_id=submission.prompt_id,
+                    seeds=seeds,
+                    warnings=submission.warnings,
+                )
+        finally:
+            placements.close()
 
     def job(
         self,
@@ -366,8 +525,14 @@ class ComfyKit:
         Pass the ``workflow`` to name outputs by its ``$output`` markers; without it the names
         come from the graph the server recorded, when it has one. ``timeout`` (default: the
         kit's) counts from now; on expiry the job is left running (``on_timeout="detach"``, the
-        default) or cancelled on the server (``"cancel"``).
+        default) or cancelled on the server (``"cancel"``). A pool asks its servers (in
+        parallel) which one has the job.
         """
+        import uuid
+
+        from .job import ON_TIMEOUT, Job
+        from .params import parse_workflow
+
         if on_timeout not in ON_TIMEOUT:
             raise ConfigurationError(f"on_timeout must be 'cancel' or 'detach', got {on_timeout!r}")
         if isinstance(prompt_id, (int, uuid.UUID)) and not isinstance(prompt_id, bool):
@@ -380,7 +545,7 @@ class ComfyKit:
         runner = self.backend(backend)
         runner.check_job_id(prompt_id)
         return Job(
-            runner=runner,
+            runner=runner.attach(prompt_id),
             prompt_id=prompt_id,
             spec=spec,
             config=self.config,
@@ -389,6 +554,7 @@ class ComfyKit:
             timeout=self._seconds(timeout, "timeout") or runner.default_timeout,
             on_timeout=on_timeout,
             on_event=on_event,
+            fetch=self._fetcher(),
         )
 
     def _seconds(self, value: float | None, name: str) -> float | None:
@@ -402,11 +568,21 @@ class ComfyKit:
     def download(self, source: Artifact | str, path: str | os.PathLike[str]) -> Path:
         """Stream an output (artifact or URL) to ``path``, replacing it; folders are created.
 
-        Credentials go only to the configured server's origin; ``file://`` URLs are copied.
+        Credentials go only to the origin of the server they belong to; ``file://`` URLs are
+        copied.
         """
-        from .downloads import Fetcher, artifact_url, download
+        from pathlib import Path
 
-        return download(Fetcher(self._http), artifact_url(source), Path(path))
+        from .downloads import artifact_url, download
+
+        return download(self._fetcher(), artifact_url(source), Path(path))
+
+    def _fetcher(self) -> Fetcher:
+        """What results built by this kit download with: the client of each ComfyUI server,
+        each for its own origin (credentials stay with their server)."""
+        from .downloads import Fetcher
+
+        return Fetcher(*self._clients)
 
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -425,4 +601,5 @@ class ComfyKit:
                 runner.close()
             except Exception as exc:  # closing must go on for the others
                 log.warning("closing backend %s failed: %s", runner.name, exc)
-        self._http.close()
+        for client in self._clients:
+            client.close()

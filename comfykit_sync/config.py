@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -33,6 +32,96 @@ def _url(value: str, origin: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(f"{origin} must be an http(s):// URL, got {value!r}")
     return value.rstrip("/")
+
+
+@attrs.frozen
+class ComfyUIServer:
+    """One ComfyUI server of the kit: its base URL and, when it needs its own, credentials.
+
+    Credentials left ``None`` are the kit's (``api_key``, ``cookies``); each server's are only
+    ever sent to that server's origin.
+    """
+
+    url: str
+    api_key: str | None = attrs.field(default=None, repr=False)
+    cookies: str | dict[str, str] | None = attrs.field(default=None, repr=False)
+
+
+_SERVER_KEYS = ("url", "api_key", "cookies")
+
+
+def _server_url(value: str, origin: str) -> str:
+    url = _url(value, origin)
+    if "," in urlsplit(url).netloc:
+        raise ConfigurationError(
+            f"{origin} must be http(s):// URLs separated by commas, got {value!r}"
+        )
+    return url
+
+
+def _server(value: Any, origin: str) -> ComfyUIServer:
+    if isinstance(value, str):
+        return ComfyUIServer(_server_url(value, origin))
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"{origin}: each server must be a URL or a mapping with 'url', "
+            f"got {type(value).__name__}"
+        )
+    unknown = sorted(str(k) for k in value if k not in _SERVER_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"{origin}: unknown server key(s) {', '.join(unknown)}; known: url, api_key, cookies"
+        )
+    if "url" not in value:
+        raise ConfigurationError(f"{origin}: a server mapping needs a 'url'")
+    url = _server_url(_text(value["url"], f"{origin} url"), origin)
+    api_key = value.get("api_key")
+    cookies = value.get("cookies")
+    return ComfyUIServer(
+        url,
+        api_key=None if api_key is None else _text(api_key, f"{origin} api_key of {url}"),
+        cookies=None if cookies is None else _cookies(cookies, f"{origin} cookies of {url}"),
+    )
+
+
+def _split_urls(text: str) -> list[str]:
+    """``"u1, u2"`` → ``["u1", "u2"]``: a comma starts the next URL only when a ``scheme://``
+    follows it (one inside a URL's path or query is left alone)."""
+    parts: list[str] = []
+    for piece in text.split(","):
+        piece = piece.strip()
+        scheme, sep, _ = piece.partition("://")
+        starts_url = bool(sep) and scheme[:1].isalpha() and all(
+            c.isalnum() or c in "+.-" for c in scheme
+        )
+        if parts and not starts_url:
+            parts[-1] += "," + piece
+        elif piece:
+            parts.append(piece)
+    return parts
+
+
+def _servers(value: Any, origin: str) -> tuple[ComfyUIServer, ...]:
+    """One URL, a comma-separated list of URLs, or a list of URLs / server mappings."""
+    if isinstance(value, str):
+        items: list[Any] = _split_urls(value)
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    elif isinstance(value, Mapping):
+        items = [value]
+    else:
+        raise ConfigurationError(
+            f"{origin} must be a URL or a list of URLs, got {type(value).__name__}"
+        )
+    if not items:
+        raise ConfigurationError(f"{origin} must name at least one server")
+    servers = tuple(_server(item, origin) for item in items)
+    seen: set[str] = set()
+    for server in servers:
+        if server.url in seen:
+            raise ConfigurationError(f"{origin} names {server.url} twice")
+        seen.add(server.url)
+    return servers
 
 
 def _positive_float(value: Any, origin: str) -> float:
@@ -96,6 +185,17 @@ def _text(value: Any, origin: str) -> str:
     return value
 
 
+def _flag(value: Any, origin: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{origin} must be true or false, got {value!r}")
+
+
 def _path(value: Any, origin: str) -> str:
     if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
         raise ConfigurationError(f"{origin} must be a directory path")
@@ -136,6 +236,12 @@ def parse_cookie_text(text: str, origin: str) -> dict[str, str]:
     return cookies
 
 
+def _new_client_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
 def _resolve(
     arg: T | None,
     env_name: str | None,
@@ -153,9 +259,16 @@ def _resolve(
 
 @attrs.frozen(kw_only=True)
 class Config:
-    """Resolved, validated settings of one :class:`~comfykit_sync.ComfyKit` (secrets hidden)."""
+    """Resolved, validated settings of one :class:`~comfykit_sync.ComfyKit` (secrets hidden).
+
+    ``servers`` are the ComfyUI servers of ``comfyui_url`` (several make the kit a pool);
+    ``comfyui_url`` is the first one's URL.
+    """
 
     comfyui_url: str = DEFAULT_COMFYUI_URL
+    servers: tuple[ComfyUIServer, ...] = attrs.field(
+        default=attrs.Factory(lambda self: (ComfyUIServer(self.comfyui_url),), takes_self=True)
+    )
     executor_type: str = "http"
     api_key: str | None = attrs.field(default=None, repr=False)
     cookies: str | dict[str, str] | None = attrs.field(default=None, repr=False)
@@ -174,8 +287,10 @@ class Config:
     upload_subfolder: str = ""
     max_workflow_bytes: int = 32 * 1024 * 1024
     ws_max_frame_bytes: int = 64 * 1024 * 1024
+    resubmit_lost: bool = False
+    server_lost_after: float = 10.0
     object_info_cache_dir: str | None = None
-    client_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    client_id: str = attrs.field(factory=_new_client_id)
 
     @property
     def default_backend(self) -> str:
@@ -187,7 +302,7 @@ class Config:
         """Build a config from constructor arguments (``None`` = not given) and ``env``."""
         env = os.environ if env is None else env
         table: dict[str, tuple[str | None, Any, Callable[[Any, str], Any]]] = {
-            "comfyui_url": ("COMFYUI_BASE_URL", DEFAULT_COMFYUI_URL, _url),
+            "comfyui_url": ("COMFYUI_BASE_URL", DEFAULT_COMFYUI_URL, _servers),
             "executor_type": ("COMFYUI_EXECUTOR_TYPE", "http", _executor),
             "api_key": ("COMFYUI_API_KEY", None, _text),
             "cookies": ("COMFYUI_COOKIES", None, _cookies),
@@ -206,6 +321,8 @@ class Config:
             "upload_subfolder": (None, "", _text),
             "max_workflow_bytes": (None, 32 * 1024 * 1024, _non_negative_int),
             "ws_max_frame_bytes": (None, 64 * 1024 * 1024, _non_negative_int),
+            "resubmit_lost": ("COMFYKIT_RESUBMIT_LOST", False, _flag),
+            "server_lost_after": (None, 10.0, _positive_float),
             "object_info_cache_dir": ("COMFYKIT_OBJECT_INFO_CACHE_DIR", None, _path),
             "client_id": (None, None, _text),
         }
@@ -218,4 +335,13 @@ class Config:
         }
         if values["client_id"] is None:
             del values["client_id"]
-        return cls(**values)
+        servers = values.pop("comfyui_url")
+        if isinstance(servers, str):  # the default
+            servers = (ComfyUIServer(servers),)
+        return cls(comfyui_url=servers[0].url, servers=servers, **values)
+
+
+def option_names() -> tuple[str, ...]:
+    """The names of the options ``ComfyKit()`` takes, in ``Config`` field order (``servers``
+    is derived from ``comfyui_url``)."""
+    return tuple(field.name for field in attrs.fields(Config) if field.name != "servers")

@@ -1,9 +1,10 @@
 """Streaming outputs to disk: origin-scoped credentials, safe local names, parallel downloads.
 
-A :class:`Fetcher` opens an output URL as a binary stream: ``http(s)`` through an
-:class:`~comfykit_sync._http.HttpClient` (the kit's, so credentials reach only the configured
-server's origin; without a kit, a client that has no credentials at all), ``file://`` from the
-local disk. Nothing is read whole into memory. A download is written to ``<name>.part`` and
+A :class:`Fetcher` (the :class:`~comfykit_sync._fetch.OutputFetcher` results hold) opens an
+output URL as a binary stream: ``http(s)`` through the :class:`~comfykit_sync._http.HttpClient`
+whose origin it is (the kit's, one per server of a pool, so credentials reach only their own
+server; other URLs go without any), ``file://`` from the local disk. Nothing is read whole into
+memory. A download is written to ``<name>.part`` and
 renamed on success; the partial file is removed on failure.
 """
 
@@ -15,14 +16,16 @@ import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from ._http import BodyStream, HttpClient
+from ._http import BodyStream, HttpClient, origin_of
 from ._media_source import CHUNK, safe_filename
 from .errors import ConfigurationError
-from .models import Artifact
+
+if TYPE_CHECKING:
+    from .models import Artifact
 
 _anonymous: HttpClient | None = None
 _anonymous_lock = threading.Lock()
@@ -38,13 +41,24 @@ def _anonymous_client() -> HttpClient:
 
 
 class Fetcher:
-    """Opens output URLs as binary streams (``http(s)`` via ``http``, ``file://`` from disk)."""
+    """Opens output URLs as binary streams (``http(s)`` via ``clients``, ``file://`` from disk).
 
-    def __init__(self, http: HttpClient | None = None) -> None:
-        self._http = http
+    A URL is fetched with the client for its origin, if any, else with the first client (whose
+    credentials then stay home), else with a client that has no credentials at all.
+    """
+
+    def __init__(self, *clients: HttpClient) -> None:
+        self._clients = clients
 
     def __repr__(self) -> str:
-        return f"Fetcher({self._http!r})"
+        return f"Fetcher({', '.join(map(repr, self._clients))})"
+
+    def _client_for(self, url: str) -> HttpClient:
+        origin = origin_of(url)
+        for client in self._clients:
+            if origin_of(client.base_url) == origin:
+                return client
+        return self._clients[0] if self._clients else _anonymous_client()
 
     def __call__(self, url: str) -> IO[bytes]:
         """The body of ``url`` as a stream; close it when done (it is a context manager)."""
@@ -55,22 +69,26 @@ class Fetcher:
             return open(url2pathname(parts.path), "rb")  # noqa: SIM115 - the caller closes it
         if parts.scheme not in ("http", "https"):
             raise ConfigurationError(f"cannot download {parts.scheme or 'relative'} URL {url!r}")
-        http = self._http or _anonymous_client()
+        http = self._client_for(url)
         name = unquote(parts.path.rsplit("/", 1)[-1]) or parts.hostname or "output"
         what = f"downloading {name}"
         return BodyStream(http.request("GET", url, what=what, stream=True), what)
 
-
-def fetcher_for(kit: object | None, default: Fetcher | None) -> Fetcher:
-    """The fetcher to use: ``kit``'s when one is given, else ``default``, else an anonymous one."""
-    if kit is not None:
-        return Fetcher(kit._http)  # type: ignore[attr-defined]
-    return default or Fetcher()
+    def save(
+        self,
+        artifacts: Sequence[Artifact],
+        directory: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        max_workers: int = 4,
+    ) -> list[Path]:
+        """Download every artifact that has a URL into ``directory`` (see :func:`save_all`)."""
+        return save_all(artifacts, directory, self, overwrite=overwrite, max_workers=max_workers)
 
 
 def artifact_url(source: Artifact | str) -> str:
     """The URL of an artifact (or the URL itself); ``ConfigurationError`` if it has none."""
-    url = source.url if isinstance(source, Artifact) else source
+    url = source if isinstance(source, str) else source.url
     if not url:
         raise ConfigurationError("this artifact has no URL to download")
     return url

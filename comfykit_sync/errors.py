@@ -4,6 +4,7 @@
 
     ComfyKitError
     ├── ConfigurationError (ValueError)      bad setting, unknown backend
+    │   └── NoCapableServerError             no server of the pool has the workflow's nodes/files
     ├── PluginError                          a plugin failed to load or broke a hook contract
     ├── WorkflowError (ValueError)           the workflow cannot be used
     │   ├── UnsupportedSourceError           no loader claimed the source
@@ -61,6 +62,19 @@ class ComfyKitError(Exception):
 
 class ConfigurationError(ComfyKitError, ValueError):
     """A setting is invalid, or a backend or option does not exist."""
+
+
+class NoCapableServerError(ConfigurationError):
+    """No server of the pool has every node class and model file the workflow names.
+
+    ``missing`` maps each server's URL to what it lacks (one line per node or input).
+    """
+
+    def __init__(
+        self, message: str, *, missing: Mapping[str, tuple[str, ...]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.missing = dict(missing or {})
 
 
 class PluginError(ComfyKitError):

@@ -4,6 +4,10 @@ A job has two kinds of deadline: its own (``timeout`` for the whole job, ``queue
 the time spent queued), which end the job — cancelled on the server, or left running with
 ``on_timeout="detach"`` — and the caller's ``wait(timeout)``, which only stops waiting and
 raises ``ExecutionTimeout(deadline="wait")`` while the job goes on.
+
+A job placed on a pool of servers may be lost with its server (crash, restart); with
+``resubmit_lost`` the kit hands the job a ``resubmit`` function, and the job is submitted again
+on a server it was not lost on, within its own deadline.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -40,6 +44,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ON_TIMEOUT = ("cancel", "detach")
+
+
+class Placed:
+    """Where the kit placed a job: the backend that took it, its id, seeds and warnings — or
+    the error that ended the attempt (with the seeds of the graph sent, if it got that far)."""
+
+    def __init__(
+        self,
+        runner: Backend,
+        *,
+        prompt_id: str | None = None,
+        seeds: Mapping[str, int] | None = None,
+        warnings: tuple[str, ...] = (),
+        error: ComfyKitError | None = None,
+    ) -> None:
+        self.runner, self.prompt_id, self.error = runner, prompt_id, error
+        self.seeds = dict(seeds or {})
+        self.warnings = warnings
+
+
+#: submits a lost job again, on none of the given servers
+Resubmit = Callable[[frozenset[str]], Placed]
 
 
 def cancel_after_interrupt(runner: Backend, prompt_id: str) -> JobInterrupted:
@@ -76,6 +102,8 @@ class Job:
         seeds: Mapping[str, int] | None = None,
         warnings: tuple[str, ...] = (),
         result: ExecuteResult | None = None,
+        fetch: Fetcher | None = None,
+        resubmit: Resubmit | None = None,
     ) -> None:
         self._runner, self._prompt_id, self._spec = runner, prompt_id, spec
         self._config, self._pm = config, plugin_manager
@@ -90,13 +118,21 @@ class Job:
         self._result = result
         self._cancel_requested = False
         self._lock = threading.Lock()
-        self._fetch = Fetcher(runner.context.http)  # results download with the kit's client
+        # results download with the kit's clients (each server's for its own origin)
+        self._fetch = fetch or Fetcher(runner.context.http)
+        self._resubmit = resubmit
+        self._lost_on: set[str] = set()
         if result is not None and result.error is not None:
             self._emit(Failed(prompt_id=prompt_id or "", error=result.error))
 
     def __repr__(self) -> str:
         state = self._result.status if self._result else "running"
         return f"Job(prompt_id={self._prompt_id!r}, backend={self._runner.name!r}, {state})"
+
+    def fail(self, error: ComfyKitError) -> None:
+        """End the job with ``error`` before it was queued (or when its submit failed)."""
+        self._prompt_id = getattr(error, "prompt_id", None)
+        self._result = self._failed(error)
 
     @property
     def prompt_id(self) -> str | None:
@@ -106,6 +142,11 @@ class Job:
     @property
     def backend(self) -> str:
         return self._runner.name
+
+    @property
+    def server(self) -> str | None:
+        """The base URL of the server that has the job (``None`` when none took it)."""
+        return self._runner.server_for(self._prompt_id) if self._prompt_id else None
 
     def done(self) -> bool:
         """True once the job has ended: its result is known to this handle, or the server says
@@ -174,6 +215,43 @@ class Job:
         )
 
     def _collect(self, wait_until: float | None, timeout: float | None) -> ExecuteResult:
+        while True:
+            result = self._collect_once(wait_until, timeout)
+            if result is not None:
+                return result
+
+    def _resubmitted(self) -> bool:
+        """Whether a job its server lost was submitted again elsewhere (``resubmit_lost``)."""
+        lost_on = self.server
+        if self._resubmit is None or self._cancel_requested or lost_on is None:
+            return False
+        self._lost_on.add(lost_on)
+        try:
+            placed = self._resubmit(frozenset(self._lost_on))
+        except ComfyKitError as exc:  # no other server can run it
+            placed = Placed(self._runner, error=exc)
+        if placed.error is not None or placed.prompt_id is None:
+            log.warning(
+                "prompt %s was lost with %s and could not be submitted again: %s",
+                self._prompt_id,
+                lost_on,
+                placed.error,
+            )
+            return False
+        note = (
+            f"prompt {self._prompt_id} was lost with {lost_on} and submitted again to "
+            f"{placed.runner.server_for(placed.prompt_id)} (it ran again from the start)"
+        )
+        log.warning(note)
+        self._runner, self._prompt_id = placed.runner, placed.prompt_id
+        self._seeds = placed.seeds
+        self._warnings += (note, *placed.warnings)
+        return True
+
+    def _collect_once(
+        self, wait_until: float | None, timeout: float | None
+    ) -> ExecuteResult | None:
+        """The result, or ``None`` when the job was lost and submitted again."""
         assert self._prompt_id is not None
         deadline = self._deadline if wait_until is None else min(self._deadline, wait_until)
         try:
@@ -189,6 +267,8 @@ class Job:
                 raise self._wait_timeout(timeout) from exc
             return self._timed_out(exc)
         except (ExecutionInterrupted, PromptLostError) as exc:
+            if isinstance(exc, PromptLostError) and self._resubmitted():
+                return None
             return self._failed(self._as_cancelled(exc))
         except ComfyKitError as exc:
             return self._failed(exc)
@@ -253,6 +333,7 @@ class Job:
             seeds=self._seeds,
             warnings=self._warnings,
             backend=self._runner.name,
+            server=self.server,
         )
 
     def _from_outcome(self, outcome: RunOutcome) -> ExecuteResult:
@@ -288,5 +369,6 @@ class Job:
             seeds=self._seeds,
             warnings=self._warnings,
             backend=self._runner.name,
+            server=self.server,
             fetch=self._fetch,
         )

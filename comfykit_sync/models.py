@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import builtins
-import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from .errors import ComfyKitError
+from ._fetch import OutputFetcher, fetcher_for
+from .errors import ComfyKitError, ConfigurationError
 
 if TYPE_CHECKING:
-    from .downloads import Fetcher
+    import os
+    from pathlib import Path
 
 Status = Literal["completed", "failed"]
 
@@ -87,7 +87,8 @@ class Artifact:
     nodes created by expansion, e.g. ``"12.0.0.3"`` shown on ``"12"``).
 
     Artifacts built by a kit carry its fetcher (private, not compared, not shown, not pickled),
-    so :meth:`open` and :meth:`bytes` use the kit's HTTP client and credential scope.
+    so :meth:`open` and :meth:`bytes` use the kit's HTTP client and credential scope; ``kit=``
+    uses that kit's instead, and without either the file is fetched with no credentials.
     """
 
     kind: str
@@ -102,7 +103,7 @@ class Artifact:
     display_node: str = attrs.field(
         default=attrs.Factory(lambda self: self.node_id, takes_self=True)
     )
-    _fetch: Fetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    _fetch: OutputFetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     __getstate__ = _state
     __setstate__ = _set_state
@@ -112,9 +113,9 @@ class Artifact:
 
         ``file://`` URLs are read from disk; without a kit, http(s) is fetched with no credentials.
         """
-        from .downloads import artifact_url, fetcher_for
-
-        return fetcher_for(kit, self._fetch)(artifact_url(self))
+        if not self.url:
+            raise ConfigurationError("this artifact has no URL to download")
+        return fetcher_for(kit, self._fetch)(self.url)
 
     def bytes(self, *, kit: Any = None) -> builtins.bytes:
         """The whole file in memory (use :meth:`open` or ``kit.download`` for large files)."""
@@ -137,7 +138,8 @@ class ExecuteResult:
 
     The flat lists and ``*_by_var`` dicts are derived from ``artifacts`` (several nodes sharing
     one output name are concatenated, never overwritten). ``error`` holds the typed exception of a
-    failed job; ``seeds`` the seed values the job ran with, by node id.
+    failed job; ``seeds`` the seed values the job ran with, by node id; ``server`` the base URL
+    of the server the job was queued on (``None`` when none took it).
 
     A result pickles, and :meth:`to_dict` / :meth:`from_dict` turn it into JSON data and back
     (e.g. for a task queue); neither carries the kit's HTTP client: pass ``kit=`` to
@@ -154,7 +156,8 @@ class ExecuteResult:
     seeds: Mapping[str, int] = attrs.field(factory=dict)
     warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     backend: str | None = None
-    _fetch: Fetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    server: str | None = None
+    _fetch: OutputFetcher | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     images_by_var: dict[str, list[str]] = attrs.field(init=False)
     videos_by_var: dict[str, list[str]] = attrs.field(init=False)
     audios_by_var: dict[str, list[str]] = attrs.field(init=False)
@@ -218,11 +221,8 @@ class ExecuteResult:
         subfolder is kept); a name already taken gets a ``-N`` suffix unless ``overwrite``.
         ``kit`` overrides the fetcher the result was built with. Returns the paths written.
         """
-        from .downloads import fetcher_for, save_all
-
-        fetch = fetcher_for(kit, self._fetch)
-        return save_all(
-            self.artifacts, directory, fetch, overwrite=overwrite, max_workers=max_workers
+        return fetcher_for(kit, self._fetch).save(
+            self.artifacts, directory, overwrite=overwrite, max_workers=max_workers
         )
 
     def __repr__(self) -> str:

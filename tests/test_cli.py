@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -220,6 +221,7 @@ class _Run:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.err: list[str] = []
@@ -242,6 +244,12 @@ class _Run:
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired as exc:  # hung: have faulthandler show where, then fail
+            self.proc.send_signal(signal.SIGABRT)
+            self.proc.wait(timeout=30)
+            self.reader.join(timeout=30)
+            message = "comfykit run did not exit after Ctrl-C:\n" + "".join(self.err)
+            raise AssertionError(message) from exc
         finally:
             self.proc.kill()
         self.reader.join(timeout=30)

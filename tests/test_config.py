@@ -133,3 +133,32 @@ def test_close_is_idempotent_and_final():
     kit.close()
     with pytest.raises(Exception, match="closed"):
         kit.backend()
+
+
+def test_several_servers_from_an_argument_or_the_environment():
+    env = {"COMFYUI_BASE_URL": "http://a.example:1, http://b.example:2/"}
+    config = Config.resolve(env=env)
+    assert [s.url for s in config.servers] == ["http://a.example:1", "http://b.example:2"]
+    assert config.comfyui_url == "http://a.example:1"
+    second = {"url": "http://d.example:4", "cookies": "k=v", "api_key": "s3cret"}
+    mixed = ["http://c.example:3", second]
+    config = Config.resolve(env=env, comfyui_url=mixed)
+    assert [s.url for s in config.servers] == ["http://c.example:3", "http://d.example:4"]
+    assert config.servers[1].cookies == {"k": "v"} and config.servers[1].api_key == "s3cret"
+    assert "s3cret" not in repr(config.servers[1]) and "k=v" not in repr(config)
+    assert [s.url for s in Config.resolve(env={}).servers] == ["http://127.0.0.1:8188"]
+    assert Config(comfyui_url="http://e.example:5").servers[0].url == "http://e.example:5"
+    with pytest.raises(ConfigurationError, match="COMFYUI_BASE_URL"):
+        Config.resolve(env={"COMFYUI_BASE_URL": "http://a.example:1,b.example:2"})
+
+
+def test_pool_settings():
+    assert Config.resolve(env={}).resubmit_lost is False
+    assert Config.resolve(env={"COMFYKIT_RESUBMIT_LOST": "yes"}).resubmit_lost is True
+    env = {"COMFYKIT_RESUBMIT_LOST": "1"}
+    assert Config.resolve(env=env, resubmit_lost=False).resubmit_lost is False
+    with pytest.raises(ConfigurationError, match="COMFYKIT_RESUBMIT_LOST"):
+        Config.resolve(env={"COMFYKIT_RESUBMIT_LOST": "maybe"})
+    assert Config.resolve(env={}, server_lost_after=2).server_lost_after == 2.0
+    with pytest.raises(ConfigurationError, match="server_lost_after"):
+        Config.resolve(env={}, server_lost_after=0)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from comfykit_sync import ComfyKit
-from comfykit_sync.testing import Script
+from comfykit_sync.testing import FakeComfyUI, Script
 from comfykit_sync.testing.conformance import WORKFLOWS, BackendConformance
 from comfykit_sync.testing.fake_runninghub import TaskScript
 
@@ -37,6 +37,45 @@ class TestComfyUIHttp(BackendConformance):
 
 
 class TestComfyUIWebSocket(TestComfyUIHttp):
+    backend_name = "comfyui-ws"
+
+
+class PoolControls:
+    """Steers every server of a pool alike (the job may land on any of them)."""
+
+    def __init__(self, servers):
+        self.servers = servers
+
+    def set_duration(self, seconds):
+        for server in self.servers:
+            server.duration = seconds
+
+    def fail_next(self, message):
+        for server in self.servers:
+            server.script(Script(error_node="3", error_message=message))
+
+
+class TestComfyUIHttpPool(BackendConformance):
+    """A kit over two servers passes the same suite."""
+
+    backend_name = "comfyui-http"
+
+    @pytest.fixture
+    def pool_servers(self, fake_comfyui):
+        with FakeComfyUI() as other:
+            yield fake_comfyui, other
+
+    @pytest.fixture
+    def conformance_kit(self, pool_servers):
+        with ComfyKit([server.url for server in pool_servers]) as kit:
+            yield kit
+
+    @pytest.fixture
+    def conformance_controls(self, pool_servers):
+        return PoolControls(pool_servers)
+
+
+class TestComfyUIWebSocketPool(TestComfyUIHttpPool):
     backend_name = "comfyui-ws"
 
 

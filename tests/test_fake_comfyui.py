@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 import requests
 import websocket
+from helpers import flac_stream, png_pixels
 
 from comfykit_sync.testing import FakeComfyUI, Script
 from comfykit_sync.testing._folders import Folders
+from comfykit_sync.testing._nodes import CATALOGUE, CORE_NODES, SNAPSHOT, node_from_object_info
 
 TIMEOUT = 10.0
 
@@ -162,6 +164,14 @@ def socket(fake_comfyui: FakeComfyUI) -> Any:
     sock.close()
 
 
+def queue_remaining(message: dict[str, Any]) -> int | None:
+    """``queue_remaining`` of a ``status`` message, None for other messages."""
+    if message["type"] != "status":
+        return None
+    remaining: int = message["data"]["status"]["exec_info"]["queue_remaining"]
+    return remaining
+
+
 def types(messages: list[dict[str, Any]]) -> list[str]:
     return [m["type"] for m in messages]
 
@@ -228,6 +238,18 @@ def test_object_info(fake_comfyui: FakeComfyUI) -> None:
     one = get(fake_comfyui, "/object_info/KSampler")
     assert list(one) == ["KSampler"] and one["KSampler"] == info["KSampler"]
     assert get(fake_comfyui, "/object_info/NoSuchNode") == {}
+
+
+def test_the_core_nodes_are_served_from_the_real_servers_definitions() -> None:
+    """The model-free core nodes come from the copy of ComfyUI 0.3.64's ``/object_info``
+    (tests/test_ui_loader.py checks that copy against the real server's), not from a
+    hand-written definition."""
+    snapshot = json.loads(SNAPSHOT.read_text())
+    assert {"SaveImageWebsocket", "EmptyAudio", "GetImageSize", "StringConcatenate"} <= set(
+        CORE_NODES
+    )
+    for name in CORE_NODES:
+        assert CATALOGUE[name] == node_from_object_info(snapshot[name]), name
 
 
 # ------------------------------------------------------------------ validation
@@ -584,6 +606,181 @@ def test_media_output_nodes(fake_comfyui: FakeComfyUI) -> None:
         assert path.stat().st_size > 0
     assert (fake_comfyui.output_dir / "video" / "ComfyUI_00001_.mp4").read_bytes()[4:8] == b"ftyp"
     assert (fake_comfyui.output_dir / "audio" / "ComfyUI_00001_.flac").read_bytes()[:4] == b"fLaC"
+
+
+# ------------------------------------------------------------- model-free core nodes
+
+
+def view_bytes(server: FakeComfyUI, record: dict[str, str]) -> bytes:
+    reply = requests.get(f"{server.url}/view", params=record, timeout=TIMEOUT)
+    assert reply.status_code == 200
+    return reply.content
+
+
+def saved_pixels(server: FakeComfyUI, record: dict[str, str]) -> tuple[int, int, set[Any]]:
+    """Size and the set of colours of a saved PNG (one colour: the frame is solid)."""
+    width, height, rows = png_pixels(view_bytes(server, record))
+    return width, height, {pixel for row in rows for pixel in row}
+
+
+def test_empty_image_invert_and_scale_compute_like_comfyui(fake_comfyui: FakeComfyUI) -> None:
+    """EmptyImage fills with ``color``; ImageInvert computes ``1.0 - x`` in float32 and saving
+    truncates ``255 * x``, so 64 becomes 191 but 128 becomes 126 (not 127), as on the real
+    server; ImageScale keeps the aspect ratio for a side of 0; every file has the real size."""
+    graph = {
+        "1": node("EmptyImage", width=40, height=30, batch_size=2, color=0x4080C0),
+        "2": node("ImageInvert", image=["1", 0]),
+        "3": node(
+            "ImageScale",
+            image=["2", 0],
+            upscale_method="bilinear",
+            width=0,
+            height=60,
+            crop="disabled",
+        ),
+        "4": node("SaveImage", images=["3", 0], filename_prefix="inverted"),
+        "5": node("SaveImage", images=["1", 0], filename_prefix="plain"),
+        "6": node(
+            "ImageScale",
+            image=["1", 0],
+            upscale_method="lanczos",
+            width=25,
+            height=0,
+            crop="center",
+        ),
+        "7": node("PreviewImage", images=["6", 0]),
+    }
+    outputs = history(fake_comfyui, queued(fake_comfyui, graph))["outputs"]
+    inverted, plain = outputs["4"]["images"], outputs["5"]["images"]
+    assert [r["filename"] for r in inverted] == ["inverted_00001_.png", "inverted_00002_.png"]
+    assert saved_pixels(fake_comfyui, inverted[1]) == (80, 60, {(191, 126, 62)})
+    assert saved_pixels(fake_comfyui, plain[0]) == (40, 30, {(64, 128, 192)})
+    preview = outputs["7"]["images"][0]
+    assert preview["type"] == "temp"
+    assert saved_pixels(fake_comfyui, preview) == (25, 19, {(64, 128, 192)})
+
+
+def test_large_images_are_written_at_their_real_size(fake_comfyui: FakeComfyUI) -> None:
+    graph = {
+        "1": node("EmptyImage", width=1500, height=2000, batch_size=1, color=0xFF0000),
+        "2": node("SaveImage", images=["1", 0], filename_prefix="big"),
+    }
+    record = history(fake_comfyui, queued(fake_comfyui, graph))["outputs"]["2"]["images"][0]
+    data = view_bytes(fake_comfyui, record)
+    chunks = png_chunks(data)
+    assert struct.unpack(">II", chunks[b"IHDR"][0][:8]) == (1500, 2000)
+    rows = zlib.decompress(b"".join(chunks[b"IDAT"]))  # checks the stream's Adler-32 too
+    assert len(rows) == (3 * 1500 + 1) * 2000 and rows[1:4] == b"\xff\x00\x00"
+    assert b"prompt" in chunks[b"tEXt"][0]
+
+
+def test_load_image_reads_the_files_size_and_colour(fake_comfyui: FakeComfyUI) -> None:
+    """The loaded image is solid in the colour of the file's top-left pixel (here stored with
+    the Paeth filter), and has the file's size."""
+    row = b"\x04" + bytes((10, 20, 30)) + bytes(3 * 2)  # Paeth: the rest repeat the first pixel
+    header = struct.pack(">IIBBBBB", 3, 2, 8, 2, 0, 0, 0)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    picture = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+    picture += chunk(b"IDAT", zlib.compress(row * 2)) + chunk(b"IEND", b"")
+    assert upload(fake_comfyui, "tiny.png", picture).status_code == 200
+    graph = {
+        "1": node("LoadImage", image="tiny.png"),
+        "2": node("ImageInvert", image=["1", 0]),
+        "3": node("SaveImage", images=["2", 0], filename_prefix="loaded"),
+        "4": node("GetImageSize", image=["1", 0]),
+        "5": node("PreviewAny", source=["4", 0]),
+        "6": node("PreviewAny", source=["4", 1]),
+    }
+    outputs = history(fake_comfyui, queued(fake_comfyui, graph))["outputs"]
+    assert saved_pixels(fake_comfyui, outputs["3"]["images"][0]) == (3, 2, {(245, 235, 225)})
+    assert (outputs["5"], outputs["6"]) == ({"text": ["3"]}, {"text": ["2"]})
+
+
+def test_strings_sizes_and_their_progress_text(fake_comfyui: FakeComfyUI, socket: Socket) -> None:
+    """StringConcatenate joins with the delimiter; GetImageSize returns width, height and batch
+    size and shows them on the node with a binary TEXT frame (node id, then the text) to every
+    socket."""
+    graph = {
+        "1": node("PrimitiveString", value="hello"),
+        "2": node("StringConcatenate", string_a=["1", 0], string_b="world", delimiter=" | "),
+        "3": node("PreviewAny", source=["2", 0]),
+        "4": node("EmptyImage", width=32, height=16, batch_size=3, color=0),
+        "5": node("GetImageSize", image=["4", 0]),
+        "6": node("PreviewAny", source=["5", 2]),
+    }
+    bystander = Socket(fake_comfyui, "bystander")
+    try:
+        assert queue_remaining(bystander.recv()) == 0  # registered before the prompt is queued
+        prompt_id = queued(fake_comfyui, graph, client_id="client-1")
+        socket.until_final(prompt_id)
+        outputs = history(fake_comfyui, prompt_id)["outputs"]
+        assert outputs["3"] == {"text": ["hello | world"]} and outputs["6"] == {"text": ["3"]}
+        text = b"width: 32, height: 16\n batch size: 3"
+        frame = struct.pack(">II", 3, 1) + b"5" + text
+        assert socket.binary == [frame]
+        for remaining in (1, 0):  # queued, then done: the frame came in between
+            bystander.until(lambda m, n=remaining: queue_remaining(m) == n)
+        assert bystander.binary == [frame]
+    finally:
+        bystander.close()
+
+
+def test_empty_audio_is_saved_as_a_real_flac_file(fake_comfyui: FakeComfyUI) -> None:
+    graph = {
+        "1": node("EmptyAudio", duration=12.0, sample_rate=44100, channels=2),
+        "2": node("SaveAudio", audio=["1", 0], filename_prefix="audio/silence"),
+        "3": node("EmptyAudio", duration=0.5, sample_rate=8000, channels=1),
+        "4": node("PreviewAudio", audio=["3", 0]),
+    }
+    prompt_id = queued(fake_comfyui, graph)
+    outputs = history(fake_comfyui, prompt_id)["outputs"]
+    record = outputs["2"]["audio"][0]
+    assert record == {"filename": "silence_00001_.flac", "subfolder": "audio", "type": "output"}
+    stream = flac_stream(view_bytes(fake_comfyui, record))
+    assert (stream["sample_rate"], stream["channels"], stream["bits_per_sample"]) == (44100, 2, 16)
+    assert stream["samples"] == sum(stream["blocks"]) == 529200 and len(stream["blocks"]) == 130
+    assert json.loads(stream["comments"]["prompt"])["1"]["class_type"] == "EmptyAudio"
+    preview = flac_stream(view_bytes(fake_comfyui, outputs["4"]["audio"][0]))
+    assert (preview["sample_rate"], preview["channels"], preview["samples"]) == (8000, 1, 4000)
+
+
+def test_save_image_websocket_streams_png_frames(fake_comfyui: FakeComfyUI) -> None:
+    """Each image goes out as a binary PNG frame after a ``progress`` event counting from 0, in
+    the socket's format; nothing is saved or listed, and the node runs again every time."""
+    graph = {
+        "1": node("EmptyImage", width=8, height=4, batch_size=2, color=0x00FF7F),
+        "2": node("SaveImageWebsocket", images=["1", 0]),
+    }
+    modern, legacy = Socket(fake_comfyui, "modern"), Socket(fake_comfyui, "legacy")
+    try:
+        modern.recv()
+        legacy.recv()
+        modern.send({"type": "feature_flags", "data": {"supports_preview_metadata": True}})
+        modern.recv()
+        first = queued(fake_comfyui, graph, client_id="legacy")
+        messages = legacy.until_final(first)
+        progress = [m["data"] for m in messages if m["type"] == "progress"]
+        assert [(p["value"], p["max"], p["node"]) for p in progress] == [(0, 2, "2"), (1, 2, "2")]
+        assert [struct.unpack(">II", frame[:8]) for frame in legacy.binary] == [(1, 2), (1, 2)]
+        assert png_pixels(legacy.binary[0][8:]) == (8, 4, [[(0, 255, 127)] * 8] * 4)
+        assert history(fake_comfyui, first)["outputs"] == {}
+        second = queued(fake_comfyui, graph, client_id="modern")
+        messages = modern.until_final(second)
+        cached = next(m for m in messages if m["type"] == "execution_cached")
+        assert cached["data"]["nodes"] == ["1"]  # SaveImageWebsocket is never cached
+        kind, length = struct.unpack(">II", modern.binary[0][:8])
+        metadata = json.loads(modern.binary[0][8 : 8 + length])
+        assert kind == 4 and metadata["image_type"] == "image/png" and metadata["node_id"] == "2"
+        assert metadata["prompt_id"] == second and len(modern.binary) == 2
+        assert png_pixels(modern.binary[1][8 + length :])[0] == 8
+    finally:
+        modern.close()
+        legacy.close()
 
 
 @pytest.mark.fake_comfyui(previews=True)

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Callable, Iterator
 
+import attrs
 import pytest
+import requests
 from helpers import T2I
 
 from comfykit_sync import (
@@ -28,6 +31,8 @@ from comfykit_sync import (
     TransportError,
 )
 from comfykit_sync.testing import FakeComfyUI, Script
+from comfykit_sync.testing.fake_runninghub import FakeRunningHub
+from comfykit_sync.testing.faults import FaultInjection
 
 EXECUTORS = ["http", "websocket"]
 BACKEND = {"http": "comfyui-http", "websocket": "comfyui-ws"}
@@ -291,6 +296,111 @@ def test_fault_names_are_validated(fake_comfyui):
         fake_comfyui.fault("meteor")
     with pytest.raises(ValueError):
         fake_comfyui.fault("reset", at="middle")
+    with pytest.raises(ValueError, match="times"):
+        fake_comfyui.fault("delay", "/queue", times=0)
+    assert fake_comfyui.pending_faults == []
+
+
+# -- one mechanism for every fake (comfykit_sync.testing.faults) --------------------------------
+@attrs.frozen
+class Probe:
+    """A fake, an endpoint of it and a request that endpoint answers with JSON."""
+
+    server: FaultInjection
+    path: str
+    call: Callable[..., requests.Response]
+    submit: Callable[[], requests.Response]
+
+
+@pytest.fixture(params=["comfyui", "runninghub"])
+def probe(request) -> Iterator[Probe]:
+    if request.param == "comfyui":
+        with FakeComfyUI() as server:
+            yield Probe(
+                server,
+                "/queue",
+                lambda **kw: requests.get(server.url + "/queue", **kw),
+                lambda: requests.post(server.url + "/prompt", json={}, timeout=5),
+            )
+        return
+    with FakeRunningHub(api_key=RH_KEY) as hub:
+        status = hub.url + "/task/openapi/status"
+        create = hub.url + "/task/openapi/create"
+        yield Probe(
+            hub,
+            "/task/openapi/status",
+            lambda **kw: requests.post(status, json={"apiKey": RH_KEY, "taskId": "1"}, **kw),
+            lambda: requests.post(create, json={"apiKey": RH_KEY}, timeout=5),
+        )
+
+
+def test_shared_faults_status_truncated_json_and_reset(probe: Probe) -> None:
+    normal = probe.call(timeout=5)
+    assert normal.status_code == 200 and normal.json()
+    probe.server.fault("status", probe.path, status=502, body={"error": "bad gateway"})
+    failed = probe.call(timeout=5)
+    assert (failed.status_code, failed.json()) == (502, {"error": "bad gateway"})
+    probe.server.fail_requests(probe.path, status=429, retry_after=7)
+    limited = probe.call(timeout=5)
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "7"
+    assert limited.text == "429: Too Many Requests"
+    probe.server.fault("truncated_json", probe.path)
+    cut = probe.call(timeout=5)
+    assert cut.status_code == 200 and normal.content.startswith(cut.content) and cut.content
+    with pytest.raises(ValueError):
+        cut.json()
+    for at in ("headers", "body"):
+        probe.server.fault("reset", probe.path, at=at)
+        with pytest.raises(requests.RequestException):
+            probe.call(timeout=5)
+    assert probe.call(timeout=5).json() == normal.json()
+
+
+def test_shared_faults_delay_takes_effect_but_answers_late(probe: Probe) -> None:
+    """``delay`` answers the real reply late; ``seconds`` makes any other fault late too (a
+    gateway that times out, then answers 504)."""
+    probe.server.fault("delay", probe.path, seconds=2.0)
+    probe.server.fault("status", probe.path, status=504, seconds=2.0)
+    for _ in range(2):
+        with pytest.raises(requests.ReadTimeout):
+            probe.call(timeout=(5, 0.2))
+    assert probe.call(timeout=5).status_code == 200  # only the next requests were late
+
+
+def test_shared_faults_order_any_path_and_clearing(probe: Probe) -> None:
+    """The first fault for a path applies; ``*`` waits until the faults before it are used up."""
+    server = probe.server
+    server.fault("status", probe.path, status=500)
+    server.fault("status", "*", times=2, status=503)
+    assert [f.path for f in server.pending_faults] == [probe.path, "*"]
+    assert probe.submit().status_code != 503  # "*" is not first yet
+    assert probe.call(timeout=5).status_code == 500
+    assert [probe.submit().status_code, probe.call(timeout=5).status_code] == [503, 503]
+    assert probe.call(timeout=5).status_code == 200 and server.pending_faults == []
+    server.fault("status", "*", times=100)
+    server.clear_faults()
+    assert probe.call(timeout=5).status_code == 200
+
+
+def test_shared_faults_default_to_the_submission_endpoint(probe: Probe) -> None:
+    probe.server.fault("status")
+    assert probe.call(timeout=5).status_code == 200
+    assert probe.submit().status_code == 503
+
+
+def test_fault_with_process_takes_effect_on_every_fake(fake_comfyui: FakeComfyUI) -> None:
+    """``status`` takes no effect unless asked; the other faults do unless told not to."""
+    with FakeRunningHub(api_key=RH_KEY) as hub:
+        workflow_id = hub.add_workflow(json.loads(T2I.read_text()))
+        body = {"apiKey": RH_KEY, "workflowId": workflow_id}
+        for options, created in [({}, 0), ({"process": True}, 1)]:
+            hub.fault("status", status=502, **options)
+            reply = requests.post(hub.url + RH_CREATE, json=body, timeout=5)
+            assert reply.status_code == 502 and len(hub.tasks) == created
+        hub.fault("reset")
+        with pytest.raises(requests.RequestException):
+            requests.post(hub.url + RH_CREATE, json=body, timeout=5)
+        assert len(hub.tasks) == 2
 
 
 # -- RunningHub ---------------------------------------------------------------------------------
@@ -300,8 +410,6 @@ RH_CREATE, RH_OUTPUTS = "/task/openapi/create", "/task/openapi/outputs"
 
 @pytest.fixture
 def hub_kit(monkeypatch):
-    from comfykit_sync.testing.fake_runninghub import FakeRunningHub
-
     monkeypatch.delenv("RUNNINGHUB_API_KEY", raising=False)
     with FakeRunningHub(api_key=RH_KEY, run_time=0.05) as hub:
         workflow_id = hub.add_workflow(json.loads(T2I.read_text()))
@@ -334,6 +442,23 @@ def test_fault_runninghub_outputs_not_ready_keeps_waiting(hub_kit, code):
     hub.respond(RH_OUTPUTS, code, times=2)
     result = kit.execute(workflow_id, {"prompt": "x"})
     assert result.status == "completed", result.msg
+    assert len(hub.tasks) == 1
+
+
+def test_fault_runninghub_create_reply_reset_is_not_retried(hub_kit):
+    """The task exists but its reply is lost: asking again would bill a second task."""
+    hub, kit, workflow_id = hub_kit
+    hub.fault("reset", RH_CREATE, at="body")
+    result = kit.execute(workflow_id, {"prompt": "x"})
+    assert result.status == "failed" and isinstance(result.error, TransportError), result.msg
+    assert len(hub.tasks) == 1
+
+
+def test_fault_runninghub_truncated_json_while_waiting_is_a_typed_error(hub_kit):
+    hub, kit, workflow_id = hub_kit
+    hub.fault("truncated_json", "/task/openapi/outputs", times=50)
+    result = kit.execute(workflow_id, {"prompt": "x"})
+    assert isinstance(result.error, InvalidResponseError) and result.prompt_id, result.msg
     assert len(hub.tasks) == 1
 
 

@@ -208,7 +208,7 @@ def test_from_dict_refuses_what_is_not_a_result():
 
 
 def test_from_dict_ignores_unknown_keys_and_fills_defaults():
-    back = ExecuteResult.from_dict({"status": "completed", "server": "http://gpu1:8188"})
+    back = ExecuteResult.from_dict({"status": "completed", "region": "eu-west"})
     assert back == ExecuteResult(status="completed")
 
 

@@ -201,6 +201,25 @@ def test_faults(hub):
         hub.respond("/x", 1, times=0)
 
 
+def test_respond_and_the_shared_faults_are_one_ordered_list(hub):
+    """``respond`` is a ``status`` fault with RunningHub's envelope: it queues up with the
+    faults every fake has, the first for a path applying first."""
+    create_path = "/task/openapi/create"
+    hub.respond(create_path, 421)
+    hub.fault("reset", create_path)  # the task is created, its reply cut off
+    hub.fault("status", "*", status=503, body={"error": "upstream"}, seconds=0.01)
+    assert [f.path for f in hub.pending_faults] == [create_path, create_path, "*"]
+    assert create(hub)["code"] == 421 and hub.tasks == {}
+    with pytest.raises(requests.RequestException):
+        create(hub)
+    assert len(hub.tasks) == 1
+    late = requests.post(hub.url + "/task/openapi/status", json={"apiKey": KEY}, timeout=5)
+    assert (late.status_code, late.json()) == (503, {"error": "upstream"})
+    hub.respond(create_path, 812, times=5)
+    hub.clear_faults()
+    assert create(hub)["code"] == 0 and len(hub.tasks) == 2
+
+
 def test_requests_are_recorded_with_bodies_per_port(hub):
     url = hub.add_cdn_file("media/a.txt", b"hello")
     assert requests.get(url, timeout=5).content == b"hello"

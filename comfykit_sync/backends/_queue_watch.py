@@ -13,6 +13,10 @@ Instead of each waiting thread polling ``/history/{id}`` on its own, a single wa
   showing up in the history is fetched by its waiter — and reported lost if it has no entry
   (deleted, server restart, eviction).
 
+When the client has a ``lost_after`` (a pool's servers), a server that refuses connections
+for that long is taken for dead: ComfyUI keeps its queue in memory, so every prompt waited
+for there is reported lost (``PromptLostError``) instead of waited for until its deadline.
+
 A server that ignores ``max_items`` (older than 2023) is watched through ``/queue`` alone, at
 the fast schedule. The fast schedule is the proportional one of ``_polling`` (every 5 ms at
 first, then a tenth of the time elapsed), measured from the moment the youngest prompt that can
@@ -32,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._http import refused
 from .._polling import poll, proportional_interval
-from ..errors import ComfyKitError
+from ..errors import ComfyKitError, PromptLostError
 
 if TYPE_CHECKING:
     from .comfyui import ComfyUIClient
@@ -98,6 +103,7 @@ class QueueWatch:
         self._newest: str | None = None  # newest history id of the last scan ("": none)
         self._next_queue_read = 0.0
         self._next_tick = 0.0
+        self._refused_since: float | None = None
 
     def track(self, prompt_id: str) -> Tracked:
         """Start watching ``prompt_id`` (it must already be queued)."""
@@ -161,9 +167,11 @@ class QueueWatch:
             except ComfyKitError as exc:
                 with self._lock:
                     tracked = list(self._tracked)
+                dead_for = self._refusing_for(exc)
                 for t in tracked:
-                    t.update(t.state, t.position, exc)
+                    t.update(t.state, t.position, self._lost(t, dead_for) if dead_for else exc)
                 return None
+            self._refused_since = None
             self._next_queue_read = now + proportional_interval(
                 now - self._youngest(),
                 min_interval=QUEUE_MIN_INTERVAL,
@@ -179,6 +187,26 @@ class QueueWatch:
             if t.prompt_id not in entries:
                 t.update("gone", None, None)
         return None
+
+    def _refusing_for(self, exc: ComfyKitError) -> float | None:
+        """Seconds the server has refused connections, once that is ``lost_after`` or more."""
+        lost_after = self._client.lost_after
+        if lost_after is None or not refused(exc):
+            self._refused_since = None
+            return None
+        now = time.monotonic()
+        if self._refused_since is None:
+            self._refused_since = now
+        elapsed = now - self._refused_since
+        return elapsed if elapsed >= lost_after else None
+
+    def _lost(self, tracked: Tracked, dead_for: float) -> PromptLostError:
+        return PromptLostError(
+            f"prompt {tracked.prompt_id} is lost: {self._client.http.base_url} has refused "
+            f"connections for {dead_for:.1f} s, so its queue went with its process (crash or "
+            "restart)",
+            prompt_id=tracked.prompt_id,
+        )
 
     def _read_queue(self) -> list[Tracked]:
         """Update running and pending prompts from ``/queue``; return those that left it."""

@@ -40,6 +40,7 @@ import attrs
 import websocket
 from websocket._socket import recv as socket_recv
 
+from .._signals import wait_slice
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -159,9 +160,10 @@ class Subscription:
         self._queue.put(item)
 
     def get(self, timeout: float) -> Item | None:
-        """The next item, waiting at most ``timeout`` seconds (``None`` if none came)."""
+        """The next item, waiting at most ``timeout`` seconds (``None`` if none came; in the main
+        thread the wait may end sooner, so that Ctrl-C is seen: callers wait in a loop)."""
         try:
-            return self._queue.get(timeout=max(0.0, timeout))
+            return self._queue.get(timeout=wait_slice(timeout))
         except queue.Empty:
             return None
 

@@ -8,8 +8,11 @@ anything raised after submission into a failed ``ExecuteResult``.
 from __future__ import annotations
 
 import abc
+import functools
+import hashlib
+import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Generator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -50,11 +53,16 @@ def check_job_id(prompt_id: str, *, what: str = "prompt_id") -> None:
 
 @attrs.frozen
 class BackendContext:
-    """What a backend gets from its kit: settings, the HTTP client and the plugin manager."""
+    """What a backend gets from its kit: settings, the HTTP client and the plugin manager.
+
+    ``clients`` holds one HTTP client per ComfyUI server of the kit (``config.servers``; the
+    first is ``http``), for a backend that works with all of them (the pool).
+    """
 
     config: Config
     http: HttpClient
     plugin_manager: pluggy.PluginManager
+    clients: tuple[HttpClient, ...] = ()
 
 
 @attrs.frozen
@@ -75,6 +83,68 @@ class PreparedJob:
     values: Mapping[str, Any] = attrs.field(repr=False)
     seeds: Mapping[str, int]
     targets: tuple[str, ...] | None = None
+
+
+class JobRequest:
+    """What the kit knows of a job before placing it on a server (see :meth:`Backend.place`).
+
+    ``graph`` is the workflow with the caller's parameter values bound, except uploads, whose
+    values the chosen server assigns: ``uploads`` lists the (node id, input) pairs they set.
+    ``workflow_key`` tells runs of the same workflow apart from others (a digest of the graph
+    as loaded); ``exclude`` lists server URLs not to place the job on (it was lost there).
+    Computed on first use, so a backend that ignores the request costs nothing.
+    """
+
+    def __init__(
+        self,
+        prompt_id: str,
+        workflow: Workflow,
+        spec: WorkflowSpec,
+        values: Mapping[str, Any],
+        targets: tuple[str, ...] | None = None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> None:
+        self.prompt_id = prompt_id
+        self.workflow, self.spec, self.values = workflow, spec, values
+        self.targets = targets
+        self.exclude = exclude
+
+    def __repr__(self) -> str:
+        return f"JobRequest({self.prompt_id!r}, {self.workflow.source!r})"
+
+    def excluding(self, servers: Collection[str]) -> JobRequest:
+        """The same request, not to be placed on ``servers`` either."""
+        return JobRequest(
+            self.prompt_id,
+            self.workflow,
+            self.spec,
+            self.values,
+            self.targets,
+            self.exclude | frozenset(servers),
+        )
+
+    @functools.cached_property
+    def uploads(self) -> frozenset[tuple[str, str]]:
+        from ..params import UploadSource
+
+        return frozenset(
+            (target.node_id, target.field)
+            for name, value in self.values.items()
+            if isinstance(value, UploadSource)
+            for target in self.spec.params[name].targets
+        )
+
+    @functools.cached_property
+    def graph(self) -> Mapping[str, Any]:
+        from ..params import UploadSource, apply_params
+
+        known = {k: v for k, v in self.values.items() if not isinstance(v, UploadSource)}
+        return apply_params(self.workflow.graph, self.spec, known)
+
+    @functools.cached_property
+    def workflow_key(self) -> str:
+        text = json.dumps(self.workflow.graph, sort_keys=True, default=str)
+        return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
 @attrs.frozen
@@ -166,6 +236,27 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def cancel(self, prompt_id: str) -> bool:
         """Cancel the job (dequeue if pending, interrupt if running); True if it was live."""
+
+    def place(self, request: JobRequest) -> Generator[Backend, None, None]:
+        """Where to run one job, best first.
+
+        The kit uploads the job's media to the first backend yielded and submits the job
+        there; when that fails before anything reached the server (a ``TransportError`` with
+        ``sent=False``), it asks for the next one. The backend that accepted the job serves
+        every later call for it (status, wait, cancel, downloads). A backend that runs every
+        job itself yields only itself (the default); a pool of servers yields one per server.
+        Raises ``ConfigurationError`` when no server can run the job at all.
+        """
+        yield self
+
+    def attach(self, prompt_id: str) -> Backend:
+        """The backend that serves a job submitted earlier, e.g. by another process (the
+        default: this one). A pool finds the server that has the job."""
+        return self
+
+    def server_for(self, prompt_id: str) -> str | None:
+        """The base URL of the server that has (or ran) the job, ``None`` when unknown."""
+        return None
 
     def check_params(self, spec: WorkflowSpec, values: Mapping[str, Any]) -> None:  # noqa: B027
         """Raise ``ParameterError`` for bound values the server is known to refuse (e.g. a

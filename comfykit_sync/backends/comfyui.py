@@ -19,6 +19,7 @@ from ..errors import (
     ExecutionError,
     ExecutionInterrupted,
     InvalidResponseError,
+    NotFoundError,
     TransportError,
     WorkflowError,
     WorkflowValidationError,
@@ -227,7 +228,12 @@ def _entry_graph(entry: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 class ComfyUIClient:
-    """Typed wrappers of the ComfyUI endpoints the backends use."""
+    """Typed wrappers of the ComfyUI endpoints the backends use.
+
+    ``last_queue`` is what the last ``/queue`` read saw: (``time.monotonic()`` when it was
+    asked, pending + running items). ``lost_after`` (set by a pool) is how long the server may
+    refuse connections while prompts are waited for before they are reported lost.
+    """
 
     def __init__(
         self,
@@ -245,6 +251,9 @@ class ComfyUIClient:
         self._watch_lock = threading.Lock()
         self._output_classes: dict[str, bool] = {}
         self._classes_lock = threading.Lock()
+        self._jobs_api: bool | None = None
+        self.last_queue: tuple[float, int] | None = None
+        self.lost_after: float | None = None
 
     def queue_watch(self, max_interval: float) -> QueueWatch:
         """The shared watcher of this client's in-flight prompts (created on first use)."""
@@ -365,6 +374,7 @@ class ComfyUIClient:
 
     def queue(self) -> tuple[list[str], list[str]]:
         """(running ids, pending ids in run order)."""
+        asked = time.monotonic()
         reply = self.http.json("GET", "/queue", what="reading the queue")
         if not isinstance(reply, Mapping):
             raise InvalidResponseError("GET /queue did not reply with an object")
@@ -376,6 +386,7 @@ class ComfyUIClient:
         pending = sorted(
             items("queue_pending"), key=lambda i: i[0] if isinstance(i[0], (int, float)) else 0
         )
+        self.last_queue = (asked, len(running) + len(pending))
         return running, [str(item[1]) for item in pending]
 
     def state(self, prompt_id: str) -> JobState:
@@ -390,8 +401,52 @@ class ComfyUIClient:
         failed = execution_error(prompt_id, entry, WorkflowSpec()) is not None
         return JobState("failed" if failed else "completed")
 
+    def features(self) -> Mapping[str, Any]:
+        """The server's feature flags (``GET /features``; empty on a server without them)."""
+        try:
+            reply = self.http.json(
+                "GET", "/features", what="reading the server features", attempts=1
+            )
+        except NotFoundError:
+            return {}
+        return reply if isinstance(reply, Mapping) else {}
+
+    def jobs_api(self) -> bool:
+        """Whether the server has the ``/api/jobs`` routes (ComfyUI after 0.3.64).
+
+        Probed once with ``GET /api/jobs?limit=1`` (a server without them answers 404, or 405
+        behind its static file route); a probe that fails otherwise is not remembered.
+        """
+        if self._jobs_api is None:
+            try:
+                self.http.request(
+                    "GET", "/api/jobs?limit=1", what="probing the jobs API", attempts=1
+                ).close()
+            except APIError as exc:
+                if exc.status_code not in (404, 405):
+                    raise
+                self._jobs_api = False
+            else:
+                self._jobs_api = True
+        return self._jobs_api
+
     def cancel(self, prompt_id: str) -> bool:
-        """Dequeue if pending, interrupt only this prompt if running (spec §4 guidance)."""
+        """Cancel only this prompt: ``POST /api/jobs/{id}/cancel`` where the server has it
+        (it says whether anything was cancelled), else dequeue it if pending and interrupt it
+        if running (spec §4 guidance)."""
+        try:
+            jobs_api = self.jobs_api()
+        except ComfyKitError as exc:
+            log.debug("cannot tell whether %s has the jobs API: %s", self.http.base_url, exc)
+            jobs_api = False
+        if jobs_api:
+            reply = self.http.json(
+                "POST",
+                f"/api/jobs/{quote(prompt_id, safe='')}/cancel",
+                what="cancelling the job",
+                idempotent=True,
+            )
+            return isinstance(reply, Mapping) and reply.get("cancelled") is True
         running, pending = self.queue()
         if prompt_id in pending:
             self.http.request(

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from .. import hookimpl
 from .._polling import TRANSIENT_ERRORS, poll_job
+from .._signals import wait_slice
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import EventCallback, Queued, Started
+from ..hookspecs import hookimpl
 from ..params import UploadSource, WorkflowSpec
 from ._queue_watch import Tracked
 from ._server_files import check_server_files
@@ -81,6 +82,9 @@ class ComfyUIHttpBackend(Backend):
     def cancel(self, prompt_id: str) -> bool:
         return self.client.cancel(prompt_id)
 
+    def server_for(self, prompt_id: str) -> str | None:
+        return self.client.http.base_url
+
 
 class HistoryWaiter:
     """Waits for one prompt through the client's shared :class:`QueueWatch`.
@@ -118,7 +122,7 @@ class HistoryWaiter:
             limit = self.deadline
             if self.queue_deadline is not None and not started:
                 limit = min(limit, self.queue_deadline)
-            tracked.changed.wait(max(0.0, limit - time.monotonic()))
+            tracked.changed.wait(wait_slice(limit - time.monotonic()))
             tracked.changed.clear()
             if tracked.error is not None and not isinstance(tracked.error, TRANSIENT_ERRORS):
                 raise tracked.error

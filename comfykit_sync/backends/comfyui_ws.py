@@ -37,7 +37,6 @@ from typing import Any
 
 import attrs
 
-from .. import hookimpl
 from .._polling import TRANSIENT_ERRORS
 from .._targets import upstream
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
@@ -51,6 +50,7 @@ from ..events import (
     Queued,
     Started,
 )
+from ..hookspecs import hookimpl
 from ..params import WorkflowSpec
 from ._ws_stream import ENDING_EVENTS, Disconnected, EventStream, Message, Subscription, ws_url
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
@@ -296,7 +296,10 @@ class _PromptWatch:
         until = time.monotonic() + seconds
         while True:
             item = self.sub.get(until - time.monotonic())
-            if item is None or (isinstance(item, Message) and self._handle(item)):
+            if item is None:
+                if time.monotonic() >= until:
+                    return
+            elif isinstance(item, Message) and self._handle(item):
                 return
 
     def _emit_once(self, event: Event) -> None:

@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .. import hookimpl
 from .._http import HttpClient
 from .._polling import poll_job
 from ..errors import (
@@ -37,6 +36,7 @@ from ..errors import (
     WorkflowValidationError,
 )
 from ..events import EventCallback, Queued, Started
+from ..hookspecs import hookimpl
 from ..models import OutputItem
 from ..params import UploadSource, WorkflowSpec, _is_link
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
@@ -351,6 +351,9 @@ class RunningHubBackend(Backend):
             raise
         self._forget_cancel(prompt_id)
         return False
+
+    def server_for(self, prompt_id: str) -> str | None:
+        return self.http.base_url
 
     def _forget_cancel(self, prompt_id: str) -> None:
         with self._lock:

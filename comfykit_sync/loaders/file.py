@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import hookimpl
 from ..config import Config
 from ..errors import WorkflowLoadError
+from ..hookspecs import hookimpl
 from ..models import Workflow
 from ._api_format import parse_json, workflow_graph
 from ._file_cache import GRAPHS

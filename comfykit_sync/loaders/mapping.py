@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import hookimpl
+from ..hookspecs import hookimpl
 from ..models import Workflow
 from ._api_format import workflow_graph
 

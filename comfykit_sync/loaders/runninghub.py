@@ -16,11 +16,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import hookimpl
 from .._http import HttpClient
 from ..backends.runninghub_api import RunningHubAPI, require_api_key
 from ..config import Config
 from ..errors import WorkflowLoadError
+from ..hookspecs import hookimpl
 from ..models import Workflow
 from ._api_format import api_graph, parse_json
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 
-from .. import hookimpl
 from ..errors import ComfyKitError, WorkflowLoadError
+from ..hookspecs import hookimpl
 from ..models import Workflow
 from ..object_info import ObjectInfoSource
 from ..ui_workflow import UIConversionError, is_ui_workflow

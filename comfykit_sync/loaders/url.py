@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import hookimpl
 from .._http import HttpClient, iter_body
 from ..config import Config
 from ..errors import ComfyKitError, WorkflowLoadError
+from ..hookspecs import hookimpl
 from ..models import Workflow
 from ._api_format import parse_json, workflow_graph
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from .. import hookimpl
+from ..hookspecs import hookimpl
 from ..models import Artifact, OutputItem
 
 EXTENSIONS: dict[str, str] = {

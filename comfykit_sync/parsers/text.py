@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .. import hookimpl
+from ..hookspecs import hookimpl
 from ..models import Artifact, OutputItem
 
 TEXT_KEYS = frozenset({"text", "string", "strings", "texts", "caption"})

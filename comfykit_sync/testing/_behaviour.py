@@ -1,14 +1,19 @@
 """What each fake node "computes": link values, UI outputs and the files it saves.
 
-Nothing is rendered. Values flowing along links are :class:`Blob` stand-ins
+Nothing is rendered. Values flowing along links are :class:`~._values.Blob` stand-ins
 (or the literal ``value``/``text`` of the producing node, so text previews
-show something traceable); output nodes write tiny valid files named like
+show something traceable); output nodes write small valid files named like
 ComfyUI names them and return ComfyUI's UI output dicts.
+
+The model-free core nodes compute for real where it is cheap: images are solid
+frames whose colours EmptyImage sets, ImageInvert inverts and LoadImage reads
+(the top-left pixel of the file), ImageScale and GetImageSize follow the real
+sizes, strings are concatenated, EmptyAudio makes silence that SaveAudio writes
+as a real FLAC file, and SaveImageWebsocket streams PNG frames.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import string
@@ -21,6 +26,7 @@ import attrs
 from . import _media
 from ._folders import Folders
 from ._nodes import CATALOGUE
+from ._values import Audio, Blob, colour, colour_int, inverted, pixel
 
 UI = dict[str, list[Any]]
 _SIZED = ("LATENT", "IMAGE", "VIDEO")
@@ -29,20 +35,6 @@ _VHS_FILES: dict[str, tuple[str, Callable[[], bytes]]] = {
     "video/h264-mp4": ("mp4", _media.mp4),
     "video/webm": ("webm", _media.webm),
 }
-
-
-@attrs.frozen
-class Blob:
-    """Stand-in for a tensor, model or media object passed along a link."""
-
-    type: str
-    digest: str
-    width: int = 512
-    height: int = 512
-    frames: int = 1
-
-    def __str__(self) -> str:
-        return f"<{self.type} {self.width}x{self.height}x{self.frames} {self.digest[:8]}>"
 
 
 @attrs.frozen
@@ -60,10 +52,16 @@ class NodeContext:
 
 @attrs.frozen
 class NodeResult:
-    """Values of the node's output slots and its UI output (None when it has none)."""
+    """Values of the node's output slots and its UI output (None when it has none).
+
+    ``streamed`` are PNG images the node sends over the WebSocket as it runs (with a
+    ``progress`` event each); ``progress_text`` is shown on the node (a binary TEXT frame).
+    """
 
     values: tuple[Any, ...]
     ui: UI | None = None
+    streamed: tuple[bytes, ...] = ()
+    progress_text: str | None = None
 
 
 def run_node(ctx: NodeContext) -> NodeResult:
@@ -83,21 +81,21 @@ def _default_values(ctx: NodeContext) -> tuple[Any, ...]:
     return tuple(Blob(kind, f"{ctx.digest}:{slot}", *dims) for slot, kind in enumerate(outputs))
 
 
-def _colour(digest: str, index: int) -> _media.RGB:
-    raw = hashlib.sha256(f"{digest}/{index}".encode()).digest()
-    return raw[0], raw[1], raw[2]
+def _image(ctx: NodeContext, name: str) -> Blob:
+    """The image input ``name`` (a stand-in of the node's own when it is not an image)."""
+    value = ctx.inputs.get(name)
+    return value if isinstance(value, Blob) else Blob("IMAGE", ctx.digest)
 
 
 def _frames(ctx: NodeContext, name: str) -> tuple[Blob, list[_media.RGB]]:
-    """The input blob and one colour per frame of it."""
-    value = ctx.inputs.get(name)
-    blob = value if isinstance(value, Blob) else Blob("IMAGE", ctx.digest)
-    return blob, [_colour(blob.digest, i) for i in range(max(1, blob.frames))]
+    """The input image and the 8-bit colour a save node writes for each of its frames."""
+    blob = _image(ctx, name)
+    return blob, [colour(value) for value in blob.frame_pixels()]
 
 
 def _pixels(blob: Blob) -> tuple[int, int]:
-    """On-disk size of a picture: the nominal size, capped at 64x64 to stay tiny."""
-    return max(1, min(64, blob.width)), max(1, min(64, blob.height))
+    """The size of a picture on disk: the image's own (the PNG of a solid frame is cheap)."""
+    return max(1, blob.width), max(1, blob.height)
 
 
 def _metadata(ctx: NodeContext) -> dict[str, str]:
@@ -159,8 +157,15 @@ def _save_video(ctx: NodeContext) -> NodeResult:
     return NodeResult((), {"images": [record], "animated": [True]})
 
 
+def _flac(ctx: NodeContext) -> bytes:
+    """The FLAC file of the ``audio`` input (silence of its length) with the metadata."""
+    audio = ctx.inputs.get("audio")
+    audio = audio if isinstance(audio, Audio) else Audio()
+    return _media.flac(audio.sample_rate, audio.channels, audio.samples, _metadata(ctx))
+
+
 def _save_flac(ctx: NodeContext) -> NodeResult:
-    record = _save(ctx, str(ctx.inputs["filename_prefix"]), "output", "_.flac", _media.flac())
+    record = _save(ctx, str(ctx.inputs["filename_prefix"]), "output", "_.flac", _flac(ctx))
     return NodeResult((), {"audio": [record]})
 
 
@@ -170,7 +175,7 @@ def _save_mp3(ctx: NodeContext) -> NodeResult:
 
 
 def _preview_audio(ctx: NodeContext) -> NodeResult:
-    record = _save(ctx, _temp_prefix(), "temp", "_.flac", _media.flac())
+    record = _save(ctx, _temp_prefix(), "temp", "_.flac", _flac(ctx))
     return NodeResult((), {"audio": [record]})
 
 
@@ -239,14 +244,77 @@ def _show_text(ctx: NodeContext) -> NodeResult:
 
 
 def _load_image(ctx: NodeContext) -> NodeResult:
+    """The file's size, and its top-left pixel as the colour of the (solid) image."""
     path = ctx.folders.resolve_annotated(str(ctx.inputs["image"]))
-    width, height = (path and _media.png_size(path.read_bytes())) or (512, 512)
+    data = path.read_bytes() if path else b""
+    width, height = _media.png_size(data) or (512, 512)
+    rgb = _media.png_first_pixel(data)
     return NodeResult(
         (
-            Blob("IMAGE", ctx.digest, width, height),
+            Blob("IMAGE", ctx.digest, width, height, pixels=None if rgb is None else (pixel(rgb),)),
             Blob("MASK", ctx.digest + ":mask", width, height),
         )
     )
+
+
+def _empty_image(ctx: NodeContext) -> NodeResult:
+    inputs = ctx.inputs
+    frames = inputs["batch_size"]
+    fill = colour_int(inputs["color"])
+    image = Blob("IMAGE", ctx.digest, inputs["width"], inputs["height"], frames, (fill,) * frames)
+    return NodeResult((image,))
+
+
+def _image_invert(ctx: NodeContext) -> NodeResult:
+    image = _image(ctx, "image")
+    pixels = tuple(inverted(value) for value in image.frame_pixels())
+    return NodeResult((attrs.evolve(image, digest=ctx.digest, pixels=pixels),))
+
+
+def _image_scale(ctx: NodeContext) -> NodeResult:
+    """ImageScale's size rules (a 0 side keeps the aspect ratio); a solid frame keeps its
+    colour, except that ``lanczos`` goes through 8-bit pictures and back."""
+    image, inputs = _image(ctx, "image"), ctx.inputs
+    width, height = inputs["width"], inputs["height"]
+    if width == 0 and height == 0:
+        width, height = image.width, image.height
+    elif width == 0:
+        width = max(1, round(image.width * height / image.height))
+    elif height == 0:
+        height = max(1, round(image.height * width / image.width))
+    pixels = image.frame_pixels()
+    if inputs["upscale_method"] == "lanczos":
+        pixels = tuple(pixel(colour(value)) for value in pixels)
+    return NodeResult(
+        (attrs.evolve(image, digest=ctx.digest, width=width, height=height, pixels=pixels),)
+    )
+
+
+def _get_image_size(ctx: NodeContext) -> NodeResult:
+    image = _image(ctx, "image")
+    text = f"width: {image.width}, height: {image.height}\n batch size: {image.frames}"
+    return NodeResult((image.width, image.height, image.frames), progress_text=text)
+
+
+def _string_concatenate(ctx: NodeContext) -> NodeResult:
+    inputs = ctx.inputs
+    return NodeResult(
+        (str(inputs["delimiter"]).join((str(inputs["string_a"]), str(inputs["string_b"]))),)
+    )
+
+
+def _empty_audio(ctx: NodeContext) -> NodeResult:
+    inputs = ctx.inputs
+    rate = inputs["sample_rate"]
+    audio = Audio(rate, inputs["channels"], int(round(inputs["duration"] * rate)))
+    return NodeResult((audio,))
+
+
+def _save_image_websocket(ctx: NodeContext) -> NodeResult:
+    """Each frame as a PNG over the WebSocket, like a preview; no file, no UI output."""
+    image, colours = _frames(ctx, "images")
+    width, height = _pixels(image)
+    return NodeResult((), streamed=tuple(_media.png(width, height, rgb) for rgb in colours))
 
 
 def _empty_latent(ctx: NodeContext) -> NodeResult:
@@ -255,9 +323,19 @@ def _empty_latent(ctx: NodeContext) -> NodeResult:
     return NodeResult((blob,))
 
 
+#: classes whose ``IS_CHANGED`` never matches: they run again in every prompt
+ALWAYS_CHANGED = frozenset({"SaveImageWebsocket"})
+
 _BEHAVIOURS: dict[str, Callable[[NodeContext], NodeResult]] = {
     "EmptyLatentImage": _empty_latent,
     "LoadImage": _load_image,
+    "EmptyImage": _empty_image,
+    "ImageInvert": _image_invert,
+    "ImageScale": _image_scale,
+    "GetImageSize": _get_image_size,
+    "StringConcatenate": _string_concatenate,
+    "EmptyAudio": _empty_audio,
+    "SaveImageWebsocket": _save_image_websocket,
     "SaveImage": _save_image,
     "PreviewImage": _preview_image,
     "SaveAnimatedWEBP": _save_webp,

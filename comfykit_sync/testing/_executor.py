@@ -27,8 +27,9 @@ from typing import Any
 
 import attrs
 
-from ._behaviour import UI, NodeContext, run_node
+from ._behaviour import ALWAYS_CHANGED, UI, NodeContext, NodeResult, run_node
 from ._folders import Folders
+from ._media import jpeg_gray
 from ._nodes import CATALOGUE, InputFiles
 from ._records import PromptRecord, Script
 from ._validation import is_link
@@ -258,14 +259,18 @@ class _NodeFailed(Exception):
 
 
 SendEvent = Callable[[Job, str, dict[str, Any], bool], None]
-SendPreview = Callable[[Job, dict[str, Any]], None]
+SendImage = Callable[[Job, dict[str, Any], bytes, str], None]
+SendText = Callable[[str, str], None]
 
 
 class Executor:
     """Runs jobs: shared cache and folders, events handed to the server's callbacks.
 
     ``send(job, event, data, broadcast)`` must deliver to the job's client, or
-    to every socket when the job has no client and ``broadcast`` is true.
+    to every socket when the job has no client and ``broadcast`` is true;
+    ``send_image(job, ids, image, mime)`` sends a binary image frame the same way (``ids``:
+    the node's ids for the metadata format); ``send_text(node_id, text)`` a binary TEXT
+    frame to every socket. ``previews`` makes samplers send a preview image per step.
     """
 
     def __init__(
@@ -273,12 +278,17 @@ class Executor:
         folders: Folders,
         cache: OutputCache,
         send: SendEvent,
-        send_preview: SendPreview | None,
+        send_image: SendImage,
+        send_text: SendText,
+        *,
+        previews: bool,
     ) -> None:
         self.folders = folders
         self.cache = cache
         self.send = send
-        self.send_preview = send_preview
+        self.send_image = send_image
+        self.send_text = send_text
+        self.previews = previews
 
     async def run(self, job: Job, duration: float) -> Outcome:
         """Execute ``job`` for about ``duration`` seconds (cached nodes take no time)."""
@@ -320,6 +330,7 @@ class _Run:
         self.message("execution_start", {"prompt_id": prompt_id})
         script = self.script
         forced = [n for n in (script.error_node, script.blocked_node, script.expand_node) if n]
+        forced += [n for n, node in self.graph.items() if node["class_type"] in ALWAYS_CHANGED]
         self.signatures = signatures(self.graph, self.executor.folders, forced)
         cache.keep_only(set(self.signatures.values()))
         for node_id, signature in self.signatures.items():
@@ -555,6 +566,7 @@ class _Run:
             result = run_node(context)
         except Exception as ex:  # a node raising is an execution_error, as in ComfyUI
             raise _NodeFailed(node_id, type(ex).__name__, str(ex), inputs) from ex
+        self._stream(node_id, result)
         ui = self._scripted_ui(node_id, result.ui)
         self.values[node_id] = result.values
         self._publish(node_id, ui)
@@ -591,5 +603,17 @@ class _Run:
             }
             self.send("progress", progress, True)
             self._progress_state(node_id, "running", step, steps)
-            if self.executor.send_preview is not None:
-                self.executor.send_preview(self.job, self._ids(node_id))
+            if self.executor.previews:
+                self.executor.send_image(self.job, self._ids(node_id), jpeg_gray(), "image/jpeg")
+
+    def _stream(self, node_id: str, result: NodeResult) -> None:
+        """What a node sends while it runs: its progress text, its streamed images (each
+        after a ``progress`` event counting from 0, as ComfyUI's progress bar does)."""
+        if result.progress_text is not None:
+            self.executor.send_text(node_id, result.progress_text)
+        total = len(result.streamed)
+        for step, image in enumerate(result.streamed):
+            progress = {"value": step, "max": total, "prompt_id": self.job.prompt_id}
+            self.send("progress", {**progress, "node": node_id}, True)
+            self._progress_state(node_id, "running", step, total)
+            self.executor.send_image(self.job, self._ids(node_id), image, "image/png")

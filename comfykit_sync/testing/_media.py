@@ -7,6 +7,8 @@ and for tests that compare bytes), not real content.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import struct
 import zlib
@@ -20,24 +22,98 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def png(width: int, height: int, rgb: RGB, text: Mapping[str, str] | None = None) -> bytes:
-    """A solid-colour 8-bit RGB PNG with ``tEXt`` chunks (like ComfyUI's metadata)."""
-    row = b"\x00" + bytes(rgb) * width
+    """A solid-colour 8-bit RGB PNG with ``tEXt`` chunks (like ComfyUI's metadata).
+
+    Cheap at any size: rows after the first are filtered "Up" (all zero bytes), and their
+    compressed form depends on the width only, so it is made once and reused.
+    """
     chunks = [_png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))]
     for key, value in (text or {}).items():
         chunks.append(
             _png_chunk(b"tEXt", key.encode("latin-1") + b"\x00" + value.encode("latin-1"))
         )
-    chunks.append(_png_chunk(b"IDAT", zlib.compress(row * height)))
+    chunks.append(_png_chunk(b"IDAT", _solid_zlib(width, height, rgb)))
     chunks.append(_png_chunk(b"IEND", b""))
-    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+    return PNG_SIGNATURE + b"".join(chunks)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_UP_ROWS_BYTES = 1 << 20  # raw bytes of "Up" rows compressed as one reusable run
+_FINAL_EMPTY_BLOCK = b"\x03\x00"  # a final fixed-Huffman deflate block holding no data
+
+
+def _solid_zlib(width: int, height: int, rgb: RGB) -> bytes:
+    """The zlib stream of a solid image's scanlines, built from independently deflated runs
+    (each ends with a full flush, so runs can follow each other)."""
+    first = b"\x00" + bytes(rgb) * width
+    up = b"\x02" + bytes(3 * width)
+    per_run = max(1, _UP_ROWS_BYTES // len(up))
+    runs, rest = divmod(height - 1, per_run)
+    parts = [_deflated(first)]
+    checksum = zlib.adler32(first)
+    if runs:
+        parts += [_deflated_up_rows(width, per_run)] * runs
+        run = up * per_run
+        for _ in range(runs):
+            checksum = zlib.adler32(run, checksum)
+    if rest:
+        parts.append(_deflated_up_rows(width, rest))
+        checksum = zlib.adler32(up * rest, checksum)
+    return b"\x78\x01" + b"".join(parts) + _FINAL_EMPTY_BLOCK + struct.pack(">I", checksum)
+
+
+def _deflated(data: bytes) -> bytes:
+    """Raw deflate blocks of ``data``, not final, standing alone (no back-references out)."""
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return deflate.compress(data) + deflate.flush(zlib.Z_FULL_FLUSH)
+
+
+@functools.lru_cache(maxsize=64)
+def _deflated_up_rows(width: int, rows: int) -> bytes:
+    return _deflated((b"\x02" + bytes(3 * width)) * rows)
 
 
 def png_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from a PNG's IHDR, or None when ``data`` is not a PNG."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+    if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
         return None
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
+
+
+def png_first_pixel(data: bytes) -> RGB | None:
+    """The colour of an 8-bit PNG's top-left pixel (every filter leaves it as stored), or
+    None for other PNGs and for anything that is not one."""
+    if png_size(data) is None:
+        return None
+    depth, colour_type = data[24], data[25]
+    channels = _CHANNELS.get(colour_type)
+    if depth != 8 or channels is None:
+        return None
+    palette, idat, offset = b"", bytearray(), 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        body = data[offset + 8 : offset + 8 + length]
+        if kind == b"PLTE":
+            palette = body
+        elif kind == b"IDAT":
+            idat += body
+        offset += 12 + length
+    try:
+        pixel = zlib.decompressobj().decompress(bytes(idat), 1 + channels)[1:]
+    except zlib.error:
+        return None
+    if len(pixel) < channels:
+        return None
+    if colour_type == 3:
+        entry = palette[3 * pixel[0] : 3 * pixel[0] + 3]
+        return (entry[0], entry[1], entry[2]) if len(entry) == 3 else None
+    if colour_type in (0, 4):
+        return pixel[0], pixel[0], pixel[0]
+    return pixel[0], pixel[1], pixel[2]
 
 
 def jpeg_gray() -> bytes:
@@ -150,11 +226,85 @@ def webm() -> bytes:
     return _ebml(b"\x1a\x45\xdf\xa3", header) + b"\x18\x53\x80\x67\x80"
 
 
-def flac(sample_rate: int = 44100) -> bytes:
-    """A FLAC stream with a STREAMINFO block and zero samples."""
-    packed = (sample_rate << 44) | (1 << 41) | (15 << 36)  # stereo, 16 bit, 0 samples
-    info = struct.pack(">HH", 4096, 4096) + b"\x00" * 6 + packed.to_bytes(8, "big") + b"\x00" * 16
-    return b"fLaC" + b"\x80" + len(info).to_bytes(3, "big") + info
+FLAC_BLOCK = 4096  # samples per channel in each frame
+
+
+def flac(
+    sample_rate: int = 44100,
+    channels: int = 2,
+    samples: int = 0,
+    comments: Mapping[str, str] | None = None,
+) -> bytes:
+    """A real 16-bit FLAC file of ``samples`` frames of silence (CONSTANT subframes), with
+    ``comments`` as Vorbis comments (ComfyUI's ``prompt``/``workflow`` metadata)."""
+    frames = [
+        _flac_frame(number, min(FLAC_BLOCK, samples - start), channels)
+        for number, start in enumerate(range(0, samples, FLAC_BLOCK))
+    ]
+    sizes = [len(frame) for frame in frames] or [0]
+    silence = hashlib.md5()
+    chunk = bytes(2 * channels * FLAC_BLOCK)
+    for start in range(0, samples, FLAC_BLOCK):
+        silence.update(chunk[: 2 * channels * min(FLAC_BLOCK, samples - start)])
+    packed = (sample_rate << 44) | ((channels - 1) << 41) | (15 << 36) | samples
+    info = (
+        struct.pack(">HH", FLAC_BLOCK, FLAC_BLOCK)
+        + min(sizes).to_bytes(3, "big")
+        + max(sizes).to_bytes(3, "big")
+        + packed.to_bytes(8, "big")
+        + silence.digest()
+    )
+    vendor = b"fake-comfyui"
+    entries = [f"{key}={value}".encode() for key, value in (comments or {}).items()]
+    vorbis = struct.pack("<I", len(vendor)) + vendor + struct.pack("<I", len(entries))
+    vorbis += b"".join(struct.pack("<I", len(entry)) + entry for entry in entries)
+    blocks = _flac_block(0, info, last=False) + _flac_block(4, vorbis, last=True)
+    return b"fLaC" + blocks + b"".join(frames)
+
+
+def _flac_block(kind: int, body: bytes, *, last: bool) -> bytes:
+    return bytes([kind | (0x80 if last else 0)]) + len(body).to_bytes(3, "big") + body
+
+
+def _flac_frame(number: int, block: int, channels: int) -> bytes:
+    """One fixed-blocksize frame: header (size from its end, rate and depth from STREAMINFO
+    but for 16 bit, frame number UTF-8 coded, CRC-8), a zero CONSTANT subframe per channel,
+    CRC-16."""
+    head = bytes([0xFF, 0xF8, 0x70, ((channels - 1) << 4) | 0x08])
+    head += _flac_utf8(number) + struct.pack(">H", block - 1)
+    head += bytes([_crc8(head)])
+    frame = head + b"\x00\x00\x00" * channels
+    return frame + struct.pack(">H", _crc16(frame))
+
+
+def _flac_utf8(value: int) -> bytes:
+    """FLAC's UTF-8-like coding of a frame number (up to 31 bits here)."""
+    if value < 0x80:
+        return bytes([value])
+    tail: list[int] = []
+    while value >= (0x40 >> len(tail)):  # room left in the lead byte after this many tails
+        tail.insert(0, 0x80 | (value & 0x3F))
+        value >>= 6
+    lead = (0xFF00 >> (len(tail) + 1)) & 0xFF
+    return bytes([lead | value, *tail])
+
+
+def _crc8(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def _crc16(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x8005) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
 
 
 def mp3() -> bytes:

@@ -7,7 +7,8 @@ Input specs mirror ComfyUI's ``INPUT_TYPES``: ``("TYPE",)`` or
 
 Besides the classes written out below, the catalogue holds the definitions in
 ``object_info_0.3.64.json``: entries copied verbatim from the ``/object_info`` of a real
-ComfyUI 0.3.64 (for UI-format workflows, whose conversion depends on them). Two things are
+ComfyUI 0.3.64 (for UI-format workflows, whose conversion depends on them, and for the
+model-free :data:`CORE_NODES` of smoke tests). Two things are
 adapted when they are loaded: upload combos list the fake's input folder, and model combos that
 were empty on that server (it had no models) list :data:`FAKE_MODELS`.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -234,13 +236,6 @@ _DEFS = [
         outputs=("LATENT",),
     ),
     NodeDef(
-        name="LoadImage",
-        display_name="Load Image",
-        category="image",
-        required={"image": (InputFiles("image"), {"image_upload": True})},
-        outputs=("IMAGE", "MASK"),
-    ),
-    NodeDef(
         name="LoadAudio",
         display_name="Load Audio",
         category="audio",
@@ -255,15 +250,6 @@ _DEFS = [
         required={"file": (InputFiles("video", v3=True), {"video_upload": True})},
         outputs=("VIDEO",),
         python_module="comfy_extras.nodes_video",
-    ),
-    _save_image_like("SaveImage", "Save Image", "image", {}),
-    NodeDef(
-        name="PreviewImage",
-        display_name="Preview Image",
-        category="image",
-        required={"images": ("IMAGE",)},
-        hidden=_IMAGE_HIDDEN,
-        output_node=True,
     ),
     _save_image_like(
         "SaveAnimatedWEBP",
@@ -301,15 +287,6 @@ _DEFS = [
         python_module="comfy_extras.nodes_video",
     ),
     NodeDef(
-        name="SaveAudio",
-        display_name="Save Audio (FLAC)",
-        category="audio",
-        required={"audio": ("AUDIO",), "filename_prefix": _prefix("audio/ComfyUI")},
-        hidden=_IMAGE_HIDDEN,
-        output_node=True,
-        python_module="comfy_extras.nodes_audio",
-    ),
-    NodeDef(
         name="SaveAudioMP3",
         display_name="Save Audio (MP3)",
         category="audio",
@@ -330,14 +307,6 @@ _DEFS = [
         hidden=_IMAGE_HIDDEN,
         output_node=True,
         python_module="comfy_extras.nodes_audio",
-    ),
-    NodeDef(
-        name="PreviewAny",
-        display_name="Preview Any",
-        category="utils",
-        required={"source": ("*", {})},
-        output_node=True,
-        python_module="comfy_extras.nodes_preview_any",
     ),
     NodeDef(
         name="SaveLatent",
@@ -402,14 +371,6 @@ _DEFS = [
         output_names=("Filenames",),
         output_node=True,
         python_module="custom_nodes.ComfyUI-VideoHelperSuite",
-    ),
-    NodeDef(
-        name="PrimitiveString",
-        display_name="String",
-        category="utils/primitive",
-        required={"value": ("STRING", {})},
-        outputs=("STRING",),
-        python_module="comfy_extras.nodes_primitive",
     ),
     NodeDef(
         name="PrimitiveInt",
@@ -485,7 +446,9 @@ def node_from_object_info(entry: dict[str, Any]) -> NodeDef:
         category=entry["category"],
         required=section("required"),
         optional=section("optional"),
-        hidden=dict(inputs.get("hidden", {})),
+        hidden={
+            key: inputs["hidden"][key] for key in order.get("hidden", inputs.get("hidden", {}))
+        },
         outputs=tuple(entry["output"]),
         output_names=tuple(entry["output_name"]),
         output_is_list=tuple(entry["output_is_list"]),
@@ -496,6 +459,42 @@ def node_from_object_info(entry: dict[str, Any]) -> NodeDef:
     )
 
 
+#: The model-free core nodes real users' smoke tests use (``workflows/smoke.json``): served
+#: from the snapshot, exactly as ComfyUI 0.3.64 defines them; what they compute is in
+#: ``_behaviour.py``.
+CORE_NODES = (
+    "EmptyImage",
+    "ImageInvert",
+    "ImageScale",
+    "GetImageSize",
+    "LoadImage",
+    "SaveImage",
+    "PreviewImage",
+    "PrimitiveString",
+    "StringConcatenate",
+    "PreviewAny",
+    "EmptyAudio",
+    "SaveAudio",
+    "SaveImageWebsocket",
+)
+
 CATALOGUE: dict[str, NodeDef] = {node.name: node for node in _DEFS}
 for _entry in json.loads(SNAPSHOT.read_text(encoding="utf-8")).values():
     CATALOGUE.setdefault(_entry["name"], node_from_object_info(_entry))
+
+
+def server_catalogue(
+    missing_nodes: Collection[str] = (), checkpoints: Sequence[str] | None = None
+) -> dict[str, NodeDef]:
+    """The node classes of one fake server: the catalogue without ``missing_nodes`` (custom
+    nodes not installed there), its checkpoint loader listing ``checkpoints``."""
+    unknown = sorted(set(missing_nodes) - set(CATALOGUE))
+    if unknown:
+        raise ValueError(f"not in the catalogue: {', '.join(unknown)}")
+    nodes = {name: node for name, node in CATALOGUE.items() if name not in missing_nodes}
+    loader = nodes.get("CheckpointLoaderSimple")
+    if checkpoints is not None and loader is not None:
+        _, options = loader.required["ckpt_name"]
+        required = {**loader.required, "ckpt_name": (list(checkpoints), options)}
+        nodes[loader.name] = attrs.evolve(loader, required=required)
+    return nodes

@@ -43,7 +43,12 @@ class PromptQueue:
         self.duration = duration
         self.cache = OutputCache(cache)
         self.executor = Executor(
-            folders, self.cache, self._send_event, self._send_preview if previews else None
+            folders,
+            self.cache,
+            self._send_event,
+            self._send_image,
+            hub.send_text,
+            previews=previews,
         )
         self.history: dict[str, dict[str, Any]] = {}
         self.closed = False
@@ -171,8 +176,8 @@ class PromptQueue:
         elif broadcast:
             self.hub.broadcast({"type": event, "data": data})
 
-    def _send_preview(self, job: Job, ids: dict[str, Any]) -> None:
-        self.hub.send_preview(job.client_id, job.prompt_id, ids)
+    def _send_image(self, job: Job, ids: dict[str, Any], image: bytes, mime: str) -> None:
+        self.hub.send_image(job.client_id, job.prompt_id, ids, image, mime)
 
     def _pump(self) -> None:
         """Start pending jobs (lowest number first) while a worker is free."""

@@ -7,6 +7,7 @@ so the queued graph carries the coerced values like the real server's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -44,7 +45,9 @@ def types_compatible(received: Any, expected: Any) -> bool:
     return bool({t.strip() for t in received.split(",")} & {t.strip() for t in expected.split(",")})
 
 
-def check_structure(prompt: object) -> dict[str, Any] | None:
+def check_structure(
+    prompt: object, catalogue: Mapping[str, NodeDef] = CATALOGUE
+) -> dict[str, Any] | None:
     """The ``invalid_prompt`` error for non-node entries, missing or unknown classes.
 
     A UI-format workflow (``nodes``/``links`` lists) fails here too, as on the
@@ -60,7 +63,7 @@ def check_structure(prompt: object) -> dict[str, Any] | None:
                 f"Node ID '#{node_id}'",
                 {},
             )
-        if node["class_type"] not in CATALOGUE:
+        if node["class_type"] not in catalogue:
             return _error(
                 "invalid_prompt",
                 f"Cannot execute because node {node['class_type']} does not exist.",
@@ -75,9 +78,12 @@ def check_structure(prompt: object) -> dict[str, Any] | None:
 class _Validator:
     """Recursive per-node validation with memoisation, like ``validate_inputs``."""
 
-    def __init__(self, prompt: dict[str, Any], folders: Folders) -> None:
+    def __init__(
+        self, prompt: dict[str, Any], folders: Folders, catalogue: Mapping[str, NodeDef]
+    ) -> None:
         self.prompt = prompt
         self.folders = folders
+        self.catalogue = catalogue
         self.valid: dict[str, bool] = {}
         self.errors: dict[str, list[dict[str, Any]]] = {}
         self.visiting: list[str] = []
@@ -90,7 +96,7 @@ class _Validator:
             self._report_cycle(self.visiting[self.visiting.index(node_id) :] + [node_id])
             return False
         node = self.prompt[node_id]
-        definition = CATALOGUE[node["class_type"]]
+        definition = self.catalogue[node["class_type"]]
         inputs = node.setdefault("inputs", {})
         upstream_ok = True
         self.visiting.append(node_id)
@@ -198,7 +204,7 @@ class _Validator:
         source = link[0] if len(link) == 2 else None
         slot = link[1] if len(link) == 2 else None
         source_node = self.prompt.get(source) if isinstance(source, str) else None
-        outputs = CATALOGUE[source_node["class_type"]].outputs if source_node else ()
+        outputs = self.catalogue[source_node["class_type"]].outputs if source_node else ()
         if not isinstance(slot, int) or isinstance(slot, bool) or not 0 <= slot < len(outputs):
             return _error(
                 "bad_linked_input",
@@ -233,25 +239,29 @@ class _Validator:
 
 
 def validate_prompt(
-    prompt: dict[str, Any], folders: Folders, targets: list[str] | None = None
+    prompt: dict[str, Any],
+    folders: Folders,
+    targets: list[str] | None = None,
+    catalogue: Mapping[str, NodeDef] = CATALOGUE,
 ) -> Validation:
     """Validate ``prompt`` (mutating literal inputs into their coerced values).
 
     With ``targets`` (``partial_execution_targets``) only the output nodes listed in it are
     validated, with what they depend on; ids that are not output nodes are ignored, and none
-    left is ``prompt_no_outputs``, as on the real server.
+    left is ``prompt_no_outputs``, as on the real server. ``catalogue`` holds the node classes
+    the server has.
     """
-    structure_error = check_structure(prompt)
+    structure_error = check_structure(prompt, catalogue)
     if structure_error is not None:
         return Validation(structure_error, [], {})
     outputs = [
         node_id
         for node_id, node in prompt.items()
-        if CATALOGUE[node["class_type"]].output_node and (targets is None or node_id in targets)
+        if catalogue[node["class_type"]].output_node and (targets is None or node_id in targets)
     ]
     if not outputs:
         return Validation(_error("prompt_no_outputs", "Prompt has no outputs", "", {}), [], {})
-    validator = _Validator(prompt, folders)
+    validator = _Validator(prompt, folders, catalogue)
     good: list[str] = []
     node_errors: dict[str, Any] = {}
     for output in outputs:

@@ -14,11 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _media
-
 PREVIEW_IMAGE = 1
+TEXT = 3
 PREVIEW_IMAGE_WITH_METADATA = 4
-JPEG = 1
+IMAGE_FORMATS = {"image/jpeg": 1, "image/png": 2}  # the format word of a PREVIEW_IMAGE frame
 
 
 class Connection:
@@ -91,25 +90,32 @@ class Hub:
         for connection in self._connections.values():
             connection.put(text)
 
-    def send_preview(self, sid: str | None, prompt_id: str, ids: dict[str, Any]) -> None:
-        """A JPEG preview frame to ``sid`` (to everyone when None), in each socket's format.
+    def send_image(
+        self, sid: str | None, prompt_id: str, ids: dict[str, Any], image: bytes, mime: str
+    ) -> None:
+        """An image frame (a preview, or a picture SaveImageWebsocket sends) to ``sid`` (to
+        everyone when None), in each socket's format.
 
         ``ids`` are the node's ``node_id``, ``display_node_id``, ``parent_node_id`` and
-        ``real_node_id`` for the metadata format.
+        ``real_node_id`` for the metadata format; ``mime`` is ``image/jpeg`` or ``image/png``.
         """
         targets = list(self._connections.values()) if sid is None else [self._connections.get(sid)]
-        image = _media.jpeg_gray()
         for connection in targets:
             if connection is None:
                 continue
             if connection.flags.get("supports_preview_metadata"):
-                metadata = json.dumps(
-                    {"prompt_id": prompt_id, **ids, "image_type": "image/jpeg"}
-                ).encode()
+                metadata = json.dumps({"prompt_id": prompt_id, **ids, "image_type": mime}).encode()
                 header = struct.pack(">II", PREVIEW_IMAGE_WITH_METADATA, len(metadata)) + metadata
             else:
-                header = struct.pack(">II", PREVIEW_IMAGE, JPEG)
+                header = struct.pack(">II", PREVIEW_IMAGE, IMAGE_FORMATS[mime])
             connection.put(header + image)
+
+    def send_text(self, node_id: str, text: str) -> None:
+        """A TEXT frame (``send_progress_text``: node id, then the text) to every socket."""
+        node = node_id.encode()
+        frame = struct.pack(">II", TEXT, len(node)) + node + text.encode()
+        for connection in self._connections.values():
+            connection.put(frame)
 
     def drop(self, sid: str) -> None:
         """Abruptly close the socket registered under ``sid``, if any."""

@@ -7,6 +7,12 @@ HTTP and the ``/ws`` WebSocket share one port (every route also under
         server.script(Script(error_node="3"))
         requests.post(server.url + "/prompt", json={"prompt": graph})
 
+Servers of a pool differ: ``missing_nodes`` leaves custom nodes out, ``checkpoints`` sets
+the model files its checkpoint loader lists, and ``version`` plays ComfyUI 0.3.64 (the
+default) or a newer server with the ``/api/jobs`` routes::
+
+    FakeComfyUI(version="0.38.1", missing_nodes=["VHS_VideoCombine"], checkpoints=["a.ckpt"])
+
 Run it in its own process (prints its URL as the first stdout line)::
 
     python -m comfykit_sync.testing.fake_comfyui --port 0 --workers 1 --duration 0.5
@@ -26,97 +32,32 @@ import urllib.parse
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from http import HTTPStatus
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 from aiohttp import web
 
-from . import _files, _media
+from . import _files, _jobs, _media
 from ._background import SHUTDOWN_TIMEOUT, BackgroundServer, cli_parser
 from ._folders import Folders
-from ._nodes import CATALOGUE
+from ._nodes import server_catalogue
 from ._queue import PromptQueue
 from ._records import PromptRecord, RequestRecord, Script
 from ._validation import validate_prompt
 from ._ws import Hub
+from .faults import FaultInjection, status_text
 
 __all__ = ["FakeComfyUI", "PromptRecord", "RequestRecord", "Script", "main"]
 
 COMFYUI_VERSION = "0.3.64"
+#: the first version whose fake has the ``/api/jobs`` routes (``--version`` / ``version=``)
+JOBS_API_VERSION = (0, 38)
 MAX_REQUESTS = 10000
 
 Match = Callable[[dict[str, Any]], bool]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@attrs.define
-class _FailureRule:
-    path: str
-    status: int
-    remaining: int
-    body: str | bytes | dict[str, Any] | None
-    retry_after: int
-
-    def response(self) -> web.Response:
-        headers = {"Retry-After": str(self.retry_after)} if self.status == 429 else None
-        if isinstance(self.body, dict):
-            return web.json_response(self.body, status=self.status, headers=headers)
-        body = self.body if self.body is not None else _status_text(self.status)
-        if isinstance(body, bytes):
-            return web.Response(status=self.status, body=body, headers=headers)
-        return web.Response(status=self.status, text=body, headers=headers)
-
-
-FAULTS = frozenset({"status", "reset", "delay", "truncated_json"})
-
-
-@attrs.define
-class _Fault:
-    """A named fault applied to the next ``remaining`` requests to ``path`` (see ``fault``)."""
-
-    name: str
-    path: str
-    remaining: int
-    process: bool
-    at: str
-    seconds: float
-
-    async def apply(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request) if self.process else None
-        if self.name == "delay":
-            await asyncio.sleep(self.seconds)
-            return response if response is not None else await handler(request)
-        body = b'{"prompt_id": "' if response is None else _response_bytes(response)
-        if self.name == "truncated_json":
-            return web.Response(
-                status=200, body=body[: len(body) // 2], content_type="application/json"
-            )
-        # "reset": raw status line and headers promising the whole body, then (at="body")
-        # half of it, then the connection is aborted
-        transport = request.transport
-        if transport is not None:
-            head = (
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {max(len(body), 2)}\r\nConnection: close\r\n\r\n"
-            ).encode()
-            transport.write(head + (body[: len(body) // 2] if self.at == "body" else b""))
-            transport.abort()
-        raise asyncio.CancelledError  # nothing more is written on the aborted connection
-
-
-def _response_bytes(response: web.StreamResponse) -> bytes:
-    body = response.body if isinstance(response, web.Response) else None
-    return body if isinstance(body, bytes) else b"{}"
-
-
-def _status_text(status: int) -> str:
-    try:
-        return f"{status}: {HTTPStatus(status).phrase}"
-    except ValueError:
-        return str(status)
 
 
 def _server_error() -> web.Response:
@@ -136,6 +77,21 @@ def _api_path(path: str) -> str:
     return path[4:] if path.startswith("/api/") else path
 
 
+def _version_tuple(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        raise ValueError(f"version must look like 0.3.64, got {version!r}") from None
+
+
+def _canonical_uuid(value: object) -> bool:
+    """ComfyUI's ``validate_job_id``: a string in canonical lowercase hyphenated UUID form."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def _is_loopback(host: str | None) -> bool:
     if host is None:
         return False
@@ -147,7 +103,7 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-class FakeComfyUI(BackgroundServer):
+class FakeComfyUI(FaultInjection, BackgroundServer):
     """A fake ComfyUI server: real HTTP + WebSocket on 127.0.0.1, fake nodes.
 
     ``workers`` prompts run at once (real ComfyUI: 1); ``duration`` seconds is
@@ -156,9 +112,21 @@ class FakeComfyUI(BackgroundServer):
     preview frames during sampler steps; ``max_upload_size`` (bytes) caps
     request bodies (413). ``host``/``port`` choose the bind address (port 0:
     any free port, read back in :attr:`port`).
+
+    ``version`` is the ComfyUI version played: from 0.38 on, the server has the
+    ``/api/jobs`` routes (list, one job, cancel), more ``/features`` and refuses a
+    client ``prompt_id`` that is not a canonical UUID. ``missing_nodes`` are
+    node classes this server lacks; ``checkpoints`` the files its
+    ``CheckpointLoaderSimple`` lists (default: the catalogue's).
+
+    Faults: :meth:`fault`, :meth:`fail_requests` and :meth:`clear_faults` (shared by every
+    fake, see :mod:`comfykit_sync.testing.faults`; paths with or without ``/api``); connection
+    refused is :meth:`stop` (or any closed port); a restart is :meth:`forget_all`; a WebSocket
+    drop, late history, huge frames and odd output keys are :class:`Script` fields.
     """
 
     name = "ComfyUI"
+    default_fault_path = "/prompt"
 
     def __init__(
         self,
@@ -170,8 +138,14 @@ class FakeComfyUI(BackgroundServer):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        version: str = COMFYUI_VERSION,
+        missing_nodes: Collection[str] = (),
+        checkpoints: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        self.version = version
+        self._jobs_api = _version_tuple(version) >= JOBS_API_VERSION
+        self._catalogue = server_catalogue(missing_nodes, checkpoints)
         self.max_upload_size = max_upload_size
         self.host = host
         self._requested_port = port
@@ -190,8 +164,6 @@ class FakeComfyUI(BackgroundServer):
         )
         self._lock = threading.Lock()
         self._scripts: list[tuple[Script, Match | None]] = []
-        self._failures: list[_FailureRule] = []
-        self._faults: list[_Fault] = []
         self._prompts: dict[str, PromptRecord] = {}
         self._requests: deque[RequestRecord] = deque(maxlen=MAX_REQUESTS)
         self._port: int | None = None
@@ -284,64 +256,9 @@ class FakeComfyUI(BackgroundServer):
         with self._lock:
             self._scripts.append((script, match))
 
-    def fail_requests(
-        self,
-        path: str,
-        status: int = 503,
-        times: int = 1,
-        body: str | bytes | dict[str, Any] | None = None,
-        *,
-        retry_after: int = 1,
-    ) -> None:
-        """Answer the next ``times`` requests to ``path`` (``/api`` prefix ignored) with ``status``.
-
-        A 429 carries ``Retry-After: retry_after``. A dict ``body`` is sent as JSON.
-        """
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        rule = _FailureRule(_api_path("/" + path.lstrip("/")), status, times, body, retry_after)
-        with self._lock:
-            self._failures.append(rule)
-
-    def fault(
-        self,
-        name: str,
-        path: str = "/prompt",
-        times: int = 1,
-        *,
-        process: bool = True,
-        at: str = "headers",
-        seconds: float = 1.0,
-        status: int = 503,
-        body: str | bytes | dict[str, Any] | None = None,
-        retry_after: int = 1,
-    ) -> None:
-        """Inject the named fault into the next ``times`` requests to ``path``.
-
-        * ``"status"`` -- answer with ``status`` (a 5xx burst, or 429 with ``retry_after``);
-          nothing takes effect (same as :meth:`fail_requests`).
-        * ``"reset"`` -- the connection is aborted after the status line and headers
-          (``at="headers"``) or half-way through the body (``at="body"``).
-        * ``"delay"`` -- the reply comes ``seconds`` late (beyond a client's read timeout).
-        * ``"truncated_json"`` -- a 200 ``application/json`` reply cut in half.
-
-        With ``process=True`` (default) the request takes effect first -- ``POST /prompt``
-        queues the prompt -- so the client cannot tell whether it did. Connection refused is
-        :meth:`stop` (or any closed port); a restart is :meth:`forget_all`; a WebSocket drop,
-        late history, huge frames and odd output keys are :class:`Script` fields.
-        """
-        if name not in FAULTS:
-            raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(FAULTS))}")
-        if name == "status":
-            self.fail_requests(path, status, times, body, retry_after=retry_after)
-            return
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        if at not in ("headers", "body"):
-            raise ValueError("at must be 'headers' or 'body'")
-        rule = _Fault(name, _api_path("/" + path.lstrip("/")), times, process, at, seconds)
-        with self._lock:
-            self._faults.append(rule)
+    def fault_path(self, path: str) -> str:
+        """``prompt``, ``/prompt`` and ``/api/prompt`` all name ``/prompt``."""
+        return _api_path(super().fault_path(path))
 
     def forget_all(self) -> None:
         """Simulate a restart: queue, history, cache and sockets are gone; jobs become "lost"."""
@@ -360,22 +277,9 @@ class FakeComfyUI(BackgroundServer):
         )
         with self._lock:
             self._requests.append(record)
-            rule = next((r for r in self._failures if r.path == _api_path(request.path)), None)
-            if rule is not None:
-                rule.remaining -= 1
-                if rule.remaining <= 0:
-                    self._failures.remove(rule)
-            fault = None
-            if rule is None:
-                fault = next((f for f in self._faults if f.path == _api_path(request.path)), None)
-            if fault is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-        if rule is not None:
-            return rule.response()
+        fault = self.take_fault(_api_path(request.path))
         if fault is not None:
-            return await fault.apply(request, handler)
+            return await fault.reply(request, handler)
         if self._origin_mismatch(request):
             return web.Response(status=403)
         return await handler(request)
@@ -424,6 +328,11 @@ class FakeComfyUI(BackgroundServer):
         for method, path, handler in api:
             app.router.add_route(method, path, handler)
             app.router.add_route(method, "/api" + path, handler)
+        if self._jobs_api:
+            app.router.add_get("/api/jobs", self._get_jobs)
+            app.router.add_get("/api/jobs/{job_id}", self._get_job)
+            app.router.add_post("/api/jobs/cancel", self._cancel_jobs)
+            app.router.add_post("/api/jobs/{job_id}/cancel", self._cancel_job)
         app.router.add_post("/_fake/config", self._fake_config)
         app.router.add_post("/_fake/script", self._fake_script)
         app.router.add_get("/_fake/prompts/{prompt_id}", self._fake_prompt)
@@ -460,7 +369,18 @@ class FakeComfyUI(BackgroundServer):
         return ws
 
     def _server_features(self) -> dict[str, Any]:
-        return {"supports_preview_metadata": True, "max_upload_size": self.max_upload_size}
+        features: dict[str, Any] = {
+            "supports_preview_metadata": True,
+            "max_upload_size": self.max_upload_size,
+        }
+        if self._jobs_api:
+            features |= {
+                "supports_model_type_tags": True,
+                "node_replacements": True,
+                "assets": False,
+                "extension": {"manager": {"supports_v4": True}},
+            }
+        return features
 
     # ------------------------------------------------------------------- prompts
 
@@ -535,6 +455,16 @@ class FakeComfyUI(BackgroundServer):
             }
             return web.json_response({"error": error, "node_errors": {}}, status=400)
         client_prompt_id = body.get("prompt_id")
+        checked_id = self._jobs_api and client_prompt_id is not None
+        if checked_id and not _canonical_uuid(client_prompt_id):
+            error = {
+                "type": "invalid_prompt_id",
+                "message": "prompt_id must be a valid UUID",
+                "details": "prompt_id must be a UUID string in canonical lowercase hyphenated "
+                "form; omit it to let the server generate one",
+                "extra_info": {},
+            }
+            return web.json_response({"error": error, "node_errors": {}}, status=400)
         prompt_id = str(client_prompt_id) if client_prompt_id is not None else str(uuid.uuid4())
         counted_id = prompt_id if client_prompt_id is not None else None
         graph = body["prompt"]
@@ -548,10 +478,10 @@ class FakeComfyUI(BackgroundServer):
             self._consume_script(scripted)
             self._count_rejected(counted_id)
             status = scripted[0].submit_status
-            return web.Response(status=status, text=_status_text(status))
+            return web.Response(status=status, text=status_text(status))
         try:
             validation = validate_prompt(
-                graph, self._folders, body.get("partial_execution_targets")
+                graph, self._folders, body.get("partial_execution_targets"), self._catalogue
             )
         except TypeError:
             return _server_error()
@@ -561,6 +491,8 @@ class FakeComfyUI(BackgroundServer):
             return web.json_response(payload, status=400)
         if scripted is not None:
             self._consume_script(scripted)
+        if self._jobs_api:
+            extra_data["create_time"] = int(time.time() * 1000)
         self._queue.put(
             number=number,
             prompt_id=prompt_id,
@@ -638,11 +570,11 @@ class FakeComfyUI(BackgroundServer):
 
     async def _object_info(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
-            {name: node.object_info(self._folders) for name, node in CATALOGUE.items()}
+            {name: node.object_info(self._folders) for name, node in self._catalogue.items()}
         )
 
     async def _object_info_node(self, request: web.Request) -> web.StreamResponse:
-        node = CATALOGUE.get(request.match_info["node_class"])
+        node = self._catalogue.get(request.match_info["node_class"])
         return web.json_response({node.name: node.object_info(self._folders)} if node else {})
 
     async def _system_stats(self, request: web.Request) -> web.StreamResponse:
@@ -652,7 +584,7 @@ class FakeComfyUI(BackgroundServer):
                     "os": sys.platform,
                     "ram_total": 17179869184,
                     "ram_free": 8589934592,
-                    "comfyui_version": COMFYUI_VERSION,
+                    "comfyui_version": self.version,
                     "required_frontend_version": "1.27.10",
                     "python_version": sys.version,
                     "pytorch_version": "2.8.0+cpu",
@@ -682,6 +614,53 @@ class FakeComfyUI(BackgroundServer):
         except ValueError:
             return _server_error()
         return web.Response()
+
+    # ------------------------------------------------------ jobs (newer servers)
+
+    def _queue_items(self) -> tuple[list[list[Any]], list[list[Any]]]:
+        return (
+            [job.queue_item() for job in self._queue.running()],
+            [job.queue_item() for job in self._queue.pending()],
+        )
+
+    async def _get_jobs(self, request: web.Request) -> web.StreamResponse:
+        status, body = _jobs.listing(request.query, *self._queue_items(), self._queue.history)
+        return web.json_response(body, status=status)
+
+    async def _get_job(self, request: web.Request) -> web.StreamResponse:
+        job = _jobs.find(request.match_info["job_id"], *self._queue_items(), self._queue.history)
+        if job is None:
+            return web.json_response({"error": "Job not found"}, status=404)
+        return web.json_response(job)
+
+    def _cancel(self, prompt_id: str) -> bool:
+        """Interrupt if running, dequeue if pending; False for a finished or unknown id."""
+        if any(job.prompt_id == prompt_id for job in self._queue.running()):
+            self._queue.interrupt(prompt_id)
+            return True
+        if any(job.prompt_id == prompt_id for job in self._queue.pending()):
+            self._queue.delete(prompt_id)
+            return True
+        return False
+
+    async def _cancel_job(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"cancelled": self._cancel(request.match_info["job_id"])})
+
+    async def _cancel_jobs(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _json_body(request)
+        except ValueError:
+            return web.json_response({"error": "Request body must be valid JSON"}, status=400)
+        job_ids = body.get("job_ids") if isinstance(body, dict) else None
+        if not isinstance(job_ids, list):
+            return web.json_response({"error": "job_ids must be a list"}, status=400)
+        invalid = [j if isinstance(j, str) else repr(j) for j in job_ids if not _canonical_uuid(j)]
+        if invalid:
+            return web.json_response(
+                {"error": "job_ids contains invalid id(s)", "invalid_ids": invalid}, status=400
+            )
+        cancelled = [self._cancel(job_id) for job_id in job_ids]
+        return web.json_response({"cancelled": any(cancelled)})
 
     # ------------------------------------------------------------ control API
 
@@ -725,6 +704,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--max-upload-mb", type=int, default=100, help="largest accepted upload body, in MB"
     )
+    parser.add_argument("--version", default=COMFYUI_VERSION, help="ComfyUI version to play")
+    parser.add_argument(
+        "--missing-node", action="append", default=[], help="a node class this server lacks"
+    )
+    parser.add_argument("--checkpoints", help="comma-separated checkpoint files it lists")
     args = parser.parse_args(argv)
     server = FakeComfyUI(
         workers=args.workers,
@@ -734,6 +718,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_upload_size=args.max_upload_mb * 1024 * 1024,
         host=args.host,
         port=args.port,
+        version=args.version,
+        missing_nodes=args.missing_node,
+        checkpoints=args.checkpoints.split(",") if args.checkpoints else None,
     )
     server.serve_until_signalled(lambda: print(server.url, flush=True))
     return 0

@@ -28,8 +28,9 @@ import attrs
 from aiohttp import web
 
 from comfykit_sync.testing._background import BackgroundServer
+from comfykit_sync.testing.faults import Body, FaultInjection
 
-__all__ = ["FakeRunPod", "FakeRunPodControls", "Fault", "JobRecord", "JobScript", "RecordedRequest"]
+__all__ = ["FakeRunPod", "FakeRunPodControls", "JobRecord", "JobScript", "RecordedRequest"]
 
 MAX_RUN_BYTES = 10 * 1024 * 1024
 MAX_RUNSYNC_BYTES = 20 * 1024 * 1024
@@ -63,21 +64,6 @@ class JobScript:
     output: dict[str, Any] | None = None
     drop_output: bool = False
     progress: Any = None
-
-
-@attrs.frozen(kw_only=True)
-class Fault:
-    """Break the next ``times`` requests to a route (``run``, ``status``, ...).
-
-    ``status`` answers with that HTTP status; ``delay`` sleeps first (past a read timeout);
-    ``after_effect`` lets the request take effect first (a job is created, then the reply fails).
-    """
-
-    route: str
-    status: int | None = None
-    delay: float = 0.0
-    after_effect: bool = True
-    times: int = 1
 
 
 @attrs.frozen
@@ -143,14 +129,17 @@ def _invalid(body: Mapping[str, Any]) -> str | None:
     return None
 
 
-class FakeRunPod(BackgroundServer):
+class FakeRunPod(FaultInjection, BackgroundServer):
     """A fake RunPod endpoint ``endpoint_id`` accepting ``api_key`` (Bearer or bare).
 
     ``output_mode`` is ``"base64"`` or ``"s3_url"``; ``retention`` seconds after the end a job
-    is forgotten (404).
+    is forgotten (404). Faults are those of every fake (``fault()``, ``fail_requests()``, ...:
+    :mod:`comfykit_sync.testing.faults`) on a route (``run``, ``status``, ...), injected after
+    the endpoint and key checks.
     """
 
     name = "RunPod"
+    default_fault_path = "run"
 
     def __init__(
         self,
@@ -170,7 +159,6 @@ class FakeRunPod(BackgroundServer):
         self.requests: deque[RecordedRequest] = deque(maxlen=10000)
         self.files: dict[str, bytes] = {}
         self._scripts: deque[JobScript] = deque()
-        self._faults: list[Fault] = []
         self._counter = itertools.count(1)
         self._runners: list[web.AppRunner] = []
         self.api_url = self.bucket_url = ""
@@ -180,9 +168,12 @@ class FakeRunPod(BackgroundServer):
         """Use these scripts for the next submitted jobs, in order."""
         self._scripts.extend(scripts)
 
-    def fault(self, fault: Fault) -> None:
-        """Break the next request(s) to ``fault.route``."""
-        self._faults.append(fault)
+    def fault_path(self, path: str) -> str:
+        """Faults name a route: ``run``, ``status``, ``cancel``, ... (``/run`` too)."""
+        return path.strip("/")
+
+    def fault_body(self, status: int) -> Body:
+        return {"error": "injected fault"}
 
     def paths(self, suffix: str = "") -> list[str]:
         return [r.path for r in self.requests if r.port == "api" and r.path.endswith(suffix)]
@@ -227,19 +218,10 @@ class FakeRunPod(BackgroundServer):
             auth = request.headers.get("Authorization", "")
             if auth.removeprefix("Bearer ").strip() != self.api_key:
                 return web.json_response({"error": "Unauthorized"}, status=401)
-            route = request.path.split("/")[3]
-            fault = next((f for f in self._faults if f.route == route), None)
-            if fault is None:
-                return await handler(request)
-            self._faults.remove(fault)
-            if fault.times > 1:
-                self._faults.append(attrs.evolve(fault, times=fault.times - 1))
-            response = await handler(request) if fault.after_effect else None
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.status is not None:
-                return web.json_response({"error": "injected fault"}, status=fault.status)
-            return response or web.json_response({"error": "injected fault"}, status=500)
+            fault = self.take_fault(request.path.split("/")[3])
+            if fault is not None:
+                return await fault.reply(request, handler)
+            return await handler(request)
 
         return middleware
 

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import comfykit_sync_runpod
 import pytest
-from comfykit_sync_runpod.testing import PNG, Fault, JobScript
+import requests
+from comfykit_sync_runpod.testing import PNG, JobScript
 from rp_constants import ENDPOINT, KEY
 
 import comfykit_sync
@@ -168,9 +169,12 @@ def test_wrong_key_is_401(runpod_env, monkeypatch):
     assert "wrong-key" not in result.msg
 
 
-@pytest.mark.parametrize("fault", [Fault(route="run", status=502), Fault(route="run", delay=1.5)])
+@pytest.mark.parametrize(
+    "fault",
+    [{"name": "status", "status": 502, "process": True}, {"name": "delay", "seconds": 1.5}],
+)
 def test_ambiguous_run_failure_is_not_retried(runpod_env, fault):
-    runpod_env.fault(fault)
+    runpod_env.fault(path="run", **fault)  # the job is created, then the reply fails
     with ComfyKit(request_timeout=(1.0, 0.5)) as kit:
         result = kit.execute(T2I, {"prompt": "x"}, backend="runpod")
     assert isinstance(result.error, (ServerError, RequestTimeout)), result.msg
@@ -178,14 +182,31 @@ def test_ambiguous_run_failure_is_not_retried(runpod_env, fault):
 
 
 def test_429_on_run_is_retried(kit, runpod):
-    runpod.fault(Fault(route="run", status=429, after_effect=False))
+    runpod.fault("status", "run", status=429, retry_after=None)  # nothing was created
     result = kit.execute(T2I, {"prompt": "x"}, backend="runpod")
     assert result.status == "completed" and len(runpod.paths("/run")) == 2
     assert len(runpod.jobs) == 1
 
 
+def test_faults_of_every_fake_follow_the_key_check(runpod):
+    """The shared faults (``comfykit_sync.testing.faults``) hit a route once the endpoint and
+    the key were accepted, in the order they were added; ``*`` is any route after them."""
+    base = f"{runpod.api_url}/{ENDPOINT}"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    runpod.fault("reset", "run", at="body")  # the job is created, the reply cut
+    runpod.fault("status", "*", status=503)
+    wrong = requests.post(f"{base}/run", json={"input": {}}, timeout=5)
+    assert wrong.status_code == 401 and len(runpod.pending_faults) == 2
+    with pytest.raises(requests.RequestException):
+        requests.post(f"{base}/run", json={"input": {}}, headers=auth, timeout=5)
+    assert len(runpod.jobs) == 1
+    busy = requests.get(f"{base}/health", headers=auth, timeout=5)
+    assert (busy.status_code, busy.json()) == (503, {"error": "injected fault"})
+    assert requests.get(f"{base}/health", headers=auth, timeout=5).status_code == 200
+
+
 def test_status_errors_are_retried(kit, runpod):
-    runpod.fault(Fault(route="status", status=503, times=2))
+    runpod.fault("status", "status", 2, status=503)
     result = kit.execute(T2I, {"prompt": "x"}, backend="runpod")
     assert result.status == "completed", result.msg
 
