@@ -32,13 +32,17 @@ Deviations from the original ComfyKit (which accepted anything and failed late o
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import marshal
 import math
 import numbers
 import os
 import posixpath
 import random
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
@@ -203,6 +207,36 @@ def parse_workflow(graph: Mapping[str, Any]) -> WorkflowSpec:
             declarations.setdefault(marker.name, []).append((marker, target, ptype))
     params = {name: _merge(name, decls) for name, decls in declarations.items()}
     return WorkflowSpec(params, outputs, tuple(warnings))
+
+
+#: specs remembered by :func:`shared_spec`
+SPEC_MEMORY = 256
+_specs: OrderedDict[bytes, WorkflowSpec] = OrderedDict()
+_specs_lock = threading.Lock()
+
+
+def shared_spec(graph: Mapping[str, Any]) -> WorkflowSpec:
+    """:func:`parse_workflow` of ``graph``, remembered by content for graphs of plain JSON data
+    (a kit parses the same workflow for every job). The spec may be shared: read-only.
+
+    The key is a digest of the graph marshalled in format 2, which writes values, not how
+    they are shared: equal bytes are equal graphs, node order included.
+    """
+    try:
+        key = hashlib.blake2b(marshal.dumps(graph, 2), digest_size=20).digest()
+    except ValueError:  # not plain data (objects of a loader plugin): parsed every time
+        return parse_workflow(graph)
+    with _specs_lock:
+        spec = _specs.get(key)
+        if spec is not None:
+            _specs.move_to_end(key)
+            return spec
+    spec = parse_workflow(graph)
+    with _specs_lock:
+        _specs[key] = spec
+        if len(_specs) > SPEC_MEMORY:
+            _specs.popitem(last=False)
+    return spec
 
 
 def _bind(

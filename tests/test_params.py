@@ -30,6 +30,7 @@ from comfykit_sync.params import (
     apply_params,
     parse_workflow,
     randomize_seeds,
+    shared_spec,
     validate_params,
 )
 
@@ -66,6 +67,28 @@ def test_spec_is_immutable_and_in_declaration_order() -> None:
         targets=(ParamTarget("1", "c", "Node", False, "x"),),
         description=None,
     )
+
+
+def test_shared_spec_is_remembered_by_content() -> None:
+    graph = {"1": node("Sampler, $seed, $steps", seed=1, steps=20), "2": node("$output.img")}
+    spec = shared_spec(graph)
+    assert spec == parse_workflow(graph)
+    assert shared_spec({k: dict(v) for k, v in graph.items()}) is spec  # an equal copy
+    graph["1"]["inputs"]["steps"] = 30  # another default: another spec
+    assert shared_spec(graph).params["steps"].default == 30
+    graph["1"]["_meta"]["title"] = "$seed"
+    assert list(shared_spec(graph).params) == ["seed"]
+    assert list(shared_spec(dict(reversed(graph.items()))).outputs) == ["2"]
+    with pytest.raises(DSLError):  # errors are raised every time, never remembered
+        shared_spec({"1": node("$9x", seed=1)})
+    with pytest.raises(DSLError):
+        shared_spec({"1": node("$9x", seed=1)})
+
+
+def test_shared_spec_of_a_graph_holding_objects_is_parsed_each_time() -> None:
+    graph = {"1": node("$value", value=1), "2": {"class_type": "X", "inputs": {"o": object()}}}
+    assert shared_spec(graph) == parse_workflow(graph)
+    assert shared_spec(graph) is not shared_spec(graph)
 
 
 def test_output_var_and_param_for() -> None:
