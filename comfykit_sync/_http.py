@@ -3,7 +3,8 @@
 Every request has a ``(connect, read)`` timeout. Credentials (bearer token, cookies) are attached
 by :class:`OriginAuth` only to requests for the configured server's origin, so they never reach a
 workflow URL, a media URL or a redirect target on another host. Only idempotent requests are
-retried (tenacity); a non-idempotent one is retried only when it provably never reached the server.
+retried (with backoff); a non-idempotent one is retried only when it provably never reached the
+server.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ from .errors import (
     TransportError,
 )
 
-if TYPE_CHECKING:  # requests and tenacity are imported on first use, not with the package
+if TYPE_CHECKING:  # requests is imported on first use, not with the package
     import requests
-    import tenacity
 
     from ._direct import DirectTransport
 
@@ -235,21 +235,15 @@ def _retryable(exc: BaseException, idempotent: bool) -> bool:
     return idempotent and isinstance(exc, ServerError) and exc.status_code in RETRY_STATUSES
 
 
-class _RetryWait:
-    """Exponential backoff (0.1 s doubling, at most 2 s), honouring a 429's Retry-After, never
-    past the deadline."""
-
-    def __init__(self, deadline: float | None) -> None:
-        self._deadline = deadline
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        wait = min(2.0, 0.1 * 2 ** (retry_state.attempt_number - 1))
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
-            wait = min(exc.retry_after, MAX_RETRY_AFTER)
-        if self._deadline is not None:
-            wait = min(wait, max(0.0, self._deadline - time.monotonic()))
-        return wait
+def _retry_wait(attempt: int, exc: BaseException, deadline: float | None) -> float:
+    """Seconds before retrying after failed ``attempt`` (1, 2, ...): exponential backoff (0.1 s
+    doubling, at most 2 s), honouring a 429's Retry-After, never past the deadline."""
+    wait = min(2.0, 0.1 * 2 ** (attempt - 1))
+    if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+        wait = min(exc.retry_after, MAX_RETRY_AFTER)
+    if deadline is not None:
+        wait = min(wait, max(0.0, deadline - time.monotonic()))
+    return wait
 
 
 #: the arguments of ``HttpClient.request`` that make up the request itself (the others, such as
@@ -425,8 +419,6 @@ class HttpClient:
         ``what`` describes the request in error messages; ``deadline`` (``time.monotonic``)
         bounds retries; a streamed body (a file object) disables retries.
         """
-        import tenacity
-
         method = method.upper()
         if url.startswith("/"):
             url = self.url(url)
@@ -435,14 +427,18 @@ class HttpClient:
             idempotent = method in IDEMPOTENT_METHODS
         if hasattr(kwargs.get("data"), "read"):
             attempts = 1
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, attempts)),
-            wait=_RetryWait(deadline),
-            retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)),
-            reraise=True,
-            before_sleep=lambda rs: log.debug("retrying %s after %r", what, rs.outcome.exception()),
-        )
-        return retrying(self._send, method, url, what, timeout or self.timeout, kwargs)
+        timeout = timeout or self.timeout
+        attempt = 1
+        while True:
+            try:
+                return self._send(method, url, what, timeout, kwargs)
+            except Exception as exc:
+                if attempt >= attempts or not _retryable(exc, idempotent):
+                    raise
+                pause = _retry_wait(attempt, exc, deadline)
+                log.debug("retrying %s after %r", what, exc)
+            time.sleep(pause)
+            attempt += 1
 
     def _send(
         self,
