@@ -19,9 +19,10 @@ for there is reported lost (``PromptLostError``) instead of waited for until its
 
 A server that ignores ``max_items`` (older than 2023) is watched through ``/queue`` alone, at
 the fast schedule. The fast schedule is the proportional one of ``_polling`` (every 5 ms at
-first, then a tenth of the time elapsed), measured from the moment the youngest prompt that can
-finish next was submitted or seen starting: a fresh or just-started prompt is noticed within
-~5 ms, while long runs and prompts waiting deep in the queue cost little. The thread exits
+first, then a twentieth of the time elapsed: a prompt that ends after t seconds is noticed
+t/40 later on average), measured from the moment the youngest prompt that can finish next was
+submitted or seen starting: a fresh or just-started prompt is noticed within ~5 ms, while long
+runs and prompts waiting deep in the queue cost little. The thread exits
 when nobody waits and restarts on demand.
 """
 
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 FOREVER = 10 * 365 * 24 * 3600.0
 #: the shortest time between two reads
 MIN_INTERVAL = 0.005
+#: the time between two reads, as a share of the time elapsed
+RATIO = 0.05
 #: the shortest time between two ``/queue`` reads while the history is scanned
 QUEUE_MIN_INTERVAL = 0.25
 #: the most history entries one scan reads (more finished since: ``/queue`` decides)
@@ -146,6 +149,7 @@ class QueueWatch:
             started=self._youngest,
             max_interval=self._max_interval,
             min_interval=MIN_INTERVAL,
+            ratio=RATIO,
             sleep=self._sleep,
         )
 
