@@ -29,6 +29,7 @@ from comfykit_sync.backends._ws_frames import FrameReader, FrameTooLarge
 from comfykit_sync.backends._ws_stream import (
     DISCONNECTED,
     ENDING_EVENTS,
+    EventStream,
     Message,
     Subscription,
     binary_kind,
@@ -309,13 +310,22 @@ def reader_of(stream: bytes, piece: int = 1 << 20, limit: int = 1 << 20) -> tupl
     return FrameReader(recv, limit), asked
 
 
+def read_all(frames: FrameReader, count: int) -> list[tuple[int, bytes]]:
+    """The next ``count`` messages and control frames, in order."""
+    items: list[tuple[int, bytes]] = []
+    while len(items) < count:
+        items += frames.read()
+    assert len(items) == count
+    return items
+
+
 @pytest.mark.parametrize("piece", [1, 3, 7, 1000, 1 << 20])
 def test_frames_split_or_batched_across_reads_are_decoded(piece):
     """The reader returns the same messages however the stream is cut into reads."""
     payloads = [b"{}", b"x" * 125, b"y" * 126, b"z" * 70000, json.dumps({"a": 1}).encode()]
     stream = b"".join(server_frame(1, p) for p in payloads)
     frames, asked = reader_of(stream, piece)
-    assert [frames.next() for _ in payloads] == [(1, p) for p in payloads]
+    assert read_all(frames, len(payloads)) == [(1, p) for p in payloads]
     assert all(size >= 65536 for size in asked)  # one system call serves many small frames
     if piece >= len(stream):
         assert len(asked) == 1
@@ -335,7 +345,7 @@ def test_fragments_control_frames_and_masks_are_read_like_websocket_client(piece
         ]
     )
     frames, _ = reader_of(stream, piece)
-    assert [frames.next() for _ in range(5)] == [
+    assert read_all(frames, 5) == [
         (9, b"are you there"),
         (1, b'{"type": "status", "data": {}}'),
         (2, b"\x00\x00\x00\x01jpeg"),
@@ -343,7 +353,7 @@ def test_fragments_control_frames_and_masks_are_read_like_websocket_client(piece
         (8, b"\x03\xe8bye"),
     ]
     with pytest.raises(websocket.WebSocketConnectionClosedException):
-        frames.next()
+        frames.read()
 
 
 @pytest.mark.parametrize(
@@ -358,21 +368,22 @@ def test_fragments_control_frames_and_masks_are_read_like_websocket_client(piece
     ],
 )
 def test_frames_the_protocol_forbids_are_refused(stream):
-    frames, _ = reader_of(stream)
+    frames, _ = reader_of(server_frame(1, b"before") + stream)
+    assert frames.read() == [(1, b"before")]  # what came before is delivered first
     with pytest.raises(websocket.WebSocketProtocolException):
         while True:
-            frames.next()
+            frames.read()
 
 
 def test_a_message_over_the_limit_is_refused_before_its_payload_is_read():
     head = server_frame(1, b"x" * 200, fin=False)[:4]  # the header of a 200-byte frame
     frames, asked = reader_of(head, limit=300)
     with pytest.raises(websocket.WebSocketConnectionClosedException):
-        frames.next()  # within the limit: it waits for the payload
+        frames.read()  # within the limit: it waits for the payload
     stream = server_frame(1, b"x" * 200, fin=False) + server_frame(0, b"y" * 200)[:4]
     frames, asked = reader_of(stream, limit=300)
     with pytest.raises(FrameTooLarge, match="400 bytes exceeds ws_max_frame_bytes=300"):
-        frames.next()
+        frames.read()
     assert len(asked) == 1  # refused from the header, nothing more read
 
 
@@ -567,3 +578,55 @@ def test_close_joins_the_reader_and_is_idempotent(fake_comfyui):
     kit.close()
     kit.close()
     assert not any(t.is_alive() for t in readers)
+
+
+def queued_types(sub: Subscription) -> list[str]:
+    """The types of the events queued for ``sub`` (no socket is open: it starts with
+    ``DISCONNECTED``, left out)."""
+    return [m.type for m in iter(lambda: sub.get(0), None) if isinstance(m, Message)]
+
+
+def test_routing_decodes_only_the_events_a_subscription_takes():
+    """ComfyUI's progress events are skipped undecoded for a job nobody listens to (but heard),
+    decoded for a listener, kept for a prompt nobody subscribed to yet; an event whose layout
+    is not ComfyUI's is decoded."""
+    stream = EventStream(
+        "ws://127.0.0.1:9/ws",
+        headers=dict,
+        probe=lambda: None,
+        connect_timeout=1,
+        max_frame_bytes=0,
+    )
+
+    def frame(kind: str, **data: object) -> bytes:
+        return json.dumps({"type": kind, "data": data}).encode()
+
+    quiet, loud = stream.subscribe("q", 0), stream.subscribe("l", 0)
+    quiet.wanted = ENDING_EVENTS
+    before = quiet.last_heard
+    while time.monotonic() <= before:  # the clock ticks (coarse on some OSes)
+        pass
+    stream._route(
+        [
+            frame("status", status={"exec_info": {"queue_remaining": 1}}),
+            frame("progress", value=1, max=2, prompt_id="q", node="3"),
+            frame("progress", value=1, max=2, prompt_id="l", node="3"),
+            frame("executing", node="3", display_node="3", prompt_id="q"),
+            frame("executing", node="3", display_node="3", prompt_id="l"),
+            frame(
+                "executed",
+                node="9",
+                display_node="9",
+                output={"p": {"prompt_id": "l"}},
+                prompt_id="q",
+            ),
+            frame("executed", node="9", display_node="9", output={"text": ["x"]}, prompt_id="l"),
+            b'{"data": {"prompt_id": "q"}, "type": "execution_error"}',  # another layout
+            frame("execution_start", prompt_id="later"),
+            frame("executing", node=None, prompt_id="q"),
+        ]
+    )
+    assert quiet.last_heard > before
+    assert queued_types(quiet) == ["execution_error", "executing"]
+    assert queued_types(loud) == ["progress", "executing", "executed"]
+    assert queued_types(stream.subscribe("later", 0)) == ["execution_start"]

@@ -39,60 +39,78 @@ class FrameReader:
         self._recv, self._limit = recv, limit
         self._buffer = bytearray()
         self._pos = 0
+        self._checked = -1  # the position of the frame whose header was checked
+        self._wanted = 0  # the bytes the frame being read needs, once known
         self._parts: list[bytes] = []  # the frames so far of a fragmented message
         self._opcode = 0  # the opcode of that message (0: none in progress)
         self._size = 0  # its bytes so far
+        self._error: websocket.WebSocketProtocolException | None = None
 
-    def next(self) -> tuple[int, bytes]:
-        """The next message (``TEXT``/``BINARY``, fragments joined) or control frame
-        (``CLOSE``, ``PING``, ``PONG``) as ``(opcode, payload)``.
+    def read(self) -> list[tuple[int, bytes]]:
+        """The messages (``TEXT``/``BINARY``, fragments joined) and control frames (``CLOSE``,
+        ``PING``, ``PONG``) complete in the data read so far, as ``(opcode, payload)``; reads
+        (once per call, as much as has arrived) until there is at least one.
 
         Raises ``WebSocketProtocolException`` for a frame the protocol forbids,
         :class:`FrameTooLarge` for a message above the limit, and what ``recv`` raises.
         """
+        if self._error is not None:
+            raise self._error
+        items: list[tuple[int, bytes]] = []
         while True:
-            fin, opcode, payload = self._frame()
-            if opcode in _CONTROL:
-                return opcode, payload
-            if fin and not self._opcode and opcode != CONTINUATION:
-                return opcode, payload  # the usual case: a whole message in one frame
+            try:
+                frame = self._frame()
+            except websocket.WebSocketProtocolException as exc:
+                if not items:
+                    raise
+                self._error = exc  # raised by the next call, after what came before it
+                return items
+            if frame is None:
+                if items:
+                    return items
+                self._fill()
+                continue
+            fin, opcode, payload = frame
+            if opcode in _CONTROL or (fin and not self._opcode):
+                items.append((opcode, payload))  # the usual case: a whole message in one frame
+                continue
             if opcode == CONTINUATION:
                 self._parts.append(payload)
             else:
                 self._opcode, self._parts = opcode, [payload]
             if fin:
-                opcode, self._opcode = self._opcode, 0
-                message, self._parts = b"".join(self._parts), []
-                return opcode, message
+                items.append((self._opcode, b"".join(self._parts)))
+                self._opcode, self._parts = 0, []
 
-    def _frame(self) -> tuple[bool, int, bytes]:
-        buffer = self._buffer
-        if len(buffer) - self._pos < 2:
-            self._fill(2)
-            buffer = self._buffer
-        pos = self._pos
+    def _frame(self) -> tuple[bool, int, bytes] | None:
+        """The next frame if all of it has been read, else ``None`` (its header is checked as
+        soon as it has arrived, so an oversized message fails before its payload is read)."""
+        buffer, pos = self._buffer, self._pos
+        available = len(buffer) - pos
+        if available < 2:
+            return None
         first, second = buffer[pos], buffer[pos + 1]
-        fin, opcode, length = first & 0x80, first & 0x0F, second & 0x7F
+        fin, opcode, length = bool(first & 0x80), first & 0x0F, second & 0x7F
         head = 2
         if length >= 126:
             head = 4 if length == 126 else 10
-            if len(buffer) - pos < head:
-                self._fill(head)
-                buffer, pos = self._buffer, self._pos
+            if available < head:
+                return None
             length = int.from_bytes(buffer[pos + 2 : pos + head], "big")
         masked = second & 0x80
-        self._check(first, opcode, bool(fin), length)
+        if self._checked != pos:
+            self._check(first, opcode, fin, length)
+            self._checked = pos
         end = head + (4 if masked else 0) + length
-        if len(buffer) - pos < end:
-            self._fill(end)
-            buffer, pos = self._buffer, self._pos
+        if available < end:
+            self._wanted = end
+            return None
         payload = bytes(buffer[pos + end - length : pos + end])
         if masked:  # servers must not mask, websocket-client accepts it: so do we
             payload = ABNF.mask(bytes(buffer[pos + head : pos + head + 4]), payload)
         self._pos = pos + end
-        if self._pos == len(buffer):
-            self._buffer, self._pos = bytearray(), 0
-        return bool(fin), opcode, payload
+        self._checked = -1
+        return fin, opcode, payload
 
     def _check(self, first: int, opcode: int, fin: bool, length: int) -> None:
         """Refuse what the protocol forbids (as websocket-client does) and oversized
@@ -114,10 +132,12 @@ class FrameReader:
                 f"a message of {self._size} bytes exceeds ws_max_frame_bytes={self._limit}"
             )
 
-    def _fill(self, needed: int) -> None:
-        """Read until ``needed`` bytes are buffered past the current position."""
+    def _fill(self) -> None:
+        """Read once: whatever has arrived, at least what the frame being read still lacks."""
         if self._pos:
             del self._buffer[: self._pos]
+            if self._checked >= 0:
+                self._checked -= self._pos
             self._pos = 0
-        while len(self._buffer) < needed:
-            self._buffer += self._recv(max(READ_CHUNK, needed - len(self._buffer)))
+        self._buffer += self._recv(max(READ_CHUNK, self._wanted - len(self._buffer)))
+        self._wanted = 0

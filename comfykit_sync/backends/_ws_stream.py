@@ -9,9 +9,10 @@ Why one socket and one reader thread per kit, rather than a socket per job:
   decodes frames and puts them on per-job queues (it never does HTTP while connected and never
   runs user callbacks), so a job that finishes never waits behind another job's ``/history``
   fetch, and the server's send buffer never fills up. It parses frames itself
-  (``_ws_frames``), and a progress event of a prompt whose job waits only for the end is not
-  decoded at all: its prompt id is read from the text (ComfyUI's ``json.dumps`` layout; any
-  other layout is decoded) and the job just hears it.
+  (``_ws_frames``), all those of a read under one lock, and an event no subscription of its
+  prompt takes (progress, mostly, for a job nobody listens to) is not decoded at all: its type
+  and prompt id are read where ComfyUI's ``json.dumps`` puts them (any other layout is
+  decoded) and the job just hears it.
 * Job threads block on their own :class:`Subscription` queue, so events of different prompts are
   never mixed, and each job does its own HTTP work (history, queue checks, fallback polling).
 
@@ -62,11 +63,20 @@ EARLY_MAX_EVENTS = 1000
 RECONNECT_MIN_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
 CLOSE_TIMEOUT = 5.0
-#: how ComfyUI's ``json.dumps`` starts queue broadcasts and progress events, and writes the
-#: prompt id (the first one of a progress event is its own: no string before it can hold one)
+#: how ComfyUI's ``json.dumps`` starts queue broadcasts, and the events that can be skipped:
+#: their type, and the prompt id where ComfyUI writes it — after numbers or node ids only, or
+#: as the last key of the data (``executing`` a node, which the final event is not, and
+#: ``executed``, whose node output comes first)
 _STATUS = b'{"type": "status", '
-_PROGRESS = b'{"type": "progress'
-_PROMPT_ID = re.compile(rb'"prompt_id": "([^"\\]+)"')
+_SKIPPABLE = re.compile(
+    rb'\{"type": "(progress|progress_state|execution_start|execution_cached|execution_success)", '
+    rb'"data": \{(?:"value": [^,]*, "max": [^,]*, |"nodes": \[[^\]]*\], )?'
+    rb'"prompt_id": "([^"\\]+)"'
+)
+_LAST_KEY = re.compile(rb'\{"type": "(executing|executed)", "data": \{"node": "')
+_LAST_PROMPT_ID = re.compile(rb'"prompt_id": "([^"\\]+)"\}\}')
+#: how far from the end of a frame its last prompt id is looked for
+_TAIL = 300
 
 
 @attrs.frozen
@@ -136,6 +146,26 @@ ENDING_EVENTS = frozenset({"execution_error", "execution_interrupted"})
 def is_final(message: Message) -> bool:
     """The prompt's final event: ``executing`` with ``node: null``."""
     return message.type == "executing" and message.data.get("node") is None
+
+
+def _skippable(payload: bytes) -> tuple[str, str] | None:
+    """(type, prompt id) of an event in ComfyUI's layout that no job may need (progress,
+    nodes run or cached, a start or success a job may not wait for), read without decoding
+    it; ``None`` for any other frame."""
+    found = _SKIPPABLE.match(payload)
+    if found is not None:
+        kind, prompt_id = found.groups()
+    elif (head := _LAST_KEY.match(payload)) is not None:
+        found = _LAST_PROMPT_ID.search(payload, max(head.end(), len(payload) - _TAIL))
+        if found is None or found.end() != len(payload):
+            return None
+        kind, prompt_id = head.group(1), found.group(1)
+    else:
+        return None
+    try:
+        return kind.decode(), prompt_id.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 class Subscription:
@@ -351,7 +381,7 @@ class EventStream:
         awaiting_pong = False
         while not self._stopping.is_set():
             try:
-                opcode, payload = frames.next()
+                batch = frames.read()
             except websocket.WebSocketTimeoutException:
                 if awaiting_pong:
                     return f"no frame for {2 * READ_TIMEOUT:g} s"
@@ -364,64 +394,55 @@ class EventStream:
             except (websocket.WebSocketException, OSError) as exc:
                 return f"{type(exc).__name__}: {exc}"
             awaiting_pong = False
-            if opcode == TEXT:
-                self._route(payload)
-            elif opcode == BINARY:
-                log.debug("ignoring binary frame of type %s", binary_kind(payload))
-            elif opcode in (PING, CLOSE):  # answered, as websocket-client would
-                try:
-                    if opcode == PING:
-                        ws.pong(payload)
-                    else:
-                        ws.send_close()
-                except (websocket.WebSocketException, OSError) as exc:
-                    return f"answering a control frame failed: {exc}"
-                if opcode == CLOSE:
-                    return "closed by the server"
+            self._route([payload for opcode, payload in batch if opcode == TEXT])
+            for opcode, payload in batch:
+                if opcode == BINARY:
+                    log.debug("ignoring binary frame of type %s", binary_kind(payload))
+                elif opcode in (PING, CLOSE):  # answered, as websocket-client would
+                    try:
+                        if opcode == PING:
+                            ws.pong(payload)
+                        else:
+                            ws.send_close()
+                    except (websocket.WebSocketException, OSError) as exc:
+                        return f"answering a control frame failed: {exc}"
+                    if opcode == CLOSE:
+                        return "closed by the server"
         return "closing"
 
-    def _route(self, payload: bytes) -> None:
-        """Hand a text frame to its prompt's subscriptions, decoding it only if needed."""
-        if payload.startswith(_STATUS):  # queue broadcasts: not a prompt's event
+    def _route(self, texts: list[bytes]) -> None:
+        """Hand the text frames of one read to their prompts' subscriptions (or the early
+        buffer), in order; never blocks. Only the events some subscription takes are decoded."""
+        if not texts:
             return
-        if payload.startswith(_PROGRESS) and self._heard_only(payload):
-            return
-        message = decode_text(payload)
-        if message is not None:
-            self._dispatch(message)
-
-    def _heard_only(self, payload: bytes) -> bool:
-        """Whether every subscription of this progress event's prompt skips progress; then it
-        just hears the event. ``False`` sends the frame to :meth:`_dispatch`."""
-        found = _PROMPT_ID.search(payload)
-        if found is None:
-            return False
-        try:
-            prompt_id = found.group(1).decode()
-        except UnicodeDecodeError:
-            return False
+        now = time.monotonic()
         with self._lock:
-            subs = self._subs.get(prompt_id)
-            if not subs or any(sub.wanted is None for sub in subs):
-                return False
-            now = time.monotonic()
-            for sub in subs:
-                sub.last_heard = now
+            for payload in texts:
+                if payload.startswith(_STATUS):  # queue broadcasts: not a prompt's event
+                    continue
+                event = _skippable(payload)
+                if event is not None and self._heard_only(*event, now):
+                    continue
+                message = decode_text(payload)
+                prompt_id = None if message is None else message.data.get("prompt_id")
+                if message is None or prompt_id is None:  # the reconnect "executing", ...
+                    continue
+                subs = self._subs.get(str(prompt_id))
+                if subs:
+                    for sub in subs:
+                        sub.put(message)
+                else:
+                    self._buffer(str(prompt_id), message)
+
+    def _heard_only(self, kind: str, prompt_id: str, now: float) -> bool:
+        """Whether no subscription of the event's prompt takes its type; then they just hear
+        it (caller holds the lock). ``False`` when nobody subscribed: it is kept for later."""
+        subs = self._subs.get(prompt_id)
+        if not subs or any(sub.wanted is None or kind in sub.wanted for sub in subs):
+            return False
+        for sub in subs:
+            sub.last_heard = now
         return True
-
-    def _dispatch(self, message: Message) -> None:
-        """Hand a message to its prompt's subscriptions (or the early buffer); never blocks."""
-        prompt_id = message.data.get("prompt_id")
-        if prompt_id is None:  # status broadcasts, feature flags, the reconnect "executing"
-            return
-        prompt_id = str(prompt_id)
-        with self._lock:
-            subs = self._subs.get(prompt_id)
-            if subs:
-                for sub in subs:
-                    sub.put(message)
-            else:
-                self._buffer(prompt_id, message)
 
     def _buffer(self, prompt_id: str, message: Message) -> None:
         """Keep an event of an unsubscribed prompt for a while (caller holds the lock)."""
