@@ -541,7 +541,7 @@ class HttpClient:
 
         jar = RequestsCookieJar()
         request = MockRequest(requests.Request(method, url).prepare())
-        jar.extract_cookies(MockResponse(response.raw.msg), request)  # type: ignore[arg-type]
+        jar.extract_cookies(MockResponse(response.raw), request)  # type: ignore[arg-type]
         with self._lock:
             self._direct_allowed = False
             if self._server_cookies is None:

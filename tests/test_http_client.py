@@ -12,6 +12,7 @@ import socket
 import threading
 
 import pytest
+from raw_server import OK, RawServer
 
 from comfykit_sync._http import HttpClient
 from comfykit_sync.errors import NotFoundError, RequestTimeout, TransportError
@@ -122,61 +123,21 @@ def test_plain_json_calls_to_the_server_need_no_session(client, recording_server
     assert client._sessions == []
 
 
-class KeepAliveServer:
-    """A raw HTTP/1.1 server: answers ``{}`` on a kept-alive connection, counts connections,
-    and closes the current one when asked (as a server does with an idle connection)."""
+@pytest.fixture
+def raw_server():
+    servers = []
 
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.connections: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+    def start(*replies: bytes | tuple[bytes, bool]) -> RawServer:
+        servers.append(RawServer(*replies))
+        return servers[-1]
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections.append(conn)
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        with conn, conn.makefile("rb") as requests_in:
-            while True:
-                lines = []
-                while (line := requests_in.readline()) not in (b"\r\n", b""):
-                    lines.append(line)
-                if not lines:
-                    return
-                length = next(
-                    (
-                        int(v)
-                        for k, _, v in (ln.partition(b":") for ln in lines)
-                        if k.lower() == b"content-length"
-                    ),
-                    0,
-                )
-                requests_in.read(length)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: 2\r\n\r\n{}"
-                )
-
-    def drop_connections(self) -> None:
-        for conn in self.connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)  # the client reads the end of the stream
-            except OSError:  # closed already
-                pass
-
-    def stop(self) -> None:
-        self.listener.close()
-        self.drop_connections()
+    yield start
+    for server in servers:
+        server.stop()
 
 
-def test_connections_are_kept_alive_and_replaced_once_the_server_closed_them():
-    server = KeepAliveServer()
+def test_connections_are_kept_alive_and_replaced_once_the_server_closed_them(raw_server):
+    server = raw_server()
     http = HttpClient(server.url)
     try:
         for _ in range(3):
@@ -187,4 +148,86 @@ def test_connections_are_kept_alive_and_replaced_once_the_server_closed_them():
         assert len(server.connections) == 2  # a new one, nothing failed
     finally:
         http.close()
-        server.stop()
+
+
+def test_the_request_is_what_a_session_sends(raw_server):
+    server = raw_server()
+    http = HttpClient(server.url, token="sk-3")
+    try:
+        http.json("POST", "/prompt", json={"prompt": {"6": "é"}}, idempotent=False)
+        http.json("GET", "/history?max_items=2")
+    finally:
+        http.close()
+    post, get = server.requests
+    head, _, body = post.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    fields = dict(line.split(": ", 1) for line in lines[1:])
+    assert lines[0] == "POST /prompt HTTP/1.1"
+    assert fields["Host"] == server.url.removeprefix("http://")
+    assert fields["Authorization"] == "Bearer sk-3" and fields["Accept"] == "*/*"
+    assert fields["Content-Type"] == "application/json"
+    assert int(fields["Content-Length"]) == len(body) and json.loads(body) == {"prompt": {"6": "é"}}
+    assert get.startswith(b"GET /history?max_items=2 HTTP/1.1\r\n")
+    assert b"Content-Length" not in get and get.endswith(b"\r\n\r\n")
+
+
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b'4;ext=1\r\n{"a"\r\n3\r\n: 1\r\n1\r\n}\r\n0\r\nTrailer: x\r\n\r\n'
+)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        CHUNKED,
+        b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"a": 1}',  # to the end
+        b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{"a": 1}',
+        b'HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 8, 8\r\n\r\n{"a": 1}',
+        b'HTTP/1.1 200 OK\nContent-Length: 8\n\n{"a": 1}',  # bare line feeds
+    ],
+    ids=["chunked", "http-1.0", "interim", "folded", "lf"],
+)
+def test_replies_in_every_http_1_form_are_read(raw_server, reply):
+    close = reply.startswith(b"HTTP/1.0")
+    server = raw_server((reply, close))
+    http = HttpClient(server.url)
+    try:
+        assert http.json("GET", "/queue") == {"a": 1}
+        assert http.json("GET", "/queue") == {}  # the connection, or a new one, goes on
+    finally:
+        http.close()
+    assert len(server.connections) == (2 if close else 1)
+
+
+def test_connection_close_is_honoured(raw_server):
+    server = raw_server(OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    http = HttpClient(server.url)
+    try:
+        http.json("GET", "/queue")
+        http.json("GET", "/queue")
+    finally:
+        http.close()
+    assert len(server.connections) == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}",  # cut short
+        b"",  # closed without a reply
+        b"SSH-2.0-OpenSSH\r\n\r\n",  # not HTTP
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+    ids=["short", "nothing", "not-http", "two-lengths", "bad-chunk"],
+)
+def test_a_broken_reply_is_a_transport_error_that_may_have_been_sent(raw_server, reply):
+    server = raw_server((reply, True))
+    http = HttpClient(server.url)
+    try:
+        with pytest.raises(TransportError) as info:
+            http.json("POST", "/prompt", json={}, idempotent=False, attempts=1)
+    finally:
+        http.close()
+    assert info.value.sent is None and "connection failed" in str(info.value)
