@@ -6,7 +6,7 @@ settings, preparing, cookie jars, hooks, urllib3's pool and response objects, ``
 header handling). :class:`DirectTransport` sends such a call itself (``_http11``): the
 session's default headers (but no compression) and the credentials, a connect and a read
 timeout, no retries, and failures raised as the exceptions requests raises for them. It returns
-a :class:`requests.Response` with its body read. :class:`~comfykit_sync._http.HttpClient`
+a :class:`requests.Response` with its body read. :class:`~comfykit_sync.http.HttpClient`
 decides which requests may take this way; any that needs more of requests (a proxy, a redirect,
 a cookie the server set, a streamed body, TLS) goes through a session as before.
 """

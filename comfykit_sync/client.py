@@ -8,9 +8,9 @@ import string
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from ._http import HttpClient
 from .config import Config, option_names
 from .errors import (
     ComfyKitError,
@@ -20,6 +20,7 @@ from .errors import (
     UnsupportedSourceError,
     WorkflowLoadError,
 )
+from .http import HttpClient, request_deadline
 
 if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync`` stays light
     from pathlib import Path
@@ -35,11 +36,9 @@ if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync``
     from .models import Artifact, ExecuteResult, Workflow
     from .object_info import ObjectInfoArgument, ObjectInfoSource
     from .params import WorkflowSpec
-    from .registry import BackendRegistry
-
-if TYPE_CHECKING:
-    from .downloads import Fetcher
     from .pool.report import ServerInfo
+    from .registry import BackendRegistry
+    from .settings import Setting
 
 log = logging.getLogger("comfykit_sync")
 
@@ -100,6 +99,7 @@ class ComfyKit:
         runninghub_webhook_url: str | None = None,
         timeout: float | None = None,
         request_timeout: float | tuple[float, float] | None = None,
+        cancel_timeout: float | None = None,
         poll_max_interval: float | None = None,
         seed_policy: str | None = None,
         on_node_errors: str | None = None,
@@ -115,8 +115,15 @@ class ComfyKit:
         **plugin_settings: Any,
     ) -> None:
         given = locals()  # the options above are Config's fields, by name
+        self._pm = plugin_manager
+        self._registry: BackendRegistry | None = None
+        self._backends: dict[str, Backend] = {}
+        self._lock = threading.RLock()
+        self._closed = False
         self.config = Config.resolve(
-            **{name: given[name] for name in option_names()}, **plugin_settings
+            **{name: given[name] for name in option_names()},
+            declared=self._declared_settings,
+            **plugin_settings,
         )
         self._clients = tuple(
             HttpClient(
@@ -130,11 +137,6 @@ class ComfyKit:
         self._http = self._clients[0]
         self._object_info_given = None if object_info is None else _given_object_info(object_info)
         self._server_object_info: ObjectInfoSource | None = None
-        self._pm = plugin_manager
-        self._registry: BackendRegistry | None = None
-        self._backends: dict[str, Backend] = {}
-        self._lock = threading.RLock()
-        self._closed = False
 
     def __repr__(self) -> str:
         urls = [server.url for server in self.config.servers]
@@ -142,6 +144,12 @@ class ComfyKit:
             f"ComfyKit(comfyui_url={urls[0] if len(urls) == 1 else urls!r}, "
             f"executor_type={self.config.executor_type!r})"
         )
+
+    def _declared_settings(self) -> tuple[Setting, ...]:
+        """The settings installed plugins declare (``comfykit_register_settings``)."""
+        from .registry import SettingRegistry
+
+        return SettingRegistry(self.plugin_manager).settings
 
     def __enter__(self) -> ComfyKit:
         return self
@@ -218,7 +226,7 @@ class ComfyKit:
         server's node definitions (:meth:`object_info`), or with ``object_info`` (a dict or a
         JSON file of ``/object_info``) when given.
         """
-        from .loaders._api_format import UI_FORMAT_HINT
+        from .loaders.api_format import UI_FORMAT_HINT
         from .models import Workflow
         from .ui_workflow import is_ui_workflow
 
@@ -407,15 +415,17 @@ class ComfyKit:
             raise ConfigurationError(
                 f"backend {runner.name!r} cannot upload files (parameters: {', '.join(uploads)})"
             )
-        targets = select_targets(runner, spec, wf.graph, outputs)
-        runner.check_params(spec, values)
+        deadline = started + (timeout or runner.default_timeout)
+        with self._checking(deadline):
+            targets = select_targets(runner, spec, wf.graph, outputs)
+            runner.check_params(spec, values)
         request = JobRequest(prompt_id or str(uuid.uuid4()), wf, spec, values, targets)
-        placed = self._place(runner, request)
+        placed = self._place(runner, request, deadline)
         resubmit = None
         if self._resubmits(runner, resubmit_lost):
 
             def resubmit(exclude: frozenset[str]) -> Placed:
-                return self._place(runner, request.excluding(exclude))
+                return self._place(runner, request.excluding(exclude), deadline)
 
         job = Job(
             runner=placed.runner,
@@ -446,12 +456,22 @@ class ComfyKit:
         wanted = self.config.resubmit_lost if resubmit_lost is None else resubmit_lost
         return bool(wanted) and isinstance(runner, ServerPool)
 
-    def _place(self, runner: Backend, request: JobRequest) -> Placed:
+    def _place(self, runner: Backend, request: JobRequest, deadline: float) -> Placed:
         """Upload the job's media to the backend :meth:`Backend.place` picks and submit it
         there, moving on while an attempt certainly reached nothing (connection refused).
+        Every request is bounded by the job's ``deadline``.
 
         Raises caller mistakes (nothing can run the job); returns everything else.
         """
+        with request_deadline(deadline):
+            return self._place_within(runner, request, deadline)
+
+    def _checking(self, deadline: float) -> AbstractContextManager[None]:
+        """The bound of the checks that ask the server before a submit (definitions, placement):
+        one ``request_timeout`` in total, within the job's ``deadline``."""
+        return request_deadline(min(deadline, time.monotonic() + max(self.config.request_timeout)))
+
+    def _place_within(self, runner: Backend, request: JobRequest, deadline: float) -> Placed:
         from .backends.base import PreparedJob
         from .job import Placed, cancel_after_interrupt
         from .params import UploadSource, apply_params, randomize_seeds
@@ -462,7 +482,8 @@ class ComfyKit:
         try:
             while True:
                 try:
-                    target = next(placements)
+                    with self._checking(deadline):
+                        target = next(placements)
                 except StopIteration:
                     assert refused is not None, "Backend.place yielded nothing"
                     return Placed(target, error=refused)
@@ -486,6 +507,7 @@ class ComfyKit:
                         values=values,
                         seeds=seeds,
                         targets=request.targets,
+                        deadline=deadline,
                     )
                     try:
                         submission = target.submit(prepared)
@@ -578,11 +600,13 @@ class ComfyKit:
         return download(self._fetcher(), artifact_url(source), Path(path))
 
     def _fetcher(self) -> Fetcher:
-        """What results built by this kit download with: the client of each ComfyUI server,
-        each for its own origin (credentials stay with their server)."""
+        """What results built by this kit download with: the client of each ComfyUI server and
+        those of its backends, each for its own origin (credentials stay with their server)."""
         from .downloads import Fetcher
 
-        return Fetcher(*self._clients)
+        with self._lock:
+            backends = [runner.http for runner in self._backends.values()]
+        return Fetcher(*self._clients, *backends)
 
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -35,8 +35,11 @@ class RawServer:
         with conn, conn.makefile("rb") as incoming:
             while True:
                 head = b""
-                while (line := incoming.readline()) not in (b"\r\n", b""):
-                    head += line
+                try:
+                    while (line := incoming.readline()) not in (b"\r\n", b""):
+                        head += line
+                except OSError:  # the client reset the connection
+                    return
                 if not head:
                     return
                 length = 0
@@ -47,9 +50,12 @@ class RawServer:
                 with self._lock:
                     self.requests.append(head + b"\r\n" + incoming.read(length))
                     reply, close = self.replies.pop(0) if self.replies else (OK, False)
-                conn.sendall(reply)
-                if close:
-                    conn.shutdown(socket.SHUT_RDWR)
+                try:
+                    conn.sendall(reply)
+                    if close:
+                        conn.shutdown(socket.SHUT_RDWR)
+                        return
+                except OSError:  # the client has gone already
                     return
 
     def drop_connections(self) -> None:

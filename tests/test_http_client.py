@@ -14,8 +14,8 @@ import threading
 import pytest
 from raw_server import OK, RawServer
 
-from comfykit_sync._http import HttpClient
 from comfykit_sync.errors import NotFoundError, RequestTimeout, TransportError
+from comfykit_sync.http import HttpClient
 
 JSON = {"Content_Type": "application/json"}
 

@@ -24,7 +24,6 @@ from comfykit_sync import (
     PromptLostError,
     TransportError,
 )
-from comfykit_sync._http import HttpClient
 from comfykit_sync.backends._ws_frames import FrameReader, FrameTooLarge
 from comfykit_sync.backends._ws_stream import (
     DISCONNECTED,
@@ -34,7 +33,6 @@ from comfykit_sync.backends._ws_stream import (
     Subscription,
     binary_kind,
     decode_text,
-    ws_url,
 )
 from comfykit_sync.backends.base import PreparedJob
 from comfykit_sync.backends.comfyui import ComfyUIClient
@@ -47,6 +45,7 @@ from comfykit_sync.events import (
     Queued,
     Started,
 )
+from comfykit_sync.http import HttpClient
 from comfykit_sync.params import apply_params, parse_workflow, validate_params
 from comfykit_sync.testing import FakeComfyUI, Script
 
@@ -149,6 +148,7 @@ def test_progress_keeps_a_job_without_listener_alive_without_queue_checks(fake_c
         queue_deadline=None,
         emit=None,
         max_interval=WAIT,
+        check_timeout=1.0,
         from_submit=True,
     )
     watch._schedule_check(0.0, since=sub.last_heard)  # due now
@@ -399,8 +399,10 @@ def test_decoders_never_raise_on_garbage():
 
 
 def test_ws_url_keeps_the_base_path():
-    assert ws_url("https://host/comfy/", "c1") == "wss://host/comfy/ws?clientId=c1"
-    assert ws_url("http://127.0.0.1:8188", "c 2") == "ws://127.0.0.1:8188/ws?clientId=c%202"
+    url = HttpClient("https://host/comfy/").websocket_url("/ws", {"clientId": "c1"})
+    assert url == "wss://host/comfy/ws?clientId=c1"
+    url = HttpClient("http://127.0.0.1:8188").websocket_url("/ws", {"clientId": "c 2"})
+    assert url == "ws://127.0.0.1:8188/ws?clientId=c%202"
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -592,7 +594,7 @@ def test_routing_decodes_only_the_events_a_subscription_takes():
     is not ComfyUI's is decoded."""
     stream = EventStream(
         "ws://127.0.0.1:9/ws",
-        headers=dict,
+        credentials=lambda url: (url, {}),
         probe=lambda: None,
         connect_timeout=1,
         max_frame_bytes=0,

@@ -18,12 +18,13 @@ for that long is taken for dead: ComfyUI keeps its queue in memory, so every pro
 for there is reported lost (``PromptLostError``) instead of waited for until its deadline.
 
 A server that ignores ``max_items`` (older than 2023) is watched through ``/queue`` alone, at
-the fast schedule. The fast schedule is the proportional one of ``_polling`` (every 5 ms at
+the fast schedule. The fast schedule is the proportional one of ``polling`` (every 5 ms at
 first, then a twentieth of the time elapsed: a prompt that ends after t seconds is noticed
 t/40 later on average), measured from the moment the youngest prompt that can finish next was
 submitted or seen starting: a fresh or just-started prompt is noticed within ~5 ms, while long
-runs and prompts waiting deep in the queue cost little. The thread exits
-when nobody waits and restarts on demand.
+runs and prompts waiting deep in the queue cost little. The thread exits when nobody waits and
+restarts on demand. Its requests are bounded by the furthest deadline of the prompts it
+watches: it never waits on a frozen server for longer than any of them.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._http import refused
-from .._polling import poll, proportional_interval
 from ..errors import ComfyKitError, PromptLostError
+from ..http import refused, request_deadline
+from ..polling import poll, proportional_interval
 
 if TYPE_CHECKING:
     from .comfyui import ComfyUIClient
@@ -65,6 +66,7 @@ class Tracked:
 
     prompt_id: str
     since: float = attrs.field(factory=time.monotonic)
+    deadline: float | None = None  # when its waiter gives up (None: never)
     state: str = "unseen"  # unseen | pending | running | gone
     running_since: float | None = None  # when the watcher first saw it running
     position: int | None = None
@@ -108,9 +110,9 @@ class QueueWatch:
         self._next_tick = 0.0
         self._refused_since: float | None = None
 
-    def track(self, prompt_id: str) -> Tracked:
-        """Start watching ``prompt_id`` (it must already be queued)."""
-        tracked = Tracked(prompt_id)
+    def track(self, prompt_id: str, deadline: float | None = None) -> Tracked:
+        """Start watching ``prompt_id`` (it must already be queued) until ``deadline``."""
+        tracked = Tracked(prompt_id, deadline=deadline)
         with self._lock:
             self._tracked.append(tracked)
             if self._thread is None:
@@ -163,6 +165,14 @@ class QueueWatch:
             if not self._tracked:
                 self._thread = None
                 return True
+            deadlines = [t.deadline for t in self._tracked]
+        deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
+        with request_deadline(deadline):
+            self._refresh()
+        return None
+
+    def _refresh(self) -> None:
+        """Read the queue (when due) and the newest history; update the tracked prompts."""
         left: list[Tracked] = []
         now = time.monotonic()
         if not self._scan or now >= self._next_queue_read:
@@ -174,7 +184,7 @@ class QueueWatch:
                 dead_for = self._refusing_for(exc)
                 for t in tracked:
                     t.update(t.state, t.position, self._lost(t, dead_for) if dead_for else exc)
-                return None
+                return
             self._refused_since = None
             self._next_queue_read = now + proportional_interval(
                 now - self._youngest(),
@@ -190,7 +200,6 @@ class QueueWatch:
         for t in left:
             if t.prompt_id not in entries:
                 t.update("gone", None, None)
-        return None
 
     def _refusing_for(self, exc: ComfyKitError) -> float | None:
         """Seconds the server has refused connections, once that is ``lost_after`` or more."""

@@ -35,7 +35,6 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import attrs
 import websocket
@@ -50,6 +49,7 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from ..http import seconds_left
 from ._ws_frames import BINARY, CLOSE, PING, TEXT, FrameReader
 
 log = logging.getLogger(__name__)
@@ -96,14 +96,6 @@ class Disconnected:
 
 DISCONNECTED = Disconnected()
 Item = Message | Disconnected
-
-
-def ws_url(base_url: str, client_id: str) -> str:
-    """``http(s)://host[/base]`` -> ``ws(s)://host[/base]/ws?clientId=<client_id>``."""
-    parts = urlsplit(base_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    path = parts.path.rstrip("/") + "/ws"
-    return urlunsplit((scheme, parts.netloc, path, "clientId=" + quote(client_id), ""))
 
 
 def decode_text(payload: bytes | str) -> Message | None:
@@ -201,21 +193,22 @@ class Subscription:
 class EventStream:
     """The kit's socket: opened lazily, shared by all jobs, closed by :meth:`close`.
 
-    ``headers()`` gives the credential headers of the handshake; ``probe()`` checks the server
-    over HTTP before each reconnection attempt (raising a ``ComfyKitError`` if it is down).
+    ``credentials(url)`` gives the URL to connect to (``url`` plus any credential query) and the
+    credential headers of the handshake; only ``url`` is ever logged. ``probe()`` checks the
+    server over HTTP before each reconnection attempt (raising a ``ComfyKitError`` if it is down).
     """
 
     def __init__(
         self,
         url: str,
         *,
-        headers: Callable[[], Mapping[str, str]],
+        credentials: Callable[[str], tuple[str, Mapping[str, str]]],
         probe: Callable[[], object],
         connect_timeout: float,
         max_frame_bytes: int,
     ) -> None:
         self.url = url
-        self._headers, self._probe = headers, probe
+        self._credentials, self._probe = credentials, probe
         self._connect_timeout = connect_timeout
         self._max_frame_bytes = max_frame_bytes
         self._lock = threading.Lock()  # subscriptions, early buffer, connection state
@@ -233,9 +226,14 @@ class EventStream:
     def open(self) -> int:
         """Connect (unless connected or reconnecting) and return the connection's epoch.
 
-        Raises ``TransportError`` or ``APIError`` when the first connection fails.
+        Raises ``TransportError`` or ``APIError`` when the first connection fails. Waiting for
+        another thread's connection and connecting are bounded by the connect timeout and by the
+        enclosing ``request_deadline``.
         """
-        with self._open_lock:
+        what = f"opening the WebSocket {self.url}"
+        if not self._open_lock.acquire(timeout=seconds_left(what, self._connect_timeout)):
+            raise TransportError(f"{what}: another thread is still connecting", sent=False)
+        try:
             if self._closed:
                 raise TransportError("the WebSocket stream is closed")
             if self._thread is None:
@@ -246,6 +244,8 @@ class EventStream:
                 )
                 self._thread.start()
             return self._epoch
+        finally:
+            self._open_lock.release()
 
     def subscribe(self, prompt_id: str, epoch: int) -> Subscription:
         """Route ``prompt_id``'s events to a new subscription, starting with any buffered ones.
@@ -290,22 +290,25 @@ class EventStream:
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> websocket.WebSocket:
-        headers = dict(self._headers())
+        timeout = seconds_left(f"opening the WebSocket {self.url}", self._connect_timeout)
+        connect_url, credential_headers = self._credentials(self.url)
+        headers = dict(credential_headers)
         cookie = headers.pop("Cookie", None)
         ws = websocket.WebSocket(enable_multithread=True)
         try:
             ws.connect(
-                self.url,
+                connect_url,
                 header=headers,
                 cookie=cookie,
                 suppress_origin=True,
-                timeout=self._connect_timeout,
+                timeout=timeout,
             )
         except websocket.WebSocketBadStatusException as exc:
             raise _handshake_error(exc, self.url) from exc
         except (websocket.WebSocketException, OSError) as exc:
+            detail = str(exc).replace(connect_url, self.url)  # never the credential query
             raise TransportError(
-                f"opening the WebSocket {self.url}: {type(exc).__name__}: {exc}",
+                f"opening the WebSocket {self.url}: {type(exc).__name__}: {detail}",
                 url=self.url,
                 sent=False,
             ) from exc

@@ -14,8 +14,8 @@ from ..config import Config
 from ..errors import WorkflowLoadError
 from ..hookspecs import hookimpl
 from ..models import Workflow
-from ._api_format import parse_json, workflow_graph
 from ._file_cache import GRAPHS
+from .api_format import parse_json, workflow_graph
 
 
 def _looks_like_path(text: str) -> bool:
