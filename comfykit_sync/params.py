@@ -260,7 +260,7 @@ def _bind(
             field=marker.field,
         )
     upload = marker.upload or MEDIA_FILE_INPUTS.get(class_type) == marker.field
-    literal = None if ptype == "any" else copy_json(value)
+    literal = None if ptype == "any" else _copy_json(value)
     return ParamTarget(node_id, marker.field, class_type, upload, literal), ptype
 
 
@@ -495,14 +495,14 @@ def validate_params(spec: WorkflowSpec, params: Mapping[str, Any] | None) -> dic
 # Binding and seeds
 
 
-def copy_json(value: Any) -> Any:
+def _copy_json(value: Any) -> Any:
     """A deep copy of JSON-like data (dicts, lists and scalars, copied several times faster
     than :func:`copy.deepcopy` does); anything else is deep-copied by ``copy.deepcopy``."""
     kind = type(value)
     if kind is dict:
-        return {key: copy_json(item) for key, item in value.items()}
+        return {key: _copy_json(item) for key, item in value.items()}
     if kind is list:
-        return [copy_json(item) for item in value]
+        return [_copy_json(item) for item in value]
     if kind in _SCALARS:
         return value
     return copy.deepcopy(value)
@@ -520,7 +520,7 @@ def apply_params(
     """
     _check_graph(graph)
     try:
-        result = {node_id: copy_json(node) for node_id, node in graph.items()}
+        result = {node_id: _copy_json(node) for node_id, node in graph.items()}
     except RecursionError:
         raise WorkflowError(
             "the workflow is not JSON data: it nests too deeply or contains itself"
@@ -542,7 +542,7 @@ def apply_params(
                 raise WorkflowError(
                     f"node {target.node_id!r} of parameter {name!r} has no inputs object"
                 )
-            inputs[target.field] = copy_json(value)
+            inputs[target.field] = _copy_json(value)
     return result
 
 
