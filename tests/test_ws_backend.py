@@ -613,6 +613,8 @@ def test_routing_decodes_only_the_events_a_subscription_takes():
             frame("status", status={"exec_info": {"queue_remaining": 1}}),
             frame("progress", value=1, max=2, prompt_id="q", node="3"),
             frame("progress", value=1, max=2, prompt_id="l", node="3"),
+            b'{"type":"progress","data":{"value":2,"max":2,"prompt_id":"q","node":"3"}}',
+            b'{"type":"progress","data":{"value":2,"max":2,"prompt_id":"l","node":"3"}}',
             frame("executing", node="3", display_node="3", prompt_id="q"),
             frame("executing", node="3", display_node="3", prompt_id="l"),
             frame(
@@ -630,5 +632,5 @@ def test_routing_decodes_only_the_events_a_subscription_takes():
     )
     assert quiet.last_heard > before
     assert queued_types(quiet) == ["execution_error", "executing"]
-    assert queued_types(loud) == ["progress", "executing", "executed"]
+    assert queued_types(loud) == ["progress", "progress", "executing", "executed"]
     assert queued_types(stream.subscribe("later", 0)) == ["execution_start"]

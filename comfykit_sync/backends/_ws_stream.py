@@ -63,18 +63,21 @@ EARLY_MAX_EVENTS = 1000
 RECONNECT_MIN_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
 CLOSE_TIMEOUT = 5.0
-#: how ComfyUI's ``json.dumps`` starts queue broadcasts, and the events that can be skipped:
-#: their type, and the prompt id where ComfyUI writes it — after numbers or node ids only, or
-#: as the last key of the data (``executing`` a node, which the final event is not, and
-#: ``executed``, whose node output comes first)
+#: queue broadcasts as ComfyUI's ``json.dumps`` writes them
 _STATUS = b'{"type": "status", '
-_SKIPPABLE = re.compile(
-    rb'\{"type": "(progress|progress_state|execution_start|execution_cached|execution_success)", '
-    rb'"data": \{(?:"value": [^,]*, "max": [^,]*, |"nodes": \[[^\]]*\], )?'
-    rb'"prompt_id": "([^"\\]+)"'
+#: events whose data hold only ids, numbers and states (no node output), so that any prompt id
+#: in them is theirs: their type must open the message (as ComfyUI writes it, any spacing)
+_SERVER_DATA = re.compile(
+    rb'\{\s*"type"\s*:\s*"(progress|progress_state|execution_start|execution_cached|'
+    rb'execution_success)"\s*,'
 )
-_LAST_KEY = re.compile(rb'\{"type": "(executing|executed)", "data": \{"node": "')
-_LAST_PROMPT_ID = re.compile(rb'"prompt_id": "([^"\\]+)"\}\}')
+_PROMPT_ID = re.compile(rb'"prompt_id"\s*:\s*"([^"\\]+)"')
+#: ``executing`` a node (the final event has ``node: null``) and ``executed`` (whose node
+#: output, anything, comes first): their prompt id is the data's last key, read at the end
+_LAST_KEY = re.compile(
+    rb'\{\s*"type"\s*:\s*"(executing|executed)"\s*,\s*"data"\s*:\s*\{\s*"node"\s*:\s*"'
+)
+_LAST_PROMPT_ID = re.compile(rb'"prompt_id"\s*:\s*"([^"\\]+)"\s*\}\s*\}\s*')
 #: how far from the end of a frame its last prompt id is looked for
 _TAIL = 300
 
@@ -141,21 +144,22 @@ def is_final(message: Message) -> bool:
 
 
 def _skippable(payload: bytes) -> tuple[str, str] | None:
-    """(type, prompt id) of an event in ComfyUI's layout that no job may need (progress,
-    nodes run or cached, a start or success a job may not wait for), read without decoding
-    it; ``None`` for any other frame."""
-    found = _SKIPPABLE.match(payload)
+    """(type, prompt id) of an event that no job may need (progress, nodes run or cached, a
+    start or success a job may not wait for), read without decoding it; ``None`` for any other
+    frame, or one whose layout does not tell (it is decoded)."""
+    found = _SERVER_DATA.match(payload)
     if found is not None:
-        kind, prompt_id = found.groups()
+        kind = found.group(1)
+        found = _PROMPT_ID.search(payload, found.end())
     elif (head := _LAST_KEY.match(payload)) is not None:
+        kind = head.group(1)
         found = _LAST_PROMPT_ID.search(payload, max(head.end(), len(payload) - _TAIL))
-        if found is None or found.end() != len(payload):
-            return None
-        kind, prompt_id = head.group(1), found.group(1)
-    else:
+        if found is not None and found.end() != len(payload):
+            found = None
+    if found is None:
         return None
     try:
-        return kind.decode(), prompt_id.decode()
+        return kind.decode(), found.group(1).decode()
     except UnicodeDecodeError:
         return None
 
