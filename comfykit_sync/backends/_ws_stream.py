@@ -404,7 +404,8 @@ class EventStream:
             self._route([payload for opcode, payload in batch if opcode == TEXT])
             for opcode, payload in batch:
                 if opcode == BINARY:
-                    log.debug("ignoring binary frame of type %s", binary_kind(payload))
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("ignoring binary frame of type %s", binary_kind(payload))
                 elif opcode in (PING, CLOSE):  # answered, as websocket-client would
                     try:
                         if opcode == PING:
