@@ -39,7 +39,7 @@ import os
 import posixpath
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -71,6 +71,14 @@ def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
 
+def _strings(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+def _targets(items: Iterable[ParamTarget]) -> tuple[ParamTarget, ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class ParamTarget:
     """One node input a parameter writes to; ``default`` is that input's own literal or None."""
@@ -91,7 +99,7 @@ class ParamSpec:
     required: bool
     default: Any
     upload: bool
-    targets: tuple[ParamTarget, ...] = attrs.field(converter=tuple)
+    targets: tuple[ParamTarget, ...] = attrs.field(converter=_targets)
     description: str | None = None
 
 
@@ -101,7 +109,7 @@ class WorkflowSpec:
 
     params: Mapping[str, ParamSpec] = attrs.field(factory=dict, converter=_frozen_mapping)
     outputs: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
     def output_var(self, node_id: str) -> str:
         """The result variable of a node: its ``$output.<name>``, else the node id."""
