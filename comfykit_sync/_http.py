@@ -178,6 +178,8 @@ def transport_error(exc: requests.RequestException, what: str) -> TransportError
     import requests
 
     url = exc.request.url if exc.request is not None else None
+    if isinstance(url, bytes):  # an unprepared Request may hold its URL as bytes
+        url = url.decode("utf-8", "replace")
     sent = False if _never_sent(exc) else None
     if isinstance(exc, requests.Timeout):
         kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
@@ -241,7 +243,7 @@ class _RetryWait:
         self._deadline = deadline
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        wait = min(2.0, 0.1 * 2 ** (retry_state.attempt_number - 1))
+        wait: float = min(2.0, 0.1 * 2 ** (retry_state.attempt_number - 1))
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(exc, RateLimitError) and exc.retry_after is not None:
             wait = min(exc.retry_after, MAX_RETRY_AFTER)
@@ -383,7 +385,9 @@ class HttpClient:
             wait=_RetryWait(deadline),
             retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)),
             reraise=True,
-            before_sleep=lambda rs: log.debug("retrying %s after %r", what, rs.outcome.exception()),
+            before_sleep=lambda rs: log.debug(
+                "retrying %s after %r", what, rs.outcome.exception() if rs.outcome else None
+            ),
         )
         return retrying(self._send, method, url, what, timeout or self.timeout, kwargs)
 

@@ -8,7 +8,7 @@ whose hook implementation is on the call stack, so a name clash names both plugi
 from __future__ import annotations
 
 import sys
-from types import CodeType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -30,12 +30,12 @@ def _code(function: Any) -> CodeType | None:
 
 def _calling_plugin(owners: dict[CodeType, str]) -> str:
     """The plugin whose hook implementation is the innermost one on the current call stack."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         owner = owners.get(frame.f_code)
         if owner is not None:
             return owner
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return UNKNOWN_PLUGIN
 
 
