@@ -214,9 +214,10 @@ def test_open_is_a_buffered_binary_file_for_http_and_file_urls(kit, many, tmp_pa
     ):
         with art.open() as stream:
             assert isinstance(stream, io.BufferedIOBase) and stream.readable()
-            assert stream.peek(1)[:1] == body[:1]  # peeking consumes nothing
-            chunks = iter(lambda: stream.read(1000), b"")
-            assert [len(c) for c in chunks][:-1] == [1000] * (len(body) // 1000)
+            assert stream.peek(1)[:1] == body[:1]
+            chunks = list(iter(lambda: stream.read(1000), b""))
+            assert b"".join(chunks) == body  # peeking consumed nothing
+            assert all(len(chunk) == 1000 for chunk in chunks[:-1])  # no short reads
         assert stream.closed
 
 
