@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from comfykit_sync.testing._background import BackgroundServer
 from comfykit_sync.testing.faults import Body, FaultInjection
@@ -204,9 +205,9 @@ class FakeRunPod(FaultInjection, BackgroundServer):
         for runner in self._runners:
             await runner.cleanup()
 
-    def _record(self, port: str) -> Any:
+    def _record(self, port: str) -> Middleware:
         @web.middleware
-        async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
             body = await request.read()
             self.requests.append(
                 RecordedRequest(port, request.method, request.path, dict(request.headers), body)
