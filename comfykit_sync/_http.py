@@ -1,9 +1,12 @@
 """The only code that sends HTTP: timeouts, origin-scoped credentials, errors, safe retries.
 
-Every request has a ``(connect, read)`` timeout. Credentials (bearer token, cookies) are attached
-by :class:`OriginAuth` only to requests for the configured server's origin, so they never reach a
-workflow URL, a media URL or a redirect target on another host. Only idempotent requests are
-retried (tenacity); a non-idempotent one is retried only when it provably never reached the server.
+Every request has a ``(connect, read)`` timeout, shortened to what is left of the deadline of the
+:func:`request_deadline` block it is sent from (retries included): a job bounds every request it
+makes, in its own thread, without passing its deadline down every call. Credentials (bearer
+token, cookies) are attached by :class:`OriginAuth` only to requests for the configured server's
+origin, so they never reach a workflow URL, a media URL or a redirect target on another host.
+Only idempotent requests are retried (tenacity); a non-idempotent one is retried only when it
+provably never reached the server.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -42,6 +46,50 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS = 3
 MAX_RETRY_AFTER = 30.0
+#: the shortest timeout a request started before its deadline gets (a usable round trip)
+MIN_REQUEST_TIMEOUT = 0.2
+
+_deadline: ContextVar[float | None] = ContextVar("comfykit_request_deadline", default=None)
+
+
+@contextmanager
+def request_deadline(deadline: float | None) -> Iterator[None]:
+    """Bound every request sent in the block (in this thread) by ``deadline``, retries included.
+
+    ``deadline`` is a ``time.monotonic()`` value (``None``: no bound of its own). Nested blocks
+    keep the earlier deadline. A request is not sent once the deadline has passed
+    (``RequestTimeout`` with ``sent=False``); one started before it gets a timeout of what is
+    left (at least :data:`MIN_REQUEST_TIMEOUT`).
+    """
+    outer = _deadline.get()
+    token = _deadline.set(_earliest(outer, deadline))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def deadline_passed() -> bool:
+    """Whether the deadline of the enclosing :func:`request_deadline` has passed: a request that
+    failed then ran out of the caller's time, which tells nothing about the server."""
+    deadline = _deadline.get()
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def seconds_left(what: str, default: float, deadline: float | None = None) -> float:
+    """``default`` seconds, shortened to what is left before the deadline (``deadline`` or the
+    enclosing :func:`request_deadline`); ``RequestTimeout`` when it has passed."""
+    deadline = _earliest(deadline, _deadline.get())
+    if deadline is None:
+        return default
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise RequestTimeout(f"{what}: the deadline passed before it was sent", sent=False)
+    return min(default, max(left, MIN_REQUEST_TIMEOUT))
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
@@ -252,6 +300,21 @@ class _RetryWait:
         return wait
 
 
+class _Stop:
+    """Stop retrying after ``attempts``, or when the next attempt would start at or after the
+    deadline (if any): the error of the last attempt made is then the one raised."""
+
+    def __init__(self, attempts: int, deadline: float | None) -> None:
+        self._attempts, self._deadline = attempts, deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        if retry_state.attempt_number >= self._attempts:
+            return True
+        if self._deadline is None:
+            return False
+        return time.monotonic() + (retry_state.upcoming_sleep or 0.0) >= self._deadline
+
+
 class HttpClient:
     """Thread-safe HTTP client: a pool of ``requests.Session`` objects shared by all threads.
 
@@ -297,7 +360,7 @@ class HttpClient:
         import requests
 
         try:
-            response = requests.get(url, timeout=self.timeout)
+            response = requests.get(url, timeout=self._bounded(self.timeout, "fetching cookies"))
         except requests.RequestException as exc:
             raise transport_error(exc, "fetching cookies") from exc
         if response.status_code >= 400:  # the body is not quoted: it may hold cookie values
@@ -325,6 +388,13 @@ class HttpClient:
             }
             self._env_cache[key] = settings
         return settings
+
+    @staticmethod
+    def _bounded(
+        timeout: tuple[float, float], what: str, deadline: float | None = None
+    ) -> tuple[float, float]:
+        """``timeout`` shortened to what is left before the deadline (see :func:`seconds_left`)."""
+        return (seconds_left(what, timeout[0], deadline), seconds_left(what, timeout[1], deadline))
 
     def url(self, path: str) -> str:
         """Absolute URL of a server path (``/prompt``) under the base URL."""
@@ -368,7 +438,8 @@ class HttpClient:
         """Send a request and return the 2xx response, or raise a typed error.
 
         ``what`` describes the request in error messages; ``deadline`` (``time.monotonic``)
-        bounds retries; a streamed body (a file object) disables retries.
+        bounds every attempt and the retries, as does the enclosing :func:`request_deadline`;
+        a streamed body (a file object) disables retries.
         """
         import tenacity
 
@@ -380,8 +451,9 @@ class HttpClient:
             idempotent = method in IDEMPOTENT_METHODS
         if hasattr(kwargs.get("data"), "read"):
             attempts = 1
+        deadline = _earliest(deadline, _deadline.get())
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, attempts)),
+            stop=_Stop(max(1, attempts), deadline),
             wait=_RetryWait(deadline),
             retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)),
             reraise=True,
@@ -389,7 +461,7 @@ class HttpClient:
                 "retrying %s after %r", what, rs.outcome.exception() if rs.outcome else None
             ),
         )
-        return retrying(self._send, method, url, what, timeout or self.timeout, kwargs)
+        return retrying(self._send, method, url, what, timeout or self.timeout, deadline, kwargs)
 
     def _send(
         self,
@@ -397,10 +469,12 @@ class HttpClient:
         url: str,
         what: str,
         timeout: tuple[float, float],
+        deadline: float | None,
         kwargs: dict[str, Any],
     ) -> requests.Response:
         import requests
 
+        timeout = self._bounded(timeout, what, deadline)
         with self.session() as sess:
             try:
                 response = sess.request(

@@ -8,9 +8,10 @@ import string
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from ._http import HttpClient
+from ._http import HttpClient, request_deadline
 from .config import Config, option_names
 from .errors import (
     ComfyKitError,
@@ -100,6 +101,7 @@ class ComfyKit:
         runninghub_webhook_url: str | None = None,
         timeout: float | None = None,
         request_timeout: float | tuple[float, float] | None = None,
+        cancel_timeout: float | None = None,
         poll_max_interval: float | None = None,
         seed_policy: str | None = None,
         on_node_errors: str | None = None,
@@ -407,15 +409,17 @@ class ComfyKit:
             raise ConfigurationError(
                 f"backend {runner.name!r} cannot upload files (parameters: {', '.join(uploads)})"
             )
-        targets = select_targets(runner, spec, wf.graph, outputs)
-        runner.check_params(spec, values)
+        deadline = started + (timeout or runner.default_timeout)
+        with self._checking(deadline):
+            targets = select_targets(runner, spec, wf.graph, outputs)
+            runner.check_params(spec, values)
         request = JobRequest(prompt_id or str(uuid.uuid4()), wf, spec, values, targets)
-        placed = self._place(runner, request)
+        placed = self._place(runner, request, deadline)
         resubmit = None
         if self._resubmits(runner, resubmit_lost):
 
             def resubmit(exclude: frozenset[str]) -> Placed:
-                return self._place(runner, request.excluding(exclude))
+                return self._place(runner, request.excluding(exclude), deadline)
 
         job = Job(
             runner=placed.runner,
@@ -446,12 +450,22 @@ class ComfyKit:
         wanted = self.config.resubmit_lost if resubmit_lost is None else resubmit_lost
         return bool(wanted) and isinstance(runner, ServerPool)
 
-    def _place(self, runner: Backend, request: JobRequest) -> Placed:
+    def _place(self, runner: Backend, request: JobRequest, deadline: float) -> Placed:
         """Upload the job's media to the backend :meth:`Backend.place` picks and submit it
         there, moving on while an attempt certainly reached nothing (connection refused).
+        Every request is bounded by the job's ``deadline``.
 
         Raises caller mistakes (nothing can run the job); returns everything else.
         """
+        with request_deadline(deadline):
+            return self._place_within(runner, request, deadline)
+
+    def _checking(self, deadline: float) -> AbstractContextManager[None]:
+        """The bound of the checks that ask the server before a submit (definitions, placement):
+        one ``request_timeout`` in total, within the job's ``deadline``."""
+        return request_deadline(min(deadline, time.monotonic() + max(self.config.request_timeout)))
+
+    def _place_within(self, runner: Backend, request: JobRequest, deadline: float) -> Placed:
         from .backends.base import PreparedJob
         from .job import Placed, cancel_after_interrupt
         from .params import UploadSource, apply_params, randomize_seeds
@@ -462,7 +476,8 @@ class ComfyKit:
         try:
             while True:
                 try:
-                    target = next(placements)
+                    with self._checking(deadline):
+                        target = next(placements)
                 except StopIteration:
                     assert refused is not None, "Backend.place yielded nothing"
                     return Placed(target, error=refused)
@@ -486,6 +501,7 @@ class ComfyKit:
                         values=values,
                         seeds=seeds,
                         targets=request.targets,
+                        deadline=deadline,
                     )
                     try:
                         submission = target.submit(prepared)

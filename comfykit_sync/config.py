@@ -281,6 +281,7 @@ class Config:
     runninghub_webhook_url: str | None = attrs.field(default=None, repr=False)
     timeout: float = 1800.0
     request_timeout: tuple[float, float] = (5.0, 60.0)
+    cancel_timeout: float = 5.0
     poll_max_interval: float = 2.0
     seed_policy: str = "zero"
     on_node_errors: str = "fail"
@@ -315,6 +316,7 @@ class Config:
             "runninghub_webhook_url": ("RUNNINGHUB_WEBHOOK_URL", None, _url),
             "timeout": ("COMFYUI_TIMEOUT", 1800.0, _positive_float),
             "request_timeout": (None, (5.0, 60.0), _request_timeout),
+            "cancel_timeout": ("COMFYKIT_CANCEL_TIMEOUT", 5.0, _positive_float),
             "poll_max_interval": (None, 2.0, _positive_float),
             "seed_policy": ("COMFYKIT_SEED_POLICY", "zero", _seed_policy),
             "on_node_errors": (None, "fail", _node_errors),

@@ -13,7 +13,8 @@
     │   ├── DSLError                         a malformed node-title marker (names node and field)
     │   └── ParameterError                   missing / unknown / ill-typed parameter or upload file
     ├── TransportError (ConnectionError)     the server could not be reached, or the link broke
-    │   └── RequestTimeout (TimeoutError)    one request exceeded its timeout
+    │   ├── RequestTimeout (TimeoutError)    one request exceeded its timeout
+    │   └── SubmissionUnknownError           the submit's reply was lost: the job may be queued
     ├── APIError                             the server answered, but not with what we asked for
     │   ├── InvalidResponseError             non-JSON or malformed reply
     │   ├── WorkflowValidationError          400 / 200 with node_errors, mapped to DSL names
@@ -151,6 +152,19 @@ class RequestTimeout(TransportError, TimeoutError):
     """A single request took longer than its timeout."""
 
 
+class SubmissionUnknownError(TransportError):
+    """The reply to a submit was lost and the server could not tell, before the job's deadline,
+    whether it queued the job: it **may have been queued** (and may run).
+
+    ``prompt_id`` is the id the job has if it was queued: look it up with ``kit.job(prompt_id)``
+    instead of submitting again (which could run the workflow twice).
+    """
+
+    def __init__(self, message: str, *, prompt_id: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.prompt_id = prompt_id
+
+
 class APIError(ComfyKitError):
     """The server answered with an error or an unusable reply."""
 
@@ -276,16 +290,26 @@ class ExecutionError(ComfyKitError):
 class ExecutionTimeout(ExecutionError, TimeoutError):
     """A deadline expired.
 
-    ``deadline`` says which: ``"total"`` (``timeout``) or ``"queue"`` (``queue_timeout``);
-    ``cancelled`` whether the job was cancelled on the server (``False`` when detached: the job
-    may still run and can be re-attached by ``prompt_id``).
+    ``deadline`` says which: ``"total"`` (``timeout``), ``"queue"`` (``queue_timeout``) or
+    ``"wait"`` (``Job.wait(timeout)``: the job goes on). ``cancelled`` says whether the job was
+    cancelled on the server; ``cancel_confirmed`` whether the server answered the cancel — it
+    cancelled the job, or the job had already stopped running. ``cancel_confirmed`` is ``False``
+    when the job was detached, or when the server did not answer the cancel in time (frozen,
+    unreachable): the job may still run and can be re-attached by ``prompt_id``.
     """
 
     def __init__(
-        self, message: str, *, cancelled: bool = False, deadline: str = "total", **kwargs: Any
+        self,
+        message: str,
+        *,
+        cancelled: bool = False,
+        cancel_confirmed: bool = False,
+        deadline: str = "total",
+        **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.cancelled = cancelled
+        self.cancel_confirmed = cancel_confirmed
         self.deadline = deadline
 
 

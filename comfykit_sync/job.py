@@ -8,6 +8,11 @@ raises ``ExecutionTimeout(deadline="wait")`` while the job goes on.
 A job placed on a pool of servers may be lost with its server (crash, restart); with
 ``resubmit_lost`` the kit hands the job a ``resubmit`` function, and the job is submitted again
 on a server it was not lost on, within its own deadline.
+
+Every request made for a job is bounded by what is left of the deadline it serves (see
+``_http.request_deadline``): waiting by the job's (or the caller's) deadline, the cancel after a
+deadline expired by ``cancel_timeout`` of its own, ``status()`` by one ``request_timeout`` in
+total — so a frozen server never holds a caller past them.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._http import request_deadline
 from .backends.base import JobState, RunOutcome
 from .downloads import Fetcher
 from .errors import (
@@ -30,6 +36,7 @@ from .errors import (
     JobInterrupted,
     PluginError,
     PromptLostError,
+    TransportError,
 )
 from .events import Completed, EventCallback, Failed, emitter
 from .models import Artifact, ExecuteResult
@@ -68,11 +75,17 @@ class Placed:
 Resubmit = Callable[[frozenset[str]], Placed]
 
 
+def bounded_cancel(runner: Backend, prompt_id: str) -> bool:
+    """``runner.cancel(prompt_id)`` within the kit's ``cancel_timeout`` (a bound of its own)."""
+    with request_deadline(time.monotonic() + runner.context.config.cancel_timeout):
+        return runner.cancel(prompt_id)
+
+
 def cancel_after_interrupt(runner: Backend, prompt_id: str) -> JobInterrupted:
     """Cancel ``prompt_id`` after Ctrl-C; the ``KeyboardInterrupt`` to raise says whether the
     server confirmed it."""
     try:
-        cancelled = runner.cancel(prompt_id)
+        cancelled = bounded_cancel(runner, prompt_id)
         note = "the server did not have it queued or running"
     except ComfyKitError as exc:
         cancelled, note = False, str(exc)
@@ -165,24 +178,28 @@ class Job:
         ``failed`` or ``unknown`` (the server does not know the id).
 
         Once this handle has the result, its status (``completed`` or ``failed``) is returned
-        without asking the server.
+        without asking the server. Asking the server takes at most one ``request_timeout`` (the
+        larger of the pair) in total, retries included; a server that does not answer in time
+        raises ``RequestTimeout`` (a ``TransportError``).
         """
         if self._result is not None:
             return JobState(self._result.status)
         if self._prompt_id is None:
             return JobState("failed")
-        return self._runner.status(self._prompt_id)
+        with request_deadline(time.monotonic() + max(self._config.request_timeout)):
+            return self._runner.status(self._prompt_id)
 
     def cancel(self) -> bool:
         """Cancel the job on the server (only this job); True if it was pending or running.
 
         The job's result then reports ``ExecutionCancelled`` (or what the server recorded, if
-        the job finished first).
+        the job finished first). Takes at most ``cancel_timeout`` seconds; a server that does
+        not answer in time raises ``RequestTimeout``.
         """
         if self._result is not None or self._prompt_id is None:
             return False
         self._cancel_requested = True
-        return self._runner.cancel(self._prompt_id)
+        return self._cancel()
 
     def result(self) -> ExecuteResult:
         """Wait for the job (until its own deadline) and return its result."""
@@ -255,13 +272,14 @@ class Job:
         assert self._prompt_id is not None
         deadline = self._deadline if wait_until is None else min(self._deadline, wait_until)
         try:
-            outcome = self._runner.wait(
-                self._prompt_id,
-                self._spec,
-                deadline=deadline,
-                queue_deadline=self._queue_deadline,
-                emit=self._emit if self._listening else None,
-            )
+            with request_deadline(deadline):
+                outcome = self._runner.wait(
+                    self._prompt_id,
+                    self._spec,
+                    deadline=deadline,
+                    queue_deadline=self._queue_deadline,
+                    emit=self._emit if self._listening else None,
+                )
         except ExecutionTimeout as exc:
             if exc.deadline == "total" and deadline < self._deadline:
                 raise self._wait_timeout(timeout) from exc
@@ -295,26 +313,43 @@ class Job:
             if exc.deadline == "total"
             else (self._queue_deadline or self._deadline) - self._started
         )
+        cancelled = confirmed = False
         if self._on_timeout == "detach":
-            cancelled, note = False, "it was left running (detached); re-attach with kit.job(id)"
+            note = "it was left running (detached); re-attach with kit.job(id)"
         else:
-            cancelled = self._cancel_quietly()
-            note = "it was cancelled on the server" if cancelled else "it was no longer running"
+            try:
+                cancelled = self._cancel()
+            except ComfyKitError as failure:
+                log.warning("could not cancel prompt %s: %s", self._prompt_id, failure)
+                if isinstance(failure, TransportError):
+                    why = (
+                        f"the server did not answer the cancel within "
+                        f"{self._config.cancel_timeout:g} s ({failure}): it is unreachable or "
+                        "not responding"
+                    )
+                else:
+                    why = f"the cancel failed ({failure})"
+                note = f"{why}, and the job may still run; re-attach with kit.job(id)"
+            else:
+                confirmed = True
+                note = (
+                    "it was cancelled on the server"
+                    if cancelled
+                    else "it had already stopped running on the server"
+                )
         error = ExecutionTimeout(
             f"prompt {self._prompt_id} exceeded its {which} of {limit:g} s; {note}",
             cancelled=cancelled,
+            cancel_confirmed=confirmed,
             deadline=exc.deadline,
             prompt_id=self._prompt_id,
         )
         error.__cause__ = exc
         return self._failed(error)
 
-    def _cancel_quietly(self) -> bool:
-        try:
-            return self._runner.cancel(self._prompt_id) if self._prompt_id else False
-        except ComfyKitError as exc:
-            log.warning("could not cancel prompt %s: %s", self._prompt_id, exc)
-            return False
+    def _cancel(self) -> bool:
+        assert self._prompt_id is not None
+        return bounded_cancel(self._runner, self._prompt_id)
 
     def _interrupted(self) -> JobInterrupted:
         """Cancel the job after Ctrl-C in :meth:`wait`."""

@@ -585,6 +585,7 @@ def test_queue_deadline_asks_the_server_before_timing_out(fake_comfyui):
             deadline=now + 1.0,
             queue_deadline=now + 0.3,
             emit=events.append,
+            check_timeout=5.0,
         )
         stale = Tracked(job.prompt_id, state="pending", position=0)  # never updated
         with pytest.raises(ExecutionTimeout) as raised:

@@ -1125,6 +1125,45 @@ def test_fail_requests_and_request_log(fake_comfyui: FakeComfyUI) -> None:
     assert handshake.headers["Authorization"] == "Bearer ws-t0k"
 
 
+def test_freeze_accepts_connections_and_answers_nothing_until_resumed(
+    fake_comfyui: FakeComfyUI,
+) -> None:
+    import socket as sockets
+
+    ws = Socket(fake_comfyui, "frozen-client")
+    assert ws.recv()["type"] == "status"
+    fake_comfyui.freeze()
+    try:
+        with sockets.create_connection(("127.0.0.1", fake_comfyui.port), timeout=TIMEOUT) as conn:
+            conn.sendall(b"GET /queue HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            conn.settimeout(0.5)
+            with pytest.raises(TimeoutError):  # connected, but no answer while frozen
+                conn.recv(1024)
+            ws.ws.ping(b"anyone?")
+            ws.ws.settimeout(0.5)
+            with pytest.raises(websocket.WebSocketTimeoutException):  # silent: not even a pong
+                ws.ws.recv_data_frame(control_frame=True)
+            fake_comfyui.freeze()  # freezing a frozen server does nothing
+        with pytest.raises(requests.Timeout):
+            requests.get(f"{fake_comfyui.url}/queue", timeout=(TIMEOUT, 0.5))
+    finally:
+        fake_comfyui.resume()
+    ws.ws.settimeout(TIMEOUT)
+    opcode, frame = ws.ws.recv_data_frame(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_PONG and frame.data == b"anyone?"
+    assert get(fake_comfyui, "/queue") == {"queue_running": [], "queue_pending": []}
+    ws.close()
+
+
+def test_freeze_for_some_seconds_resumes_by_itself(fake_comfyui: FakeComfyUI) -> None:
+    fake_comfyui.freeze(seconds=0.2)
+    assert get(fake_comfyui, "/queue")["queue_pending"] == []  # answered once it resumed
+    with fake_comfyui.frozen():
+        with pytest.raises(requests.Timeout):
+            requests.get(f"{fake_comfyui.url}/queue", timeout=(TIMEOUT, 0.3))
+    assert get(fake_comfyui, "/queue")["queue_running"] == []
+
+
 def test_origin_check(fake_comfyui: FakeComfyUI) -> None:
     foreign = requests.get(f"{fake_comfyui.url}/queue", headers={"Origin": "http://evil.example"})
     assert foreign.status_code == 403

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import attrs
@@ -28,8 +29,11 @@ from comfykit_sync import (
     RateLimitError,
     RequestTimeout,
     ServerError,
+    SubmissionUnknownError,
     TransportError,
 )
+from comfykit_sync._http import HttpClient, request_deadline
+from comfykit_sync.events import Event
 from comfykit_sync.testing import FakeComfyUI, Script
 from comfykit_sync.testing.fake_runninghub import FakeRunningHub
 from comfykit_sync.testing.faults import FaultInjection
@@ -117,6 +121,17 @@ def test_fault_reset_before_the_server_processed_submit_retries_once(kit, fake_c
     assert_exactly_once(fake_comfyui, 1)
 
 
+def test_fault_reset_twice_before_processing_is_reported_not_queued(kit, fake_comfyui):
+    """The server answers that it does not have the prompt after both sends: not queued."""
+    fake_comfyui.fault("reset", "/prompt", times=2, process=False)
+    result = kit.execute(T2I, {"prompt": "x"})
+    error = result.error
+    assert isinstance(error, TransportError) and not isinstance(error, SubmissionUnknownError)
+    assert result.prompt_id is None
+    assert sum(r.method == "POST" and r.path == "/prompt" for r in fake_comfyui.requests) == 2
+    assert_exactly_once(fake_comfyui, 0)
+
+
 @pytest.mark.parametrize("path", ["/queue", "/history/{id}"])
 def test_fault_reset_while_waiting_is_retried(kit, fake_comfyui, executor, path):
     fake_comfyui.duration = 0.5
@@ -146,14 +161,21 @@ def test_fault_history_slower_than_read_timeout_is_retried(fake_comfyui, executo
     assert_exactly_once(fake_comfyui, 1)
 
 
-def test_fault_every_submit_slower_than_read_timeout_fails_typed(fake_comfyui, executor):
-    fake_comfyui.fault("delay", "/prompt", times=5, seconds=1.5, process=False)
-    with make_kit(fake_comfyui, executor, request_timeout=(2.0, 0.3)) as kit:
+@pytest.mark.parametrize("fault", ["read timeout", "504"])
+def test_fault_submit_timed_out_is_looked_for_never_sent_again(fake_comfyui, executor, fault):
+    """After a read timeout (or a gateway's 504) the server may still be working on the request:
+    sending it again could run it twice, so the id is looked for until the deadline, then
+    reported unknown."""
+    if fault == "504":
+        fake_comfyui.fault("status", "/prompt", times=5, status=504)
+    else:
+        fake_comfyui.fault("delay", "/prompt", times=5, seconds=1.5, process=False)
+    with make_kit(fake_comfyui, executor, request_timeout=(2.0, 0.3), timeout=2) as kit:
         result = kit.execute(T2I, {"prompt": "x"})
-    assert result.status == "failed"
-    assert isinstance(result.error, RequestTimeout), result.error
-    # nothing took effect before the read timeouts; the late requests may queue afterwards, at
-    # most once per id
+    assert isinstance(result.error, SubmissionUnknownError), result.error
+    assert result.prompt_id and result.error.prompt_id == result.prompt_id
+    assert "may have been queued" in result.msg
+    assert sum(r.method == "POST" and r.path == "/prompt" for r in fake_comfyui.requests) == 1
     assert all(r.submit_count <= 1 for r in fake_comfyui.prompts.values())
 
 
@@ -169,7 +191,7 @@ def test_fault_5xx_burst_while_waiting_is_retried(kit, fake_comfyui, executor, s
     assert_exactly_once(fake_comfyui, 1)
 
 
-@pytest.mark.parametrize("status", [502, 503, 504])
+@pytest.mark.parametrize("status", [502, 503])
 def test_fault_5xx_on_submit_is_checked_then_retried_once(kit, fake_comfyui, executor, status):
     fake_comfyui.fault("status", "/prompt", status=status)
     result = kit.execute(T2I, {"prompt": "x"})
@@ -258,6 +280,141 @@ def test_fault_final_event_before_history_still_gets_the_entry(kit, fake_comfyui
     completed(result, kit, executor)
     assert result.texts_by_var == {"caption": ["x"]}
     assert_exactly_once(fake_comfyui, 1)
+
+
+# -- lost /prompt reply -----------------------------------------------------------------------
+@pytest.mark.parametrize("fault", ["reset", "status"])
+def test_fault_lost_submit_reply_and_failing_reads_resolve_by_prompt_id(
+    kit, fake_comfyui, executor, fault
+):
+    """The server queued the prompt, its reply was lost and the next reads fail too: the id is
+    looked for with backoff until the server answers; the job is neither lost nor run twice."""
+    fake_comfyui.fault("reset", "/prompt")
+    fake_comfyui.fault(fault, "*", times=4, process=False, status=503)
+    result = kit.execute(T2I, {"prompt": "x"})
+    completed(result, kit, executor)
+    assert_exactly_once(fake_comfyui, 1)
+
+
+def test_fault_lost_submit_reply_unresolved_by_the_deadline_is_submission_unknown(
+    fake_comfyui, executor
+):
+    fake_comfyui.fault("reset", "/prompt")
+    fake_comfyui.fault("reset", "*", times=10**6, process=False)  # until cleared
+    with make_kit(fake_comfyui, executor, timeout=1.5) as kit:
+        result = kit.execute(T2I, {"prompt": "x"})
+        fake_comfyui.clear_faults()
+        error = result.error
+        assert isinstance(error, SubmissionUnknownError) and isinstance(error, TransportError)
+        assert result.prompt_id and error.prompt_id == result.prompt_id
+        assert "may have been queued" in result.msg and "kit.job(" in result.msg
+        again = kit.job(result.prompt_id).result()  # picked up by its id, not sent again
+    completed(again, kit, executor)
+    assert again.prompt_id == result.prompt_id
+    assert_exactly_once(fake_comfyui, 1)
+
+
+# -- frozen server (accepts connections, never answers) -----------------------------------------
+FREEZE = 30.0  # longer than every bound asserted below: only the deadlines can end the waits
+
+
+def freeze_on_first_event(server: FakeComfyUI):
+    def on_event(event: Event) -> None:
+        server.freeze(seconds=FREEZE)  # freezing a frozen server does nothing
+
+    return on_event
+
+
+def test_fault_frozen_server_mid_run_execute_returns_at_its_deadline(fake_comfyui, executor):
+    fake_comfyui.duration = FREEZE
+    options = {"request_timeout": (5.0, 60.0), "cancel_timeout": 1.0}  # the default timeouts
+    with make_kit(fake_comfyui, executor, **options) as kit:
+        started = time.monotonic()
+        result = kit.execute(
+            T2I, {"prompt": "x"}, timeout=2, on_event=freeze_on_first_event(fake_comfyui)
+        )
+        elapsed = time.monotonic() - started
+        fake_comfyui.resume()
+    assert elapsed < 15, elapsed  # the deadline (2 s) and the cancel's own bound (1 s)
+    error = result.error
+    assert isinstance(error, ExecutionTimeout) and error.deadline == "total", error
+    assert error.cancel_confirmed is False and error.cancelled is False
+    assert result.prompt_id and error.prompt_id == result.prompt_id
+    assert "did not answer the cancel within 1 s" in result.msg
+    assert "may still run" in result.msg
+    assert_exactly_once(fake_comfyui, 1)
+
+
+def test_fault_frozen_server_while_queued_the_queue_deadline_holds(fake_comfyui, executor):
+    fake_comfyui.duration = FREEZE
+    options = {"request_timeout": (5.0, 60.0), "cancel_timeout": 1.0}
+    with make_kit(fake_comfyui, executor, **options) as kit:
+        first = kit.submit(T2I, {"prompt": "first"})
+        second = kit.submit(T2I, {"prompt": "second"}, timeout=60, queue_timeout=1)
+        fake_comfyui.freeze(seconds=FREEZE)
+        started = time.monotonic()
+        result = second.result()
+        elapsed = time.monotonic() - started
+        fake_comfyui.resume()
+        first.cancel()
+    assert elapsed < 15, elapsed
+    error = result.error
+    assert isinstance(error, ExecutionTimeout) and error.deadline == "queue", error
+    assert error.cancel_confirmed is False
+
+
+def test_fault_frozen_server_job_status_and_cancel_raise_in_bounded_time(fake_comfyui, executor):
+    """A web view polling a frozen server answers: one request_timeout for status(), retries
+    included; cancel_timeout for cancel()."""
+    fake_comfyui.duration = FREEZE
+    with make_kit(
+        fake_comfyui, executor, request_timeout=(1.0, 3.0), cancel_timeout=1.0
+    ) as kit:
+        job = kit.submit(T2I, {"prompt": "x"}, timeout=60)
+        with fake_comfyui.frozen(seconds=FREEZE):
+            started = time.monotonic()
+            with pytest.raises(RequestTimeout):
+                job.status()
+            status_took = time.monotonic() - started
+            started = time.monotonic()
+            with pytest.raises(TransportError):
+                job.cancel()
+            cancel_took = time.monotonic() - started
+        assert job.cancel()  # answered again
+    assert status_took < 7, status_took  # 3 s; three attempts of 3 s each before the fix
+    assert cancel_took < 7, cancel_took
+
+
+def test_fault_frozen_server_before_submit_returns_at_the_deadline(fake_comfyui, executor):
+    with make_kit(fake_comfyui, executor) as kit:
+        with fake_comfyui.frozen(seconds=FREEZE):
+            started = time.monotonic()
+            result = kit.execute(T2I, {"prompt": "x"}, timeout=2)
+            elapsed = time.monotonic() - started
+        assert elapsed < 15, elapsed
+        assert isinstance(result.error, TransportError), result.error
+        if executor == "http":  # POST /prompt waits unread in the frozen server: it may run
+            assert isinstance(result.error, SubmissionUnknownError)
+            again = kit.job(result.prompt_id).result()
+            completed(again, kit, executor)
+            assert_exactly_once(fake_comfyui, 1)
+        else:  # the WebSocket handshake comes first: nothing was submitted
+            assert result.prompt_id is None
+            assert_exactly_once(fake_comfyui, 0)
+
+
+def test_request_deadline_bounds_every_attempt_and_the_retries(fake_comfyui):
+    http = HttpClient(fake_comfyui.url, timeout=(5.0, 60.0))
+    with fake_comfyui.frozen(seconds=FREEZE):
+        started = time.monotonic()
+        with request_deadline(started + 1.0), pytest.raises(RequestTimeout):
+            http.request("GET", "/queue")
+        elapsed = time.monotonic() - started
+        with request_deadline(time.monotonic() - 1), pytest.raises(RequestTimeout) as late:
+            http.request("GET", "/queue")
+    http.close()
+    assert elapsed < 5, elapsed
+    assert late.value.sent is False and "deadline passed" in str(late.value)
 
 
 # -- big and odd payloads ----------------------------------------------------------------------

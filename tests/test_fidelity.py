@@ -139,6 +139,7 @@ def test_progress_without_progress_state_gets_the_display_node_of_its_node():
         queue_deadline=None,
         emit=events.append,
         max_interval=1.0,
+        check_timeout=1.0,
         from_submit=True,
     )
     watch._handle(Message("executing", {"node": "3.0.0.1", "display_node": "3", "prompt_id": "p"}))

@@ -121,6 +121,7 @@ def test_queue_timeout(kit, fake_comfyui):
     result = kit.execute(T2I, {"prompt": "second"}, queue_timeout=0.3)
     error = result.error
     assert isinstance(error, ExecutionTimeout) and error.deadline == "queue" and error.cancelled
+    assert error.cancel_confirmed and "cancelled on the server" in result.msg
     assert "queue_timeout" in result.msg
     assert fake_comfyui.prompts[result.prompt_id].status == "deleted"
     first.cancel()
@@ -131,7 +132,7 @@ def test_detach_on_timeout_then_reattach(kit, fake_comfyui):
     result = kit.execute(T2I, {"prompt": "slow"}, timeout=0.2, on_timeout="detach")
     error = result.error
     assert isinstance(error, ExecutionTimeout) and error.deadline == "total"
-    assert not error.cancelled and "detached" in result.msg
+    assert not error.cancelled and not error.cancel_confirmed and "detached" in result.msg
     # another kit (think: another process or request) collects the result by id
     with ComfyKit(fake_comfyui.url) as other:
         again = other.job(result.prompt_id).wait()

@@ -22,7 +22,13 @@ from helpers import T2I, run_in_threads
 import comfykit_sync
 import comfykit_sync.pool.backend
 import comfykit_sync.pool.member
-from comfykit_sync import ComfyKit, ConfigurationError, PromptLostError, TransportError
+from comfykit_sync import (
+    ComfyKit,
+    ConfigurationError,
+    PromptLostError,
+    SubmissionUnknownError,
+    TransportError,
+)
 from comfykit_sync.backends.comfyui_http import ComfyUIHttpBackend
 from comfykit_sync.errors import NoCapableServerError
 from comfykit_sync.pool import ServerPool
@@ -372,12 +378,25 @@ def test_a_lost_submit_reply_is_resolved_on_the_same_server(pair):
 def test_an_unresolvable_lost_reply_is_never_sent_elsewhere(pair):
     a, b = pair
     a.fault("reset", "/prompt", process=True)
-    a.fail_requests("/queue", 503, times=50)
-    a.fail_requests("/history", 503, times=50)
-    with pool_kit(a.url, b.url) as kit:
+    a.fail_requests("/queue", 503, times=10**6)  # until the job's deadline
+    with pool_kit(a.url, b.url, timeout=2) as kit:
         result = kit.execute_json(workflow(), {"prompt": "ambiguous"})
-    assert result.status == "failed"
+    assert result.status == "failed" and isinstance(result.error, SubmissionUnknownError)
+    assert result.prompt_id in a.prompts  # it may have been queued: the id says where to look
     assert not posted_prompts(b) and len(a.prompts) == 1
+
+
+def test_a_frozen_server_does_not_hold_a_job_the_other_can_run(pair):
+    """A member that accepts connections and never answers is asked for at most one
+    request_timeout before the job goes to the other server."""
+    a, b = pair
+    with pool_kit(a.url, b.url, request_timeout=(1.0, 2.0)) as kit, a.frozen(seconds=30):
+        started = time.monotonic()
+        result = kit.execute_json(workflow(), {"prompt": "elsewhere"})
+        elapsed = time.monotonic() - started
+    assert result.status == "completed" and result.server == b.url, result.msg
+    assert elapsed < 15, elapsed
+    assert not a.prompts
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)

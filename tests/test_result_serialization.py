@@ -121,6 +121,7 @@ def _sample(cls: type[ComfyKitError]) -> ComfyKitError:
         "title": "Sampler",
         "sent": False,
         "cancelled": True,
+        "cancel_confirmed": True,
         "deadline": "queue",
         "exception_message": "line 1\nline 2",
         "executed": ("4", "5"),

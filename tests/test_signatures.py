@@ -45,6 +45,7 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
     "runninghub_webhook_url": ("http://127.0.0.1:7/hook", "http://127.0.0.1:7/hook"),
     "timeout": (99, 99.0),
     "request_timeout": (3, (3.0, 3.0)),
+    "cancel_timeout": (2, 2.0),
     "poll_max_interval": (0.5, 0.5),
     "seed_policy": ("off", "off"),
     "on_node_errors": ("warn", "warn"),

@@ -145,6 +145,7 @@ def test_progress_keeps_a_job_without_listener_alive_without_queue_checks(fake_c
         queue_deadline=None,
         emit=None,
         max_interval=WAIT,
+        check_timeout=1.0,
         from_submit=True,
     )
     watch._schedule_check(0.0, since=sub.last_heard)  # due now

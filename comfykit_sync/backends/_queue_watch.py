@@ -21,7 +21,8 @@ the fast schedule. The fast schedule is the proportional one of ``_polling`` (ev
 first, then a tenth of the time elapsed), measured from the moment the youngest prompt that can
 finish next was submitted or seen starting: a fresh or just-started prompt is noticed within
 ~5 ms, while long runs and prompts waiting deep in the queue cost little. The thread exits
-when nobody waits and restarts on demand.
+when nobody waits and restarts on demand. Its requests are bounded by the furthest deadline of
+the prompts it watches: it never waits on a frozen server for longer than any of them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._http import refused
+from .._http import refused, request_deadline
 from .._polling import poll, proportional_interval
 from ..errors import ComfyKitError, PromptLostError
 
@@ -58,6 +59,7 @@ class Tracked:
 
     prompt_id: str
     since: float = attrs.field(factory=time.monotonic)
+    deadline: float | None = None  # when its waiter gives up (None: never)
     state: str = "unseen"  # unseen | pending | running | gone
     running_since: float | None = None  # when the watcher first saw it running
     position: int | None = None
@@ -100,9 +102,9 @@ class QueueWatch:
         self._next_tick = 0.0
         self._refused_since: float | None = None
 
-    def track(self, prompt_id: str) -> Tracked:
-        """Start watching ``prompt_id`` (it must already be queued)."""
-        tracked = Tracked(prompt_id)
+    def track(self, prompt_id: str, deadline: float | None = None) -> Tracked:
+        """Start watching ``prompt_id`` (it must already be queued) until ``deadline``."""
+        tracked = Tracked(prompt_id, deadline=deadline)
         with self._lock:
             self._tracked.append(tracked)
             if self._thread is None:
@@ -154,6 +156,14 @@ class QueueWatch:
             if not self._tracked:
                 self._thread = None
                 return True
+            deadlines = [t.deadline for t in self._tracked]
+        deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
+        with request_deadline(deadline):
+            self._refresh()
+        return None
+
+    def _refresh(self) -> None:
+        """Read the queue (when due) and the newest history; update the tracked prompts."""
         left: list[Tracked] = []
         now = time.monotonic()
         if not self._scan or now >= self._next_queue_read:
@@ -165,7 +175,7 @@ class QueueWatch:
                 dead_for = self._refusing_for(exc)
                 for t in tracked:
                     t.update(t.state, t.position, self._lost(t, dead_for) if dead_for else exc)
-                return None
+                return
             self._refused_since = None
             self._next_queue_read = now + proportional_interval(
                 now - self._youngest(),
@@ -181,7 +191,6 @@ class QueueWatch:
         for t in left:
             if t.prompt_id not in entries:
                 t.update("gone", None, None)
-        return None
 
     def _refusing_for(self, exc: ComfyKitError) -> float | None:
         """Seconds the server has refused connections, once that is ``lost_after`` or more."""

@@ -36,6 +36,7 @@ import attrs
 import websocket
 from websocket._abnf import ABNF, frame_buffer
 
+from .._http import seconds_left
 from .._signals import wait_slice
 from ..errors import (
     APIError,
@@ -256,9 +257,14 @@ class EventStream:
     def open(self) -> int:
         """Connect (unless connected or reconnecting) and return the connection's epoch.
 
-        Raises ``TransportError`` or ``APIError`` when the first connection fails.
+        Raises ``TransportError`` or ``APIError`` when the first connection fails. Waiting for
+        another thread's connection and connecting are bounded by the connect timeout and by the
+        enclosing ``request_deadline``.
         """
-        with self._open_lock:
+        what = f"opening the WebSocket {self.url}"
+        if not self._open_lock.acquire(timeout=seconds_left(what, self._connect_timeout)):
+            raise TransportError(f"{what}: another thread is still connecting", sent=False)
+        try:
             if self._closed:
                 raise TransportError("the WebSocket stream is closed")
             if self._thread is None:
@@ -269,6 +275,8 @@ class EventStream:
                 )
                 self._thread.start()
             return self._epoch
+        finally:
+            self._open_lock.release()
 
     def subscribe(self, prompt_id: str, epoch: int) -> Subscription:
         """Route ``prompt_id``'s events to a new subscription, starting with any buffered ones.
@@ -313,6 +321,7 @@ class EventStream:
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> websocket.WebSocket:
+        timeout = seconds_left(f"opening the WebSocket {self.url}", self._connect_timeout)
         headers = dict(self._headers())
         cookie = headers.pop("Cookie", None)
         ws = _LimitedWebSocket(max_frame_bytes=self._max_frame_bytes)
@@ -322,7 +331,7 @@ class EventStream:
                 header=headers,
                 cookie=cookie,
                 suppress_origin=True,
-                timeout=self._connect_timeout,
+                timeout=timeout,
             )
         except websocket.WebSocketBadStatusException as exc:
             raise _handshake_error(exc, self.url) from exc

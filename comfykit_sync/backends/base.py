@@ -74,6 +74,9 @@ class PreparedJob:
     ``targets`` are the output node ids to run (with what they depend on) when the caller asked
     for only some outputs (``outputs=``), ``None`` to run every output; only backends with the
     ``"partial"`` capability get a job with targets.
+    ``deadline`` (a ``time.monotonic()`` value) is the job's: submission, including finding out
+    whether a submit whose reply was lost took effect, gives up then (``None``: the backend's
+    default timeout from now).
     """
 
     prompt_id: str
@@ -83,6 +86,7 @@ class PreparedJob:
     values: Mapping[str, Any] = attrs.field(repr=False)
     seeds: Mapping[str, int]
     targets: tuple[str, ...] | None = None
+    deadline: float | None = None
 
 
 class JobRequest:
@@ -205,7 +209,12 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def submit(self, job: PreparedJob) -> Submission:
-        """Queue the job. Raise ``WorkflowValidationError`` when the server rejects it."""
+        """Queue the job. Raise ``WorkflowValidationError`` when the server rejects it.
+
+        When it cannot tell whether the job was queued (the reply was lost and the server could
+        not be asked before ``job.deadline``), raise ``SubmissionUnknownError`` with the id the
+        job would have: never report "not queued" for a job that may have been.
+        """
 
     @abc.abstractmethod
     def status(self, prompt_id: str) -> JobState:
@@ -235,7 +244,11 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self, prompt_id: str) -> bool:
-        """Cancel the job (dequeue if pending, interrupt if running); True if it was live."""
+        """Cancel the job (dequeue if pending, interrupt if running); True if it was live.
+
+        Raise a typed error when the server did not answer: ``False`` means the server said the
+        job was no longer running.
+        """
 
     def place(self, request: JobRequest) -> Generator[Backend, None, None]:
         """Where to run one job, best first.

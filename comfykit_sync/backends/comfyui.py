@@ -6,12 +6,13 @@ import logging
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from .._http import HttpClient
+from .._http import HttpClient, request_deadline
 from .._media_source import open_media
 from .._multipart import MultipartStream
+from .._polling import TRANSIENT_ERRORS, DeadlineExceeded, poll
 from .._targets import upstream
 from ..errors import (
     APIError,
@@ -20,6 +21,8 @@ from ..errors import (
     ExecutionInterrupted,
     InvalidResponseError,
     NotFoundError,
+    RequestTimeout,
+    SubmissionUnknownError,
     TransportError,
     WorkflowError,
     WorkflowValidationError,
@@ -29,8 +32,13 @@ from ..params import UploadSource, WorkflowSpec, parse_workflow
 from ._queue_watch import QueueWatch
 from .base import JobState, PreparedJob, RunOutcome, Submission
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 log = logging.getLogger(__name__)
 
+#: the first interval between two looks for a prompt whose submit reply was lost
+RESOLVE_MIN_INTERVAL = 0.05
 #: UI-output keys that carry flags about other items rather than items of their own
 FLAG_KEYS = frozenset({"animated"})
 
@@ -181,6 +189,11 @@ def _timestamp(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _may_still_be_handled(failure: ComfyKitError) -> bool:
+    """Whether the server may still be handling a request that failed so (it timed out)."""
+    return isinstance(failure, RequestTimeout) or getattr(failure, "status_code", None) == 504
+
+
 def spec_from_entry(entry: Mapping[str, Any]) -> WorkflowSpec:
     """The DSL spec of the graph a history entry recorded (empty if it has none or bad markers)."""
     try:
@@ -263,11 +276,19 @@ class ComfyUIClient:
             return self._watch
 
     # -- submission -------------------------------------------------------------------------
-    def submit(self, job: PreparedJob, *, deadline: float) -> tuple[str, Mapping[str, Any]]:
-        """``POST /prompt`` once; return (prompt_id, node_errors of a 200).
+    def submit(
+        self, job: PreparedJob, *, deadline: float, max_interval: float
+    ) -> tuple[str, Mapping[str, Any]]:
+        """``POST /prompt``; return (prompt_id, node_errors of a 200).
 
-        An ambiguous failure (the request may have reached the server) is resolved by looking
-        for the client-minted id in ``/queue`` and ``/history`` before a single retry.
+        A failure after which the server may have queued the prompt (a lost reply, a gateway
+        error) is resolved by the client-minted id: the server is asked (``/queue``,
+        ``/history``, with backoff until it answers or ``deadline``) whether it has the prompt.
+        Found: the job goes on. Not found: sent once more, and after a second such failure the
+        failure is raised (the server does not have the prompt). After a timeout (a read
+        timeout, a gateway's 504) the server may still be working on the request, so it is never
+        sent again: the server is asked until the prompt shows up. Unresolved by the deadline:
+        ``SubmissionUnknownError`` with the id, since the prompt may have been queued.
         """
         body: dict[str, Any] = {
             "prompt": job.graph,
@@ -294,18 +315,80 @@ class ComfyUIClient:
                     raise validation_error(
                         exc.body, job.spec, job.graph, status_code=400, url=exc.url
                     ) from exc
-                if attempt or not (exc.status_code and exc.status_code >= 502):
+                if not (exc.status_code and exc.status_code >= 502):
                     raise
-                if self.is_known(job.prompt_id):
-                    return job.prompt_id, {}
+                failure: ComfyKitError = exc
             except TransportError as exc:
-                if attempt or exc.sent is False:
+                if exc.sent is False:
                     raise  # already retried inside the HTTP client when nothing was sent
-                if self.is_known(job.prompt_id):
-                    return job.prompt_id, {}
+                failure = exc
+            if self._resolve(
+                job.prompt_id,
+                failure,
+                deadline=deadline,
+                max_interval=max_interval,
+                until_found=_may_still_be_handled(failure),
+            ):
+                return job.prompt_id, {}
+            if attempt:
+                raise failure  # the server says it does not have the prompt: it was not queued
         if not isinstance(reply, Mapping) or not reply.get("prompt_id"):
             raise InvalidResponseError(f"POST /prompt replied without a prompt_id: {reply!r:.200}")
         return str(reply["prompt_id"]), reply.get("node_errors") or {}
+
+    def _resolve(
+        self,
+        prompt_id: str,
+        failure: ComfyKitError,
+        *,
+        deadline: float,
+        max_interval: float,
+        until_found: bool,
+    ) -> bool:
+        """Whether the server has the prompt after an ambiguous submit ``failure``.
+
+        Transient errors are retried with backoff until ``deadline``. ``False`` (the server says
+        it does not have it) only when not ``until_found``; otherwise the server is asked until
+        it lists the prompt. ``SubmissionUnknownError`` when the deadline passes first.
+        """
+
+        errors: list[BaseException] = []  # of requests that were sent
+
+        def check() -> bool | None:
+            if time.monotonic() >= deadline:  # nothing would be sent: keep the last real error
+                raise DeadlineExceeded(errors[-1] if errors else None)
+            try:
+                if self.is_known(prompt_id):
+                    return True
+            except TRANSIENT_ERRORS as exc:
+                errors.append(exc)
+                raise
+            return None if until_found else False
+
+        cause: BaseException | None
+        try:
+            return poll(
+                check,
+                deadline=deadline,
+                min_interval=RESOLVE_MIN_INTERVAL,
+                max_interval=max_interval,
+            )
+        except DeadlineExceeded as exc:
+            cause = exc.last_error
+            if cause is None:
+                why = "the server did not list it (it may still be handling the request)"
+            else:
+                why = f"the server could not be asked ({cause})"
+        except (APIError, TransportError) as exc:
+            cause, why = exc, f"asking the server failed ({exc})"
+        error = SubmissionUnknownError(
+            f"{failure}; prompt {prompt_id} may have been queued and may run: {why} before the "
+            f"job's deadline. Look it up with kit.job({prompt_id!r}) rather than submitting "
+            "again",
+            prompt_id=prompt_id,
+            url=getattr(failure, "url", None),
+        )
+        raise error from cause or failure
 
     def is_known(self, prompt_id: str) -> bool:
         """Whether the server has the prompt queued, running or in history."""
@@ -348,15 +431,12 @@ class ComfyUIClient:
         return known
 
     # -- state ------------------------------------------------------------------------------
-    def history(
-        self, prompt_id: str, *, timeout: tuple[float, float] | None = None
-    ) -> Mapping[str, Any] | None:
+    def history(self, prompt_id: str) -> Mapping[str, Any] | None:
         """The history entry of a finished prompt, or ``None`` while unknown/unfinished."""
         reply = self.http.json(
             "GET",
             f"/history/{quote(prompt_id, safe='')}",
             what="reading the history",
-            timeout=timeout,
         )
         if not isinstance(reply, Mapping):
             raise InvalidResponseError(f"GET /history replied with {type(reply).__name__}")
@@ -556,11 +636,12 @@ class ComfyUIClient:
         )
 
 
-def submit_with_warnings(
-    client: ComfyUIClient, job: PreparedJob, *, on_node_errors: str, deadline: float
-) -> Submission:
+def submit_with_warnings(client: ComfyUIClient, job: PreparedJob, config: Config) -> Submission:
     """Submit; a 200 with ``node_errors`` fails the job (cancelling it) or becomes warnings."""
-    prompt_id, node_errors = client.submit(job, deadline=deadline)
+    deadline = job.deadline if job.deadline is not None else time.monotonic() + config.timeout
+    prompt_id, node_errors = client.submit(
+        job, deadline=deadline, max_interval=config.poll_max_interval
+    )
     if not node_errors:
         return Submission(prompt_id)
     error = validation_error(
@@ -571,11 +652,12 @@ def submit_with_warnings(
         url=client.http.url("/prompt"),
     )
     error.prompt_id = prompt_id
-    if on_node_errors == "warn":
+    if config.on_node_errors == "warn":
         log.warning("%s (prompt %s runs without those outputs)", error, prompt_id)
         return Submission(prompt_id, warnings=(str(error),))
     try:
-        client.cancel(prompt_id)
+        with request_deadline(time.monotonic() + config.cancel_timeout):
+            client.cancel(prompt_id)
     except (APIError, TransportError) as exc:
         log.warning("could not cancel partially invalid prompt %s: %s", prompt_id, exc)
     raise error

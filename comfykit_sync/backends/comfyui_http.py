@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from .._http import request_deadline
 from .._polling import TRANSIENT_ERRORS, poll_job
 from .._signals import wait_slice
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
@@ -22,7 +23,7 @@ from ..params import UploadSource, WorkflowSpec
 from ._queue_watch import Tracked
 from ._server_files import check_server_files
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
-from .comfyui import ComfyUIClient, remaining_timeout, submit_with_warnings
+from .comfyui import ComfyUIClient, submit_with_warnings
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,7 @@ class ComfyUIHttpBackend(Backend):
         return self.client.output_node_classes(class_types)
 
     def submit(self, job: PreparedJob) -> Submission:
-        deadline = time.monotonic() + self.context.config.timeout
-        return submit_with_warnings(
-            self.client, job, deadline=deadline, on_node_errors=self.context.config.on_node_errors
-        )
+        return submit_with_warnings(self.client, job, self.context.config)
 
     def status(self, prompt_id: str) -> JobState:
         return self.client.state(prompt_id)
@@ -70,9 +68,15 @@ class ComfyUIHttpBackend(Backend):
         queue_deadline: float | None = None,
         emit: EventCallback | None = None,
     ) -> RunOutcome:
+        config = self.context.config
         entry = HistoryWaiter(
-            self.client, prompt_id, deadline=deadline, queue_deadline=queue_deadline, emit=emit
-        ).wait(max_interval=self.context.config.poll_max_interval)
+            self.client,
+            prompt_id,
+            deadline=deadline,
+            queue_deadline=queue_deadline,
+            emit=emit,
+            check_timeout=config.cancel_timeout,
+        ).wait(max_interval=config.poll_max_interval)
         return self.client.outcome(prompt_id, entry, spec)
 
     def outputs(self, prompt_id: str, spec: WorkflowSpec | None) -> RunOutcome | None:
@@ -91,7 +95,9 @@ class HistoryWaiter:
 
     The watcher reports queue position and start (emitted as events here, in the waiting
     thread); once the prompt leaves the queue its ``/history`` entry is fetched. No entry then
-    means the server forgot the prompt. The queue deadline applies until execution starts.
+    means the server forgot the prompt. The queue deadline applies until execution starts; when
+    it expires the server is asked once more, for at most ``check_timeout`` seconds. Every
+    request is bounded by the deadline.
     """
 
     def __init__(
@@ -102,16 +108,19 @@ class HistoryWaiter:
         deadline: float,
         queue_deadline: float | None = None,
         emit: EventCallback | None = None,
+        check_timeout: float,
     ) -> None:
         self.client, self.prompt_id = client, prompt_id
         self.deadline, self.queue_deadline = deadline, queue_deadline
         self.emit = emit or (lambda event: None)
+        self.check_timeout = check_timeout
 
     def wait(self, *, max_interval: float) -> Mapping[str, Any]:
         self.max_interval = max_interval
-        tracked = self.client.queue_watch(max_interval).track(self.prompt_id)
+        tracked = self.client.queue_watch(max_interval).track(self.prompt_id, self.deadline)
         try:
-            return self._follow(tracked)
+            with request_deadline(self.deadline):
+                return self._follow(tracked)
         finally:
             self.client.queue_watch(max_interval).untrack(tracked)
 
@@ -149,7 +158,8 @@ class HistoryWaiter:
     def _queue_state(self) -> str:
         """``running``, ``pending`` or ``left`` (the queue) now; ``pending`` on errors."""
         try:
-            running, pending = self.client.queue()
+            with request_deadline(time.monotonic() + self.check_timeout):
+                running, pending = self.client.queue()
         except ComfyKitError as exc:
             log.debug("checking prompt %s at its queue deadline failed: %s", self.prompt_id, exc)
             return "pending"
@@ -161,8 +171,7 @@ class HistoryWaiter:
         """The history entry of a prompt that left the queue (transient errors are retried)."""
 
         def fetch() -> Mapping[str, Any]:
-            timeout = remaining_timeout(self.client.http.timeout, self.deadline)
-            entry = self.client.history(self.prompt_id, timeout=timeout)
+            entry = self.client.history(self.prompt_id)
             if entry is None:
                 raise PromptLostError(
                     f"prompt {self.prompt_id} is neither queued, running nor in the history: "

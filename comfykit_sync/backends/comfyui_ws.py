@@ -37,6 +37,7 @@ from typing import Any
 
 import attrs
 
+from .._http import request_deadline
 from .._polling import TRANSIENT_ERRORS
 from .._targets import upstream
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
@@ -54,7 +55,7 @@ from ..hookspecs import hookimpl
 from ..params import WorkflowSpec
 from ._ws_stream import Disconnected, EventStream, Message, Subscription, ws_url
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
-from .comfyui import BLOCKED, ComfyUIClient, as_mapping, remaining_timeout
+from .comfyui import BLOCKED, ComfyUIClient, as_mapping
 from .comfyui_http import ComfyUIHttpBackend, HistoryWaiter
 
 log = logging.getLogger(__name__)
@@ -134,10 +135,12 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
             queue_deadline=queue_deadline,
             emit=emit,
             max_interval=self.context.config.poll_max_interval,
+            check_timeout=self.context.config.cancel_timeout,
             from_submit=submitted is not None,
         )
         try:
-            entry = watch.run()
+            with request_deadline(deadline):
+                entry = watch.run()
         finally:
             self.stream.unsubscribe(sub)
         return self.client.outcome(prompt_id, entry, spec)
@@ -169,9 +172,11 @@ class _PromptWatch:
         queue_deadline: float | None,
         emit: EventCallback | None,
         max_interval: float,
+        check_timeout: float,
         from_submit: bool,
     ) -> None:
         self.client, self.sub, self.graph = client, sub, graph
+        self.check_timeout = check_timeout
         self.from_submit = from_submit
         self.prompt_id = sub.prompt_id
         self.deadline, self.queue_deadline = deadline, queue_deadline
@@ -203,6 +208,7 @@ class _PromptWatch:
                 deadline=self.deadline,
                 queue_deadline=None if self.started else self.queue_deadline,
                 emit=self._emit_once,
+                check_timeout=self.check_timeout,
             ).wait(max_interval=self.max_interval)
         return entry
 
@@ -250,27 +256,30 @@ class _PromptWatch:
         """Ask the server where the prompt is: the entry if it finished, else ``None``.
 
         Reports the queue position, enforces the queue deadline and detects a lost prompt;
-        transient errors just wait for the next check.
+        transient errors just wait for the next check. Until the prompt starts, a check ends
+        ``check_timeout`` seconds after the queue deadline at the latest, and one that fails
+        then fires the queue deadline.
         """
         self._schedule_check(self.max_interval)
+        bound = None
+        if self.queue_deadline is not None and not self.started:
+            bound = max(self.queue_deadline, time.monotonic()) + self.check_timeout
         try:
-            state = self.client.state(self.prompt_id)
-            if state.finished:
-                timeout = remaining_timeout(self.client.http.timeout, self.deadline)
-                return self.client.history(self.prompt_id, timeout=timeout)
+            with request_deadline(bound):
+                state = self.client.state(self.prompt_id)
+                if state.finished:
+                    return self.client.history(self.prompt_id)
         except TRANSIENT_ERRORS as exc:
+            if self._queue_expired():
+                raise self._queue_timeout() from exc
             log.debug("checking prompt %s failed, will retry: %s", self.prompt_id, exc)
             return None
         if state.state == "running":
             self._emit_once(Started(self.prompt_id))
         elif state.state == "pending":
             self._emit_once(Queued(self.prompt_id, state.position))
-            if self.queue_deadline is not None and time.monotonic() >= self.queue_deadline:
-                raise ExecutionTimeout(
-                    f"prompt {self.prompt_id} was still queued at its queue deadline",
-                    prompt_id=self.prompt_id,
-                    deadline="queue",
-                )
+            if self._queue_expired():
+                raise self._queue_timeout()
         elif state.state == "unknown":
             raise PromptLostError(
                 f"prompt {self.prompt_id} is neither queued, running nor in the history: it was "
@@ -279,11 +288,24 @@ class _PromptWatch:
             )
         return None
 
+    def _queue_expired(self) -> bool:
+        return (
+            self.queue_deadline is not None
+            and not self.started
+            and time.monotonic() >= self.queue_deadline
+        )
+
+    def _queue_timeout(self) -> ExecutionTimeout:
+        return ExecutionTimeout(
+            f"prompt {self.prompt_id} was still queued at its queue deadline",
+            prompt_id=self.prompt_id,
+            deadline="queue",
+        )
+
     def _final_entry(self) -> Mapping[str, Any] | None:
         """The history entry after the final event (``None``: poll for it instead)."""
-        timeout = remaining_timeout(self.client.http.timeout, self.deadline)
         try:
-            return self.client.history(self.prompt_id, timeout=timeout)
+            return self.client.history(self.prompt_id)
         except TRANSIENT_ERRORS as exc:
             log.debug("reading the history of %s failed, polling: %s", self.prompt_id, exc)
             return None

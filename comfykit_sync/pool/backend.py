@@ -22,6 +22,7 @@ A job submitted elsewhere (another process, an older kit) is found by asking eve
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import itertools
 import logging
@@ -334,7 +335,8 @@ class ServerPool(Backend):
 
     # -- helpers ----------------------------------------------------------------------------
     def _each(self, fn: Callable[[Member], T], members: Iterable[Member]) -> list[T]:
-        """``fn`` of each member, in parallel when there are several (in order)."""
+        """``fn`` of each member, in parallel when there are several (in order), each in a copy
+        of the caller's context (so its ``request_deadline`` bounds them too)."""
         members = list(members)
         if len(members) < 2:
             return [fn(m) for m in members]
@@ -344,7 +346,8 @@ class ServerPool(Backend):
                     max_workers=len(self.members), thread_name_prefix="comfykit-pool"
                 )
             executor = self._executor
-        return list(executor.map(fn, members))
+        contexts = [contextvars.copy_context() for _ in members]
+        return list(executor.map(lambda ctx, m: ctx.run(fn, m), contexts, members))
 
     def close(self) -> None:
         for member in self.members:

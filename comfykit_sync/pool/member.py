@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._http import deadline_passed
 from ..errors import ComfyKitError, TransportError
 from ..object_info import ServerObjectInfo
 
@@ -91,7 +92,7 @@ class Member:
         try:
             result = fn(*args, **kwargs)
         except TransportError as exc:
-            if exc.sent is False:
+            if exc.sent is False and not deadline_passed():  # not cut short by the caller's time
                 self.mark_down(exc)
             else:
                 self.note_error(exc)

@@ -8,6 +8,10 @@ and joins the thread. This module imports no aiohttp.
 
 :func:`cli_parser` and :meth:`~BackgroundServer.serve_until_signalled` are the
 scaffold of the fakes' ``python -m`` entry points.
+
+:meth:`~BackgroundServer.freeze` blocks the loop, as a paused (``SIGSTOP``) or overloaded server
+is: the kernel still accepts TCP connections, but no request is read or answered, open
+WebSockets fall silent (no frame, no pong) and nothing runs until :meth:`~BackgroundServer.resume`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import ClassVar, TypeVar
 
@@ -42,6 +47,8 @@ class BackgroundServer(abc.ABC):
         self._thread: threading.Thread | None = None
         self._startup_error: BaseException | None = None
         self._stopped = False
+        self._freeze_lock = threading.Lock()
+        self._resume: threading.Event | None = None  # set while frozen
 
     @abc.abstractmethod
     async def _startup(self) -> None:
@@ -67,10 +74,56 @@ class BackgroundServer(abc.ABC):
             raise RuntimeError(f"fake {self.name} failed to start") from self._startup_error
         return self
 
+    def freeze(self, seconds: float | None = None) -> None:
+        """Stop answering anything until :meth:`resume` (or for ``seconds``); returns once frozen.
+
+        Connections are still accepted by the kernel (the listening socket stays open); requests
+        and WebSocket frames wait, unread, and are handled after the resume. Freezing a frozen
+        server does nothing.
+        """
+        loop, thread = self._loop, self._thread
+        if loop is None or self._stopped or thread is None or not thread.is_alive():
+            raise RuntimeError(f"the fake {self.name} is not running")
+        if thread is threading.current_thread():
+            raise RuntimeError("freeze() must be called from outside the server's thread")
+        with self._freeze_lock:
+            if self._resume is not None:
+                return
+            resume = self._resume = threading.Event()
+        frozen = threading.Event()
+
+        def block() -> None:
+            frozen.set()
+            resume.wait(seconds)
+            with self._freeze_lock:
+                if self._resume is resume:
+                    self._resume = None
+
+        loop.call_soon_threadsafe(block)
+        if not frozen.wait(STARTUP_TIMEOUT):
+            raise RuntimeError(f"fake {self.name} did not freeze in time")
+
+    def resume(self) -> None:
+        """Answer again (what waited is handled now); does nothing if not frozen."""
+        with self._freeze_lock:
+            resume, self._resume = self._resume, None
+        if resume is not None:
+            resume.set()
+
+    @contextmanager
+    def frozen(self, seconds: float | None = None) -> Iterator[None]:
+        """``with server.frozen(): ...`` -- :meth:`freeze` for the block, then :meth:`resume`."""
+        self.freeze(seconds)
+        try:
+            yield
+        finally:
+            self.resume()
+
     def stop(self) -> None:
-        """Stop serving and close the sockets. Idempotent."""
+        """Stop serving and close the sockets (resuming a frozen server first). Idempotent."""
         if self._stopped:
             return
+        self.resume()
         self._stopped = True
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None and thread.is_alive():

@@ -121,8 +121,9 @@ class FakeComfyUI(FaultInjection, BackgroundServer):
 
     Faults: :meth:`fault`, :meth:`fail_requests` and :meth:`clear_faults` (shared by every
     fake, see :mod:`comfykit_sync.testing.faults`; paths with or without ``/api``); connection
-    refused is :meth:`stop` (or any closed port); a restart is :meth:`forget_all`; a WebSocket
-    drop, late history, huge frames and odd output keys are :class:`Script` fields.
+    refused is :meth:`stop` (or any closed port); a server that accepts connections and never
+    answers is :meth:`freeze`; a restart is :meth:`forget_all`; a WebSocket drop, late history,
+    huge frames and odd output keys are :class:`Script` fields.
     """
 
     name = "ComfyUI"
