@@ -92,7 +92,7 @@ def demo(output: str, prompt: str, duration: float) -> int:
 @cli.command(help="List installed plugins.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(as_json: bool) -> int:
-    """List installed plugins: distribution, version, hooks, backends; failures with their error."""
+    """List installed plugins: distribution, version, hooks, backends, settings; failures."""
     import attrs
 
     from .plugins import describe_plugins, make_plugin_manager
@@ -110,6 +110,10 @@ def plugins(as_json: bool) -> int:
         print(f"    hooks:    {', '.join(info.hooks) or '-'}")
         if info.backends:
             print(f"    backends: {', '.join(info.backends)}")
+        for setting in info.settings:
+            env = f" ({setting['env']})" if setting["env"] else ""
+            about = f": {setting['help']}" if setting["help"] else ""
+            print(f"    setting:  {setting['name']}{env}{about}")
     return 0
 
 

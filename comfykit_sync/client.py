@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from ._http import HttpClient, request_deadline
 from .config import Config, option_names
 from .errors import (
     ComfyKitError,
@@ -21,6 +20,7 @@ from .errors import (
     UnsupportedSourceError,
     WorkflowLoadError,
 )
+from .http import HttpClient, request_deadline
 
 if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync`` stays light
     from pathlib import Path
@@ -36,11 +36,9 @@ if TYPE_CHECKING:  # the rest is imported on first use: ``import comfykit_sync``
     from .models import Artifact, ExecuteResult, Workflow
     from .object_info import ObjectInfoArgument, ObjectInfoSource
     from .params import WorkflowSpec
-    from .registry import BackendRegistry
-
-if TYPE_CHECKING:
-    from .downloads import Fetcher
     from .pool.report import ServerInfo
+    from .registry import BackendRegistry
+    from .settings import Setting
 
 log = logging.getLogger("comfykit_sync")
 
@@ -117,8 +115,15 @@ class ComfyKit:
         **plugin_settings: Any,
     ) -> None:
         given = locals()  # the options above are Config's fields, by name
+        self._pm = plugin_manager
+        self._registry: BackendRegistry | None = None
+        self._backends: dict[str, Backend] = {}
+        self._lock = threading.RLock()
+        self._closed = False
         self.config = Config.resolve(
-            **{name: given[name] for name in option_names()}, **plugin_settings
+            **{name: given[name] for name in option_names()},
+            declared=self._declared_settings,
+            **plugin_settings,
         )
         self._clients = tuple(
             HttpClient(
@@ -132,11 +137,6 @@ class ComfyKit:
         self._http = self._clients[0]
         self._object_info_given = None if object_info is None else _given_object_info(object_info)
         self._server_object_info: ObjectInfoSource | None = None
-        self._pm = plugin_manager
-        self._registry: BackendRegistry | None = None
-        self._backends: dict[str, Backend] = {}
-        self._lock = threading.RLock()
-        self._closed = False
 
     def __repr__(self) -> str:
         urls = [server.url for server in self.config.servers]
@@ -144,6 +144,12 @@ class ComfyKit:
             f"ComfyKit(comfyui_url={urls[0] if len(urls) == 1 else urls!r}, "
             f"executor_type={self.config.executor_type!r})"
         )
+
+    def _declared_settings(self) -> tuple[Setting, ...]:
+        """The settings installed plugins declare (``comfykit_register_settings``)."""
+        from .registry import SettingRegistry
+
+        return SettingRegistry(self.plugin_manager).settings
 
     def __enter__(self) -> ComfyKit:
         return self
@@ -220,7 +226,7 @@ class ComfyKit:
         server's node definitions (:meth:`object_info`), or with ``object_info`` (a dict or a
         JSON file of ``/object_info``) when given.
         """
-        from .loaders._api_format import UI_FORMAT_HINT
+        from .loaders.api_format import UI_FORMAT_HINT
         from .models import Workflow
         from .ui_workflow import is_ui_workflow
 
@@ -594,11 +600,13 @@ class ComfyKit:
         return download(self._fetcher(), artifact_url(source), Path(path))
 
     def _fetcher(self) -> Fetcher:
-        """What results built by this kit download with: the client of each ComfyUI server,
-        each for its own origin (credentials stay with their server)."""
+        """What results built by this kit download with: the client of each ComfyUI server and
+        those of its backends, each for its own origin (credentials stay with their server)."""
         from .downloads import Fetcher
 
-        return Fetcher(*self._clients)
+        with self._lock:
+            backends = [runner.http for runner in self._backends.values()]
+        return Fetcher(*self._clients, *backends)
 
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:

@@ -1,23 +1,31 @@
-"""Settings: constructor argument > environment variable > default, for every setting.
+"""The kit's settings: constructor argument > environment variable > default, for every setting.
 
-An argument counts as given when it is not ``None``; an environment variable counts as set when
-it is not empty. Invalid values raise :class:`ConfigurationError` naming the argument or the
-variable they came from.
+Each core setting is a :class:`~comfykit_sync.settings.Setting` in :data:`CORE_SETTINGS`; plugin
+settings (declared through ``comfykit_register_settings``) are in ``Config.settings``. Invalid
+values raise :class:`ConfigurationError` naming the argument or the variable they came from.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 
 from .errors import ConfigurationError
-
-T = TypeVar("T")
+from .settings import (
+    Setting,
+    Settings,
+    parse_flag,
+    parse_non_negative_int,
+    parse_seconds,
+    parse_text,
+    parse_url,
+    unknown_settings_error,
+)
 
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
 DEFAULT_RUNNINGHUB_URL = "https://www.runninghub.ai"
@@ -26,12 +34,79 @@ SEED_POLICIES = ("zero", "always", "off")
 NODE_ERROR_POLICIES = ("fail", "warn")
 
 
-def _url(value: str, origin: str) -> str:
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(f"{origin} must be an http(s):// URL, got {value!r}")
-    return value.rstrip("/")
+def _executor(value: Any, origin: str) -> str:
+    name = str(value).strip().lower()
+    if name == "ws":
+        name = "websocket"
+    if name not in EXECUTOR_BACKENDS:
+        raise ConfigurationError(f"{origin} must be 'http' or 'websocket', got {value!r}")
+    return name
+
+
+def _request_timeout(value: Any, origin: str) -> tuple[float, float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        pair: tuple[Any, Any] = (value, value)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        pair = (value[0], value[1])
+    else:
+        raise ConfigurationError(
+            f"{origin} must be seconds or a (connect, read) pair, got {value!r}"
+        )
+    return (parse_seconds(pair[0], origin), parse_seconds(pair[1], origin))
+
+
+def _seed_policy(value: Any, origin: str) -> str:
+    if value not in SEED_POLICIES:
+        raise ConfigurationError(
+            f"{origin} must be one of {', '.join(SEED_POLICIES)}, got {value!r}"
+        )
+    return str(value)
+
+
+def _node_errors(value: Any, origin: str) -> str:
+    if value not in NODE_ERROR_POLICIES:
+        raise ConfigurationError(f"{origin} must be 'fail' or 'warn', got {value!r}")
+    return str(value)
+
+
+def _path(value: Any, origin: str) -> str:
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
+        raise ConfigurationError(f"{origin} must be a directory path")
+    return os.path.expanduser(os.fspath(value).strip())
+
+
+def _cookies(value: Any, origin: str) -> str | dict[str, str]:
+    """Cookies as a ``dict``, a JSON object string, ``"k=v; k2=v2"``, or an http(s) URL to fetch."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{origin} must be a dict or a string")
+    text = value.strip()
+    if text.startswith(("http://", "https://")):
+        return text
+    return parse_cookie_text(text, origin)
+
+
+def parse_cookie_text(text: str, origin: str) -> dict[str, str]:
+    """Parse a JSON object or ``k=v; k2=v2`` cookie text (values never appear in errors)."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ConfigurationError(f"{origin} looks like JSON but does not parse") from None
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"{origin} must be a JSON object")
+        return {str(k): str(v) for k, v in data.items()}
+    cookies: dict[str, str] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        name, sep, val = part.partition("=")
+        if not sep or not name.strip():
+            raise ConfigurationError(f"{origin} must look like 'name=value; name2=value2'")
+        cookies[name.strip()] = val.strip()
+    return cookies
 
 
 @attrs.frozen
@@ -50,8 +125,8 @@ class ComfyUIServer:
 _SERVER_KEYS = ("url", "api_key", "cookies")
 
 
-def _server_url(value: str, origin: str) -> str:
-    url = _url(value, origin)
+def _server_url(value: Any, origin: str) -> str:
+    url = parse_url(value, origin)
     if "," in urlsplit(url).netloc:
         raise ConfigurationError(
             f"{origin} must be http(s):// URLs separated by commas, got {value!r}"
@@ -74,12 +149,12 @@ def _server(value: Any, origin: str) -> ComfyUIServer:
         )
     if "url" not in value:
         raise ConfigurationError(f"{origin}: a server mapping needs a 'url'")
-    url = _server_url(_text(value["url"], f"{origin} url"), origin)
+    url = _server_url(parse_text(value["url"], f"{origin} url"), origin)
     api_key = value.get("api_key")
     cookies = value.get("cookies")
     return ComfyUIServer(
         url,
-        api_key=None if api_key is None else _text(api_key, f"{origin} api_key of {url}"),
+        api_key=None if api_key is None else parse_text(api_key, f"{origin} api_key of {url}"),
         cookies=None if cookies is None else _cookies(cookies, f"{origin} cookies of {url}"),
     )
 
@@ -124,137 +199,45 @@ def _servers(value: Any, origin: str) -> tuple[ComfyUIServer, ...]:
     return servers
 
 
-def _positive_float(value: Any, origin: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{origin} must be a number of seconds, got {value!r}") from None
-    if number <= 0:
-        raise ConfigurationError(f"{origin} must be positive, got {value!r}")
-    return number
-
-
-def _non_negative_int(value: Any, origin: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{origin} must be a whole number, got {value!r}") from None
-    if number < 0 or isinstance(value, bool) or (isinstance(value, float) and value != number):
-        raise ConfigurationError(f"{origin} must be a whole number >= 0, got {value!r}")
-    return number
-
-
-def _executor(value: Any, origin: str) -> str:
-    name = str(value).strip().lower()
-    if name == "ws":
-        name = "websocket"
-    if name not in EXECUTOR_BACKENDS:
-        raise ConfigurationError(f"{origin} must be 'http' or 'websocket', got {value!r}")
-    return name
-
-
-def _request_timeout(value: Any, origin: str) -> tuple[float, float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        pair: tuple[Any, Any] = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        pair = (value[0], value[1])
-    else:
-        raise ConfigurationError(
-            f"{origin} must be seconds or a (connect, read) pair, got {value!r}"
-        )
-    return (_positive_float(pair[0], origin), _positive_float(pair[1], origin))
-
-
-def _seed_policy(value: Any, origin: str) -> str:
-    if value not in SEED_POLICIES:
-        raise ConfigurationError(
-            f"{origin} must be one of {', '.join(SEED_POLICIES)}, got {value!r}"
-        )
-    return str(value)
-
-
-def _node_errors(value: Any, origin: str) -> str:
-    if value not in NODE_ERROR_POLICIES:
-        raise ConfigurationError(f"{origin} must be 'fail' or 'warn', got {value!r}")
-    return str(value)
-
-
-def _text(value: Any, origin: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigurationError(f"{origin} must be a string")
-    return value
-
-
-def _flag(value: Any, origin: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigurationError(f"{origin} must be true or false, got {value!r}")
-
-
-def _path(value: Any, origin: str) -> str:
-    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
-        raise ConfigurationError(f"{origin} must be a directory path")
-    return os.path.expanduser(os.fspath(value).strip())
-
-
-def _cookies(value: Any, origin: str) -> str | dict[str, str]:
-    """Cookies as a ``dict``, a JSON object string, ``"k=v; k2=v2"``, or an http(s) URL to fetch."""
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
-    if not isinstance(value, str):
-        raise ConfigurationError(f"{origin} must be a dict or a string")
-    text = value.strip()
-    if text.startswith(("http://", "https://")):
-        return text
-    return parse_cookie_text(text, origin)
-
-
-def parse_cookie_text(text: str, origin: str) -> dict[str, str]:
-    """Parse a JSON object or ``k=v; k2=v2`` cookie text (values never appear in errors)."""
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise ConfigurationError(f"{origin} looks like JSON but does not parse") from None
-        if not isinstance(data, dict):
-            raise ConfigurationError(f"{origin} must be a JSON object")
-        return {str(k): str(v) for k, v in data.items()}
-    cookies: dict[str, str] = {}
-    for part in text.split(";"):
-        if not part.strip():
-            continue
-        name, sep, val = part.partition("=")
-        if not sep or not name.strip():
-            raise ConfigurationError(f"{origin} must look like 'name=value; name2=value2'")
-        cookies[name.strip()] = val.strip()
-    return cookies
-
-
 def _new_client_id() -> str:
     import uuid
 
     return uuid.uuid4().hex
 
 
-def _resolve(
-    arg: T | None,
-    env_name: str | None,
-    default: Any,
-    convert: Callable[[Any, str], Any],
-    arg_name: str,
-    env: Mapping[str, str],
-) -> Any:
-    if arg is not None:
-        return convert(arg, f"argument {arg_name}")
-    if env_name and env.get(env_name, "").strip():
-        return convert(env[env_name], f"environment variable {env_name}")
-    return default
+#: The core settings (the options ``ComfyKit()`` takes), in ``Config`` field order.
+CORE_SETTINGS: tuple[Setting, ...] = (
+    Setting("comfyui_url", "COMFYUI_BASE_URL", DEFAULT_COMFYUI_URL, _servers),
+    Setting("executor_type", "COMFYUI_EXECUTOR_TYPE", "http", _executor),
+    Setting("api_key", "COMFYUI_API_KEY", secret=True),
+    Setting("cookies", "COMFYUI_COOKIES", parse=_cookies, secret=True),
+    Setting("comfy_org_api_key", "COMFY_ORG_API_KEY", secret=True),
+    Setting("runninghub_url", "RUNNINGHUB_BASE_URL", DEFAULT_RUNNINGHUB_URL, parse_url),
+    Setting("runninghub_api_key", "RUNNINGHUB_API_KEY", secret=True),
+    Setting("runninghub_timeout", "RUNNINGHUB_TIMEOUT", 300.0, parse_seconds),
+    Setting("runninghub_retry_count", "RUNNINGHUB_RETRY_COUNT", 3, parse_non_negative_int),
+    Setting("runninghub_instance_type", "RUNNINGHUB_INSTANCE_TYPE", None, parse_text),
+    Setting("runninghub_webhook_url", "RUNNINGHUB_WEBHOOK_URL", parse=parse_url, secret=True),
+    Setting("timeout", "COMFYUI_TIMEOUT", 1800.0, parse_seconds),
+    Setting("request_timeout", None, (5.0, 60.0), _request_timeout),
+    Setting("cancel_timeout", "COMFYKIT_CANCEL_TIMEOUT", 5.0, parse_seconds),
+    Setting("poll_max_interval", None, 2.0, parse_seconds),
+    Setting("seed_policy", "COMFYKIT_SEED_POLICY", "zero", _seed_policy),
+    Setting("on_node_errors", None, "fail", _node_errors),
+    Setting("upload_subfolder", None, "", parse_text),
+    Setting("max_workflow_bytes", None, 32 * 1024 * 1024, parse_non_negative_int),
+    Setting("ws_max_frame_bytes", None, 64 * 1024 * 1024, parse_non_negative_int),
+    Setting("resubmit_lost", "COMFYKIT_RESUBMIT_LOST", False, parse_flag),
+    Setting("server_lost_after", None, 10.0, parse_seconds),
+    Setting("object_info_cache_dir", "COMFYKIT_OBJECT_INFO_CACHE_DIR", None, _path),
+    Setting("client_id", None, None, parse_text),
+)
+#: Names a plugin setting cannot take: the core settings and ``ComfyKit``'s other arguments.
+RESERVED_NAMES = frozenset(s.name for s in CORE_SETTINGS) | {
+    "plugin_manager",
+    "object_info",
+    "settings",
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -262,7 +245,8 @@ class Config:
     """Resolved, validated settings of one :class:`~comfykit_sync.ComfyKit` (secrets hidden).
 
     ``servers`` are the ComfyUI servers of ``comfyui_url`` (several make the kit a pool);
-    ``comfyui_url`` is the first one's URL.
+    ``comfyui_url`` is the first one's URL. ``settings`` holds the settings plugins declare (see
+    :class:`~comfykit_sync.settings.Settings`).
     """
 
     comfyui_url: str = DEFAULT_COMFYUI_URL
@@ -292,6 +276,7 @@ class Config:
     server_lost_after: float = 10.0
     object_info_cache_dir: str | None = None
     client_id: str = attrs.field(factory=_new_client_id)
+    settings: Settings = attrs.field(factory=Settings, repr=False, eq=False)
 
     @property
     def default_backend(self) -> str:
@@ -299,51 +284,38 @@ class Config:
         return EXECUTOR_BACKENDS[self.executor_type]
 
     @classmethod
-    def resolve(cls, env: Mapping[str, str] | None = None, **args: Any) -> Config:
-        """Build a config from constructor arguments (``None`` = not given) and ``env``."""
+    def resolve(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        declared: Iterable[Setting] | Callable[[], Iterable[Setting]] | None = None,
+        **args: Any,
+    ) -> Config:
+        """Build a config from constructor arguments (``None`` = not given) and ``env``.
+
+        Arguments that are not core settings must be among the plugin settings ``declared``
+        (or a callable returning them); anything else is a ``ConfigurationError`` naming it.
+        """
         env = os.environ if env is None else env
-        table: dict[str, tuple[str | None, Any, Callable[[Any, str], Any]]] = {
-            "comfyui_url": ("COMFYUI_BASE_URL", DEFAULT_COMFYUI_URL, _servers),
-            "executor_type": ("COMFYUI_EXECUTOR_TYPE", "http", _executor),
-            "api_key": ("COMFYUI_API_KEY", None, _text),
-            "cookies": ("COMFYUI_COOKIES", None, _cookies),
-            "comfy_org_api_key": ("COMFY_ORG_API_KEY", None, _text),
-            "runninghub_url": ("RUNNINGHUB_BASE_URL", DEFAULT_RUNNINGHUB_URL, _url),
-            "runninghub_api_key": ("RUNNINGHUB_API_KEY", None, _text),
-            "runninghub_timeout": ("RUNNINGHUB_TIMEOUT", 300.0, _positive_float),
-            "runninghub_retry_count": ("RUNNINGHUB_RETRY_COUNT", 3, _non_negative_int),
-            "runninghub_instance_type": ("RUNNINGHUB_INSTANCE_TYPE", None, _text),
-            "runninghub_webhook_url": ("RUNNINGHUB_WEBHOOK_URL", None, _url),
-            "timeout": ("COMFYUI_TIMEOUT", 1800.0, _positive_float),
-            "request_timeout": (None, (5.0, 60.0), _request_timeout),
-            "cancel_timeout": ("COMFYKIT_CANCEL_TIMEOUT", 5.0, _positive_float),
-            "poll_max_interval": (None, 2.0, _positive_float),
-            "seed_policy": ("COMFYKIT_SEED_POLICY", "zero", _seed_policy),
-            "on_node_errors": (None, "fail", _node_errors),
-            "upload_subfolder": (None, "", _text),
-            "max_workflow_bytes": (None, 32 * 1024 * 1024, _non_negative_int),
-            "ws_max_frame_bytes": (None, 64 * 1024 * 1024, _non_negative_int),
-            "resubmit_lost": ("COMFYKIT_RESUBMIT_LOST", False, _flag),
-            "server_lost_after": (None, 10.0, _positive_float),
-            "object_info_cache_dir": ("COMFYKIT_OBJECT_INFO_CACHE_DIR", None, _path),
-            "client_id": (None, None, _text),
-        }
-        unknown = set(args) - set(table)
-        if unknown:
-            raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        values = {
-            name: _resolve(args.get(name), env_name, default, convert, name, env)
-            for name, (env_name, default, convert) in table.items()
-        }
+        core = {s.name for s in CORE_SETTINGS}
+        extra = {name: value for name, value in args.items() if name not in core}
+        if extra and declared is None:
+            raise unknown_settings_error(extra)
+        values = {s.name: s.resolve(args.get(s.name), env) for s in CORE_SETTINGS}
         if values["client_id"] is None:
             del values["client_id"]
         servers = values.pop("comfyui_url")
         if isinstance(servers, str):  # the default
             servers = (ComfyUIServer(servers),)
-        return cls(comfyui_url=servers[0].url, servers=servers, **values)
+        return cls(
+            comfyui_url=servers[0].url,
+            servers=servers,
+            settings=Settings(extra, env=env, declared=declared or ()),
+            **values,
+        )
 
 
 def option_names() -> tuple[str, ...]:
-    """The names of the options ``ComfyKit()`` takes, in ``Config`` field order (``servers``
-    is derived from ``comfyui_url``)."""
-    return tuple(field.name for field in attrs.fields(Config) if field.name != "servers")
+    """The names of the options ``ComfyKit()`` takes, in ``Config`` field order (``servers``,
+    derived from ``comfyui_url``, and the plugins' ``settings`` are not options)."""
+    return tuple(setting.name for setting in CORE_SETTINGS)

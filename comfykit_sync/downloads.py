@@ -1,11 +1,11 @@
 """Streaming outputs to disk: origin-scoped credentials, safe local names, parallel downloads.
 
 A :class:`Fetcher` (the :class:`~comfykit_sync._fetch.OutputFetcher` results hold) opens an
-output URL as a binary stream: ``http(s)`` through the :class:`~comfykit_sync._http.HttpClient`
-whose origin it is (the kit's, one per server of a pool, so credentials reach only their own
-server; other URLs go without any), ``file://`` from the local disk. Nothing is read whole into
-memory. A download is written to ``<name>.part`` and
-renamed on success; the partial file is removed on failure.
+output URL as a binary stream: ``http(s)`` through the :class:`~comfykit_sync.http.HttpClient`
+whose origin it is (the kit's, one per server of a pool, or a backend's, so credentials reach
+only their own server; other URLs go without any), ``file://`` from the local disk. Nothing is
+read whole into memory. A download is written to ``<name>.part`` and renamed on success; the
+partial file is removed on failure.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from ._http import BodyStream, HttpClient, origin_of
-from ._media_source import CHUNK, safe_filename
 from .errors import ConfigurationError
+from .http import BodyStream, HttpClient, origin_of
+from .media_source import CHUNK, safe_filename
 
 if TYPE_CHECKING:
     from .models import Artifact

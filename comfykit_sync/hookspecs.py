@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from ._http import HttpClient
     from .backends.base import Backend
     from .config import Config
+    from .http import HttpClient
     from .models import Artifact, OutputItem, Workflow
     from .object_info import ObjectInfoSource
+    from .settings import Setting
 
 PROJECT = "comfykit_sync"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -30,6 +31,16 @@ def comfykit_register_backends(register: Callable[[type[Backend]], None]) -> Non
 
     Backend names (``BackendClass.name``) are unique; two plugins registering the same name is a
     ``PluginError`` that names both.
+    """
+
+
+@hookspec
+def comfykit_register_settings(register: Callable[[Setting], None]) -> None:
+    """Call ``register(Setting(...))`` for each setting the plugin reads.
+
+    Users then pass it as ``ComfyKit(name=...)`` or set its environment variable; the plugin
+    reads it from ``config.settings``. Names are unique: a core option's name, or two plugins
+    declaring the same name, is a ``PluginError`` that names them.
     """
 
 

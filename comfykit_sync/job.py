@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._http import request_deadline
 from .backends.base import JobState, RunOutcome
 from .downloads import Fetcher
 from .errors import (
@@ -39,6 +38,7 @@ from .errors import (
     TransportError,
 )
 from .events import Completed, EventCallback, Failed, emitter
+from .http import request_deadline
 from .models import Artifact, ExecuteResult
 
 if TYPE_CHECKING:
@@ -131,8 +131,8 @@ class Job:
         self._result = result
         self._cancel_requested = False
         self._lock = threading.Lock()
-        # results download with the kit's clients (each server's for its own origin)
-        self._fetch = fetch or Fetcher(runner.context.http)
+        # results download with the kit's clients and the backend's (each for its own origin)
+        self._fetch = fetch or Fetcher(runner.http)
         self._resubmit = resubmit
         self._lost_on: set[str] = set()
         if result is not None and result.error is not None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 from .errors import ComfyKitError, ConfigurationError, InvalidResponseError
 
 if TYPE_CHECKING:
-    from ._http import HttpClient
+    from .http import HttpClient
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Mapping
 from importlib import metadata
+from typing import Any
 
 import attrs
 import pluggy
@@ -117,7 +118,10 @@ def _check_pending(pm: PluginManager) -> None:
 
 @attrs.frozen
 class PluginInfo:
-    """What ``comfykit plugins`` shows of one plugin (``error`` set when it failed to load)."""
+    """What ``comfykit plugins`` shows of one plugin (``error`` set when it failed to load).
+
+    ``settings`` describes the settings it declares: ``{"name", "env", "secret", "help"}``.
+    """
 
     name: str
     builtin: bool
@@ -126,18 +130,24 @@ class PluginInfo:
     hooks: tuple[str, ...] = ()
     backends: tuple[str, ...] = ()
     error: str | None = None
+    settings: tuple[dict[str, Any], ...] = ()
 
 
 def describe_plugins(pm: PluginManager) -> list[PluginInfo]:
     """Every registered plugin (built-ins first, in load order) and every one that failed."""
-    from .registry import BackendRegistry
+    from .registry import BackendRegistry, SettingRegistry
 
+    errors = list(pm.load_errors)
     try:
         registry: BackendRegistry | None = BackendRegistry(pm)
     except PluginError as exc:
-        registry, errors = None, [*pm.load_errors, exc]
-    else:
-        errors = list(pm.load_errors)
+        registry = None
+        errors.append(exc)
+    try:
+        settings: SettingRegistry | None = SettingRegistry(pm)
+    except PluginError as exc:
+        settings = None
+        errors.append(exc)
     names = [pm.get_name(plugin) or repr(plugin) for plugin in pm.get_plugins()]
     order = {name: i for i, name in enumerate(DEFAULT_PLUGINS)}
     names.sort(key=lambda n: (order.get(n, len(order)), n))
@@ -147,6 +157,13 @@ def describe_plugins(pm: PluginManager) -> list[PluginInfo]:
         dist, version = pm.distributions.get(name, (None, None))
         hooks = tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or []))
         owned = tuple(b for b in registry.names if registry.owner(b) == name) if registry else ()
-        infos.append(PluginInfo(name, name in order, dist, version, hooks, owned))
+        declared = tuple(
+            {"name": s.name, "env": s.env, "secret": s.secret, "help": s.help}
+            for s in (settings.settings if settings else ())
+            if settings and settings.owner(s.name) == name
+        )
+        infos.append(
+            PluginInfo(name, name in order, dist, version, hooks, owned, settings=declared)
+        )
     infos += [PluginInfo(e.plugin or "?", False, error=str(e)) for e in errors]
     return infos

@@ -20,7 +20,6 @@ from celery_worker_app import make_app
 from helpers import T2I
 
 from comfykit_sync import ComfyKit, ExecuteResult, ExecutionError, ExecutionTimeout
-from comfykit_sync._http import MAX_ATTEMPTS
 from comfykit_sync.celery import (
     PROGRESS,
     execute_workflow,
@@ -28,6 +27,7 @@ from comfykit_sync.celery import (
     prompt_id_for,
     submit_batch,
 )
+from comfykit_sync.http import MAX_ATTEMPTS
 from comfykit_sync.testing import FakeComfyUI, Script
 
 WAIT = 30.0  # generous bound on anything a test waits for

@@ -32,8 +32,8 @@ from comfykit_sync import (
     SubmissionUnknownError,
     TransportError,
 )
-from comfykit_sync._http import HttpClient, request_deadline
 from comfykit_sync.events import Event
+from comfykit_sync.http import HttpClient, request_deadline
 from comfykit_sync.testing import FakeComfyUI, Script
 from comfykit_sync.testing.fake_runninghub import FakeRunningHub
 from comfykit_sync.testing.faults import FaultInjection

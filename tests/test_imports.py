@@ -18,10 +18,11 @@ ROOT = PACKAGE_DIR.parent
 #: everything ``import comfykit_sync`` runs of ours: what ``ComfyKit()`` needs, nothing more
 EAGER = {
     "comfykit_sync",
-    "comfykit_sync._http",
+    "comfykit_sync.http",
     "comfykit_sync.client",
     "comfykit_sync.config",
     "comfykit_sync.errors",
+    "comfykit_sync.settings",
 }
 
 #: modules that must wait for first use (``inspect`` is not here: attrs and pluggy import it)
@@ -184,7 +185,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_module_graph_has_no_cycles():
     graph = {name: imports_of(name) for name in MODULES}
-    assert graph["comfykit_sync.client"] >= {"comfykit_sync.config", "comfykit_sync._http"}
+    assert graph["comfykit_sync.client"] >= {"comfykit_sync.config", "comfykit_sync.http"}
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
@@ -200,7 +201,7 @@ def test_models_hold_data_without_importing_downloads():
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.ImportFrom) and node.module
     }
-    assert not {"downloads", "_http", "client"} & imported
+    assert not {"downloads", "http", "client"} & imported
 
 
 def test_builtin_plugins_import_hookimpl_from_hookspecs():

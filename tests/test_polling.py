@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from comfykit_sync._polling import DeadlineExceeded, poll
 from comfykit_sync.errors import PromptLostError, ServerError
+from comfykit_sync.polling import DeadlineExceeded, poll
 
 
 class FakeClock:

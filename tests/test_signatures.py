@@ -62,8 +62,9 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
 def test_every_config_option_is_an_argument_with_its_type_and_default_none():
     params = inspect.signature(ComfyKit).parameters
     options = option_names()
-    # every Config field but ``servers``, which is derived from ``comfyui_url``
-    assert options == tuple(f.name for f in attrs.fields(Config) if f.name != "servers")
+    # every Config field but ``servers``, derived from ``comfyui_url``, and the plugins' settings
+    derived = {"servers", "settings"}
+    assert options == tuple(f.name for f in attrs.fields(Config) if f.name not in derived)
     positional = [n for n, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
     keyword = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
     assert tuple(positional) == POSITIONAL

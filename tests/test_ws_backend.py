@@ -23,14 +23,12 @@ from comfykit_sync import (
     PromptLostError,
     TransportError,
 )
-from comfykit_sync._http import HttpClient
 from comfykit_sync.backends._ws_stream import (
     DISCONNECTED,
     Message,
     Subscription,
     binary_kind,
     decode_text,
-    ws_url,
 )
 from comfykit_sync.backends.base import PreparedJob
 from comfykit_sync.backends.comfyui import ComfyUIClient
@@ -43,6 +41,7 @@ from comfykit_sync.events import (
     Queued,
     Started,
 )
+from comfykit_sync.http import HttpClient
 from comfykit_sync.params import apply_params, parse_workflow, validate_params
 from comfykit_sync.testing import FakeComfyUI, Script
 
@@ -318,8 +317,10 @@ def test_decoders_never_raise_on_garbage():
 
 
 def test_ws_url_keeps_the_base_path():
-    assert ws_url("https://host/comfy/", "c1") == "wss://host/comfy/ws?clientId=c1"
-    assert ws_url("http://127.0.0.1:8188", "c 2") == "ws://127.0.0.1:8188/ws?clientId=c%202"
+    url = HttpClient("https://host/comfy/").websocket_url("/ws", {"clientId": "c1"})
+    assert url == "wss://host/comfy/ws?clientId=c1"
+    url = HttpClient("http://127.0.0.1:8188").websocket_url("/ws", {"clientId": "c 2"})
+    assert url == "ws://127.0.0.1:8188/ws?clientId=c%202"
 
 
 # -- events ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ for that long is taken for dead: ComfyUI keeps its queue in memory, so every pro
 for there is reported lost (``PromptLostError``) instead of waited for until its deadline.
 
 A server that ignores ``max_items`` (older than 2023) is watched through ``/queue`` alone, at
-the fast schedule. The fast schedule is the proportional one of ``_polling`` (every 5 ms at
+the fast schedule. The fast schedule is the proportional one of ``polling`` (every 5 ms at
 first, then a tenth of the time elapsed), measured from the moment the youngest prompt that can
 finish next was submitted or seen starting: a fresh or just-started prompt is noticed within
 ~5 ms, while long runs and prompts waiting deep in the queue cost little. The thread exits
@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._http import refused, request_deadline
-from .._polling import poll, proportional_interval
 from ..errors import ComfyKitError, PromptLostError
+from ..http import refused, request_deadline
+from ..polling import poll, proportional_interval
 
 if TYPE_CHECKING:
     from .comfyui import ComfyUIClient

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ComfyKitError, ParameterError
+from ..http import remaining_timeout
 from ..params import WorkflowSpec
-from .comfyui import ComfyUIClient, remaining_timeout
+from .comfyui import ComfyUIClient
 
 log = logging.getLogger(__name__)
 

@@ -30,13 +30,11 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import attrs
 import websocket
 from websocket._abnf import ABNF, frame_buffer
 
-from .._http import seconds_left
 from .._signals import wait_slice
 from ..errors import (
     APIError,
@@ -46,6 +44,7 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from ..http import seconds_left
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +78,6 @@ class Disconnected:
 
 DISCONNECTED = Disconnected()
 Item = Message | Disconnected
-
-
-def ws_url(base_url: str, client_id: str) -> str:
-    """``http(s)://host[/base]`` -> ``ws(s)://host[/base]/ws?clientId=<client_id>``."""
-    parts = urlsplit(base_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    path = parts.path.rstrip("/") + "/ws"
-    return urlunsplit((scheme, parts.netloc, path, "clientId=" + quote(client_id), ""))
 
 
 def decode_text(payload: bytes | str) -> Message | None:
@@ -225,21 +216,22 @@ class Subscription:
 class EventStream:
     """The kit's socket: opened lazily, shared by all jobs, closed by :meth:`close`.
 
-    ``headers()`` gives the credential headers of the handshake; ``probe()`` checks the server
-    over HTTP before each reconnection attempt (raising a ``ComfyKitError`` if it is down).
+    ``credentials(url)`` gives the URL to connect to (``url`` plus any credential query) and the
+    credential headers of the handshake; only ``url`` is ever logged. ``probe()`` checks the
+    server over HTTP before each reconnection attempt (raising a ``ComfyKitError`` if it is down).
     """
 
     def __init__(
         self,
         url: str,
         *,
-        headers: Callable[[], Mapping[str, str]],
+        credentials: Callable[[str], tuple[str, Mapping[str, str]]],
         probe: Callable[[], object],
         connect_timeout: float,
         max_frame_bytes: int,
     ) -> None:
         self.url = url
-        self._headers, self._probe = headers, probe
+        self._credentials, self._probe = credentials, probe
         self._connect_timeout = connect_timeout
         self._max_frame_bytes = max_frame_bytes
         self._lock = threading.Lock()  # subscriptions, early buffer, connection state
@@ -322,12 +314,13 @@ class EventStream:
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> websocket.WebSocket:
         timeout = seconds_left(f"opening the WebSocket {self.url}", self._connect_timeout)
-        headers = dict(self._headers())
+        connect_url, credential_headers = self._credentials(self.url)
+        headers = dict(credential_headers)
         cookie = headers.pop("Cookie", None)
         ws = _LimitedWebSocket(max_frame_bytes=self._max_frame_bytes)
         try:
             ws.connect(
-                self.url,
+                connect_url,
                 header=headers,
                 cookie=cookie,
                 suppress_origin=True,
@@ -336,8 +329,9 @@ class EventStream:
         except websocket.WebSocketBadStatusException as exc:
             raise _handshake_error(exc, self.url) from exc
         except (websocket.WebSocketException, OSError) as exc:
+            detail = str(exc).replace(connect_url, self.url)  # never the credential query
             raise TransportError(
-                f"opening the WebSocket {self.url}: {type(exc).__name__}: {exc}",
+                f"opening the WebSocket {self.url}: {type(exc).__name__}: {detail}",
                 url=self.url,
                 sent=False,
             ) from exc

@@ -22,10 +22,10 @@ from ..errors import ParameterError
 if TYPE_CHECKING:
     import pluggy
 
-    from .._http import HttpClient
     from ..config import Config
     from ..errors import ComfyKitError
     from ..events import EventCallback
+    from ..http import HttpClient
     from ..models import OutputItem, Workflow
     from ..params import UploadSource, WorkflowSpec
 
@@ -202,6 +202,9 @@ class Backend(abc.ABC):
 
     def __init__(self, context: BackendContext) -> None:
         self.context = context
+        #: the client for this backend's server, which also downloads its outputs (default: the
+        #: kit's); a backend for another service sets its own
+        self.http: HttpClient = context.http
 
     @abc.abstractmethod
     def upload(self, source: UploadSource) -> str:

@@ -9,10 +9,6 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from .._http import HttpClient, request_deadline
-from .._media_source import open_media
-from .._multipart import MultipartStream
-from .._polling import TRANSIENT_ERRORS, DeadlineExceeded, poll
 from .._targets import upstream
 from ..errors import (
     APIError,
@@ -27,8 +23,12 @@ from ..errors import (
     WorkflowError,
     WorkflowValidationError,
 )
+from ..http import HttpClient, request_deadline
+from ..media_source import open_media
 from ..models import OutputItem
+from ..multipart import MultipartStream
 from ..params import UploadSource, WorkflowSpec, parse_workflow
+from ..polling import TRANSIENT_ERRORS, DeadlineExceeded, poll
 from ._queue_watch import QueueWatch
 from .base import JobState, PreparedJob, RunOutcome, Submission
 
@@ -661,9 +661,3 @@ def submit_with_warnings(client: ComfyUIClient, job: PreparedJob, config: Config
     except (APIError, TransportError) as exc:
         log.warning("could not cancel partially invalid prompt %s: %s", prompt_id, exc)
     raise error
-
-
-def remaining_timeout(default: tuple[float, float], deadline: float) -> tuple[float, float]:
-    """The request timeout, shortened so a request never outlives the deadline by much."""
-    left = max(0.5, deadline - time.monotonic())
-    return (min(default[0], left), min(default[1], left))

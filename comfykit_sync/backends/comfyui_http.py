@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from .._http import request_deadline
-from .._polling import TRANSIENT_ERRORS, poll_job
 from .._signals import wait_slice
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import EventCallback, Queued, Started
 from ..hookspecs import hookimpl
+from ..http import request_deadline
 from ..params import UploadSource, WorkflowSpec
+from ..polling import TRANSIENT_ERRORS, poll_job
 from ._queue_watch import Tracked
 from ._server_files import check_server_files
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission

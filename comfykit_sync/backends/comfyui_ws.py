@@ -37,8 +37,6 @@ from typing import Any
 
 import attrs
 
-from .._http import request_deadline
-from .._polling import TRANSIENT_ERRORS
 from .._targets import upstream
 from ..errors import ComfyKitError, ExecutionTimeout, PromptLostError
 from ..events import (
@@ -52,8 +50,10 @@ from ..events import (
     Started,
 )
 from ..hookspecs import hookimpl
+from ..http import request_deadline
 from ..params import WorkflowSpec
-from ._ws_stream import Disconnected, EventStream, Message, Subscription, ws_url
+from ..polling import TRANSIENT_ERRORS
+from ._ws_stream import Disconnected, EventStream, Message, Subscription
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
 from .comfyui import BLOCKED, ComfyUIClient, as_mapping
 from .comfyui_http import ComfyUIHttpBackend, HistoryWaiter
@@ -81,10 +81,9 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
         config, http = context.config, context.http
-        url = ws_url(http.base_url, config.client_id)
         self.stream = EventStream(
-            url,
-            headers=lambda: http.auth.headers_for(url),
+            http.websocket_url("/ws", {"clientId": config.client_id}),
+            credentials=http.auth.websocket,
             probe=self._probe,
             connect_timeout=config.request_timeout[0],
             max_frame_bytes=config.ws_max_frame_bytes,

@@ -5,7 +5,7 @@ same parameter errors). This backend sends only the difference: every (node, inp
 the parameters or the seed randomisation changed becomes one ``nodeInfoList`` entry, so caller
 values, fanned-out parameters, uploads and random seeds all travel the same way.
 
-Waiting polls ``/task/openapi/status`` (``_polling``, backoff; an unknown or empty status is
+Waiting polls ``/task/openapi/status`` (``polling``, backoff; an unknown or empty status is
 waited on like any other unfinished one); a finished task's ``/task/openapi/outputs`` gives the
 files, or for a failed task the ``failedReason`` (node, exception, message) of the error.
 """
@@ -22,8 +22,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .._http import HttpClient
-from .._polling import poll_job
 from ..errors import (
     APIError,
     ConfigurationError,
@@ -37,10 +35,12 @@ from ..errors import (
 )
 from ..events import EventCallback, Queued, Started
 from ..hookspecs import hookimpl
+from ..http import HttpClient, remaining_timeout
 from ..models import OutputItem
 from ..params import UploadSource, WorkflowSpec, _is_link
+from ..polling import poll_job
 from .base import Backend, BackendContext, JobState, PreparedJob, RunOutcome, Submission
-from .comfyui import describe_node, remaining_timeout, reported_failure, validation_error
+from .comfyui import describe_node, reported_failure, validation_error
 from .runninghub_api import (
     TASK_FAILED,
     TASK_QUEUED,

@@ -22,9 +22,6 @@ from typing import Any
 import attrs
 import tenacity
 
-from .._http import HttpClient, decode_json, iter_body
-from .._media_source import open_media
-from .._multipart import MultipartStream
 from ..config import Config
 from ..errors import (
     APIError,
@@ -40,6 +37,9 @@ from ..errors import (
     UploadTooLargeError,
     WorkflowValidationError,
 )
+from ..http import HttpClient, decode_json, iter_body
+from ..media_source import open_media
+from ..multipart import MultipartStream
 from ..params import UploadSource
 
 log = logging.getLogger(__name__)

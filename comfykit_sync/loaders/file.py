@@ -10,7 +10,7 @@ from ..config import Config
 from ..errors import WorkflowLoadError
 from ..hookspecs import hookimpl
 from ..models import Workflow
-from ._api_format import parse_json, workflow_graph
+from .api_format import parse_json, workflow_graph
 
 
 def _looks_like_path(text: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from ..models import Workflow
-from ._api_format import workflow_graph
+from .api_format import workflow_graph
 
 
 @hookimpl(trylast=True)

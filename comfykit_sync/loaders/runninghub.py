@@ -16,13 +16,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._http import HttpClient
 from ..backends.runninghub_api import RunningHubAPI, require_api_key
 from ..config import Config
 from ..errors import WorkflowLoadError
 from ..hookspecs import hookimpl
+from ..http import HttpClient
 from ..models import Workflow
-from ._api_format import api_graph, parse_json
+from .api_format import api_graph, parse_json
 
 PREFIX = "runninghub:"
 PEEK_BYTES = 4096

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .._http import HttpClient, iter_body
 from ..config import Config
 from ..errors import ComfyKitError, WorkflowLoadError
 from ..hookspecs import hookimpl
+from ..http import HttpClient, iter_body
 from ..models import Workflow
-from ._api_format import parse_json, workflow_graph
+from .api_format import parse_json, workflow_graph
 
 CHUNK = 64 * 1024
 

@@ -24,8 +24,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._http import deadline_passed
 from ..errors import ComfyKitError, TransportError
+from ..http import deadline_passed
 from ..object_info import ServerObjectInfo
 
 if TYPE_CHECKING:

@@ -20,7 +20,6 @@ Run it in its own process (prints its URL as the first stdout line)::
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import shutil
@@ -40,13 +39,13 @@ import attrs
 from aiohttp import web
 
 from . import _files, _jobs, _media
-from ._background import SHUTDOWN_TIMEOUT, BackgroundServer, cli_parser
 from ._folders import Folders
 from ._nodes import server_catalogue
 from ._queue import PromptQueue
 from ._records import PromptRecord, RequestRecord, Script
 from ._validation import validate_prompt
 from ._ws import Hub
+from .background import SHUTDOWN_TIMEOUT, BackgroundServer, cli_parser
 from .faults import FaultInjection, status_text
 
 __all__ = ["FakeComfyUI", "PromptRecord", "RequestRecord", "Script", "main"]
@@ -177,7 +176,7 @@ class FakeComfyUI(FaultInjection, BackgroundServer):
         super().stop()
         self._cleanup_root()
 
-    async def _startup(self) -> None:
+    async def startup(self) -> None:
         app = web.Application(client_max_size=self.max_upload_size, middlewares=[self._middleware])
         self._add_routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -190,7 +189,7 @@ class FakeComfyUI(FaultInjection, BackgroundServer):
         self._runner = runner
         self._port = runner.addresses[0][1]
 
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
         await self._queue.close()
         self._hub.abort_all()
         if self._runner is not None:
@@ -263,10 +262,7 @@ class FakeComfyUI(FaultInjection, BackgroundServer):
 
     def forget_all(self) -> None:
         """Simulate a restart: queue, history, cache and sockets are gone; jobs become "lost"."""
-        if self._loop is None or self._stopped:
-            raise RuntimeError("the server is not running")
-        future = asyncio.run_coroutine_threadsafe(self._queue.forget(), self._loop)
-        future.result(SHUTDOWN_TIMEOUT)
+        self.run_coroutine(self._queue.forget(), SHUTDOWN_TIMEOUT)
 
     # ------------------------------------------------------------ HTTP plumbing
 

@@ -36,13 +36,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ._background import BackgroundServer, cli_parser
 from ._runninghub.api import RunningHubApi
 from ._runninghub.cdn import Cdn
 from ._runninghub.outputs import OutputPublisher
 from ._runninghub.records import OutputFile, RecordedRequest, RequestLog, TaskRecord, TaskScript
 from ._runninghub.tasks import Match, Workspace
 from ._runninghub.wire import CODE_NAMES, envelope_body
+from .background import BackgroundServer, cli_parser
 from .faults import FaultInjection
 
 __all__ = [
@@ -109,7 +109,7 @@ class FakeRunningHub(FaultInjection, BackgroundServer):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def _startup(self) -> None:
+    async def startup(self) -> None:
         api = web.Application(
             client_max_size=self.max_upload_size + 1024 * 1024, middlewares=[self._middleware]
         )
@@ -125,7 +125,7 @@ class FakeRunningHub(FaultInjection, BackgroundServer):
             ports.append(runner.addresses[0][1])
         self._bound = (ports[0], ports[1])
 
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
         for runner in self._runners:
             await runner.cleanup()
 

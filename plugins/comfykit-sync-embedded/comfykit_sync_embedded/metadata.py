@@ -8,8 +8,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from comfykit_sync import WorkflowLoadError
-from comfykit_sync.loaders._api_format import api_graph
-from comfykit_sync.ui_workflow import is_ui_workflow
+from comfykit_sync.backend import api_graph, is_ui_workflow
 
 from ._io import Corrupt, Reader, TooLarge
 from .errors import EmbeddedWorkflowError

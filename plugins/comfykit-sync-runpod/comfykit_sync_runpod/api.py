@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 import attrs
 
-from comfykit_sync._http import HttpClient, decode_json
-from comfykit_sync.errors import InvalidResponseError
+from comfykit_sync import InvalidResponseError
+from comfykit_sync.backend import HttpClient, decode_json
 
 #: one terminal set, including CANCELLED (spec §2: the SDK's FINAL_STATES forgets it)
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})

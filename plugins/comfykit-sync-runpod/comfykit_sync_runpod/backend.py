@@ -19,19 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from comfykit_sync import hookimpl
-from comfykit_sync._http import HttpClient
-from comfykit_sync._polling import poll_job
-from comfykit_sync.backends.base import (
-    Backend,
-    BackendContext,
-    JobState,
-    PreparedJob,
-    RunOutcome,
-    Submission,
-)
-from comfykit_sync.backends.comfyui import remaining_timeout
-from comfykit_sync.errors import (
+from comfykit_sync import (
     ExecutionError,
     ExecutionInterrupted,
     ExecutionTimeout,
@@ -40,8 +28,23 @@ from comfykit_sync.errors import (
     PromptLostError,
     UploadTooLargeError,
 )
-from comfykit_sync.events import EventCallback, Queued, Started
-from comfykit_sync.params import UploadSource, WorkflowSpec
+from comfykit_sync.backend import (
+    Backend,
+    BackendContext,
+    EventCallback,
+    HttpClient,
+    JobState,
+    PreparedJob,
+    RunOutcome,
+    Setting,
+    Submission,
+    UploadSource,
+    WorkflowSpec,
+    hookimpl,
+    poll_job,
+    remaining_timeout,
+)
+from comfykit_sync.events import Queued, Started
 
 from .api import QUEUED_STATES, TERMINAL_STATES, JobStatus, RunPodAPI, encode_request
 from .outputs import (
@@ -52,7 +55,7 @@ from .outputs import (
     failure_text,
     mark_prefixes,
 )
-from .settings import RunPodSettings, settings_for
+from .settings import SETTINGS, RunPodSettings
 from .uploads import PendingUploads
 
 log = logging.getLogger(__name__)
@@ -71,7 +74,7 @@ class RunPodBackend(Backend):
 
     def __init__(self, context: BackendContext, settings: RunPodSettings | None = None) -> None:
         super().__init__(context)
-        self.settings = settings or settings_for(context.config)
+        self.settings = settings or RunPodSettings.from_settings(context.config.settings)
         self.http = HttpClient(
             self.settings.endpoint_url,
             token=self.settings.api_key,
@@ -255,3 +258,9 @@ class _JobWaiter:
 @hookimpl
 def comfykit_register_backends(register: Callable[[type[Backend]], None]) -> None:
     register(RunPodBackend)
+
+
+@hookimpl
+def comfykit_register_settings(register: Callable[[Setting], None]) -> None:
+    for setting in SETTINGS:
+        register(setting)

@@ -19,10 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from comfykit_sync._media_source import safe_filename
-from comfykit_sync.errors import ExecutionError
-from comfykit_sync.models import OutputItem
-from comfykit_sync.params import WorkflowSpec
+from comfykit_sync import ExecutionError
+from comfykit_sync.backend import OutputItem, WorkflowSpec, safe_filename
 
 _MARKER = re.compile(r"^ck[0-9a-f]{8}n([A-Za-z0-9:.\-]+?)_(.*)$", re.DOTALL)
 _NODE_ID = re.compile(r"^[A-Za-z0-9:.\-]+$")

@@ -1,27 +1,28 @@
-"""RunPod settings: :func:`configure` argument > ``RUNPOD_*`` environment variable > default.
+"""RunPod settings: ``ComfyKit(runpod_...=...)`` > ``RUNPOD_*`` environment variable > default.
 
-The core ``Config`` rejects options it does not know, so the RunPod settings live here. They are
-resolved when the kit first creates its ``runpod`` backend; a missing API key or endpoint id is
-a ``ConfigurationError`` before anything is sent.
+They are declared to the kit through the ``comfykit_register_settings`` hook (see
+:mod:`.backend`) and read, typed, by :meth:`RunPodSettings.from_settings` when the kit first
+creates its ``runpod`` backend: a missing API key or endpoint id is a ``ConfigurationError``
+before anything is sent.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
-import weakref
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from comfykit_sync.config import _non_negative_int, _positive_float, _text, _url
-from comfykit_sync.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from comfykit_sync import ComfyKit
-    from comfykit_sync.config import Config
+from comfykit_sync import ConfigurationError
+from comfykit_sync.backend import (
+    Setting,
+    Settings,
+    parse_non_negative_int,
+    parse_seconds,
+    parse_text,
+    parse_url,
+)
 
 DEFAULT_API_URL = "https://api.runpod.ai/v2"
 #: largest raw upload; base64 grows it by 4/3 and /run accepts 10 MB in all
@@ -29,26 +30,52 @@ DEFAULT_MAX_UPLOAD_BYTES = 7 * 1024 * 1024
 _ENDPOINT_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def _endpoint_id(value: Any, origin: str) -> str:
-    text = _text(value, origin).strip()
+def parse_endpoint_id(value: Any, origin: str) -> str:
+    text = parse_text(value, origin).strip()
     if not _ENDPOINT_ID.match(text):
         raise ConfigurationError(f"{origin} must be a non-empty URL-safe id, got {text!r}")
     return text
 
 
-def _directory(value: Any, origin: str) -> str:
-    return os.fspath(value) if isinstance(value, os.PathLike) else _text(value, origin)
+def parse_directory(value: Any, origin: str) -> str:
+    return os.fspath(value) if isinstance(value, os.PathLike) else parse_text(value, origin)
 
 
-#: setting -> (environment variable, default, converter)
-TABLE: Mapping[str, tuple[str, Any, Callable[[Any, str], Any]]] = {
-    "endpoint_id": ("RUNPOD_ENDPOINT_ID", None, _endpoint_id),
-    "api_key": ("RUNPOD_API_KEY", None, _text),
-    "api_url": ("RUNPOD_API_URL", DEFAULT_API_URL, _url),
-    "timeout": ("RUNPOD_TIMEOUT", None, _positive_float),
-    "output_dir": ("RUNPOD_OUTPUT_DIR", None, _directory),
-    "max_upload_bytes": ("RUNPOD_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES, _non_negative_int),
-}
+SETTINGS = (
+    Setting(
+        "runpod_endpoint_id",
+        "RUNPOD_ENDPOINT_ID",
+        parse=parse_endpoint_id,
+        help="the Serverless endpoint id (required)",
+    ),
+    Setting("runpod_api_key", "RUNPOD_API_KEY", secret=True, help="the RunPod API key (required)"),
+    Setting(
+        "runpod_api_url",
+        "RUNPOD_API_URL",
+        DEFAULT_API_URL,
+        parse_url,
+        help="operations go to {runpod_api_url}/{runpod_endpoint_id}/...",
+    ),
+    Setting(
+        "runpod_timeout",
+        "RUNPOD_TIMEOUT",
+        parse=parse_seconds,
+        help="default job timeout in seconds (default: the kit's timeout)",
+    ),
+    Setting(
+        "runpod_output_dir",
+        "RUNPOD_OUTPUT_DIR",
+        parse=parse_directory,
+        help="where base64 outputs are written (default: a new temporary directory)",
+    ),
+    Setting(
+        "runpod_max_upload_bytes",
+        "RUNPOD_MAX_UPLOAD_BYTES",
+        DEFAULT_MAX_UPLOAD_BYTES,
+        parse_non_negative_int,
+        help="largest file an upload parameter may carry",
+    ),
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -72,106 +99,14 @@ class RunPodSettings:
         return f"{self.api_url}/{self.endpoint_id}"
 
     @classmethod
-    def resolve(
-        cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
-    ) -> RunPodSettings:
-        """Build settings from ``overrides`` (``None`` = not given), then ``env``, then defaults."""
-        env = os.environ if env is None else env
-        overrides = dict(overrides or {})
-        unknown = set(overrides) - set(TABLE)
-        if unknown:
-            raise ConfigurationError(f"unknown RunPod setting(s): {', '.join(sorted(unknown))}")
-        values: dict[str, Any] = {}
-        for name, (env_name, default, convert) in TABLE.items():
-            if overrides.get(name) is not None:
-                values[name] = convert(overrides[name], f"argument {name}")
-            elif env.get(env_name, "").strip():
-                values[name] = convert(env[env_name], f"environment variable {env_name}")
-            else:
-                values[name] = default
-        for name, env_name in (
-            ("api_key", "RUNPOD_API_KEY"),
-            ("endpoint_id", "RUNPOD_ENDPOINT_ID"),
-        ):
-            if not values[name]:
-                raise ConfigurationError(
-                    f"the runpod backend needs {name}: set {env_name} or call "
-                    f"comfykit_sync_runpod.configure(kit, {name}=...)"
-                )
-        return cls(**values)
-
-
-class _KitOverrides:
-    """``configure()`` arguments by kit config (by identity, dropped with the config)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[int, tuple[weakref.ref[Config], dict[str, Any], bool]] = {}
-
-    def _live(self, config: Config) -> tuple[dict[str, Any], bool] | None:
-        entry = self._entries.get(id(config))
-        if entry is None or entry[0]() is not config:
-            return None
-        return entry[1], entry[2]
-
-    def _store(self, config: Config, overrides: dict[str, Any], used: bool) -> None:
-        key = id(config)
-        self._entries[key] = (
-            weakref.ref(config, lambda _: self._entries.pop(key, None)),
-            overrides,
-            used,
+    def from_settings(cls, settings: Settings) -> RunPodSettings:
+        """The RunPod values of a kit's ``config.settings``; the key and endpoint are required."""
+        what = "the runpod backend"
+        return cls(
+            endpoint_id=settings.require("runpod_endpoint_id", what=what),
+            api_key=settings.require("runpod_api_key", what=what),
+            api_url=settings["runpod_api_url"],
+            timeout=settings["runpod_timeout"],
+            output_dir=settings["runpod_output_dir"],
+            max_upload_bytes=settings["runpod_max_upload_bytes"],
         )
-
-    def set(self, config: Config, overrides: dict[str, Any]) -> None:
-        with self._lock:
-            live = self._live(config)
-            if live is not None and live[1]:
-                raise ConfigurationError(
-                    "configure() must be called before the kit's runpod backend is first used"
-                )
-            self._store(config, overrides, False)
-
-    def take(self, config: Config) -> dict[str, Any]:
-        """The overrides for ``config``; later ``set()`` calls for it are refused."""
-        with self._lock:
-            live = self._live(config)
-            overrides = dict(live[0]) if live else {}
-            self._store(config, overrides, True)
-            return overrides
-
-
-OVERRIDES = _KitOverrides()
-
-
-def configure(
-    kit: ComfyKit,
-    *,
-    endpoint_id: str | None = None,
-    api_key: str | None = None,
-    api_url: str | None = None,
-    timeout: float | None = None,
-    output_dir: str | os.PathLike[str] | None = None,
-    max_upload_bytes: int | None = None,
-) -> None:
-    """Set the RunPod settings of ``kit`` (before its ``runpod`` backend is first used).
-
-    Arguments left ``None`` fall back to the ``RUNPOD_*`` environment variables. Values are
-    validated now; the API key and endpoint id are required when the backend is created.
-    """
-    overrides = {
-        "endpoint_id": endpoint_id,
-        "api_key": api_key,
-        "api_url": api_url,
-        "timeout": timeout,
-        "output_dir": output_dir,
-        "max_upload_bytes": max_upload_bytes,
-    }
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    for name, value in overrides.items():
-        TABLE[name][2](value, f"argument {name}")
-    OVERRIDES.set(kit.config, overrides)
-
-
-def settings_for(config: Config, env: Mapping[str, str] | None = None) -> RunPodSettings:
-    """The settings of the kit owning ``config`` (called once, when its backend is created)."""
-    return RunPodSettings.resolve(OVERRIDES.take(config), env)

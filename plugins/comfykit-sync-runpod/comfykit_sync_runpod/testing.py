@@ -28,7 +28,7 @@ import attrs
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from comfykit_sync.testing._background import BackgroundServer
+from comfykit_sync.testing import BackgroundServer
 from comfykit_sync.testing.faults import Body, FaultInjection
 
 __all__ = ["FakeRunPod", "FakeRunPodControls", "JobRecord", "JobScript", "RecordedRequest"]
@@ -180,7 +180,7 @@ class FakeRunPod(FaultInjection, BackgroundServer):
         return [r.path for r in self.requests if r.port == "api" and r.path.endswith(suffix)]
 
     # -- server -----------------------------------------------------------------------------
-    async def _startup(self) -> None:
+    async def startup(self) -> None:
         api = web.Application(middlewares=[self._record("api")], client_max_size=64 * 1024 * 1024)
         base = "/v2/{endpoint}"
         api.router.add_post(base + "/run", self._run)
@@ -201,7 +201,7 @@ class FakeRunPod(FaultInjection, BackgroundServer):
             setattr(self, attr, f"http://127.0.0.1:{port}{prefix}")
             self._runners.append(runner)
 
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
         for runner in self._runners:
             await runner.cleanup()
 

@@ -15,10 +15,8 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 
-from comfykit_sync._http import HttpClient
-from comfykit_sync._media_source import open_media
-from comfykit_sync.errors import ParameterError, UploadTooLargeError
-from comfykit_sync.params import UploadSource
+from comfykit_sync import ParameterError, UploadTooLargeError
+from comfykit_sync.backend import HttpClient, UploadSource, open_media
 
 #: bytes read per step; a multiple of 3 so base64 pieces concatenate without padding
 CHUNK = 3 * 64 * 1024

@@ -1,4 +1,4 @@
-"""Fixtures: a fake RunPod endpoint and kits configured for it (via env and via configure())."""
+"""Fixtures: a fake RunPod endpoint and kits configured for it through the environment."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import comfykit_sync_runpod
 import pytest
 import requests
 from comfykit_sync_runpod.testing import PNG, JobScript
@@ -260,31 +259,37 @@ def test_missing_settings_raise_before_sending(runpod, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RUNPOD_API_URL", runpod.api_url)
     with ComfyKit() as kit:
-        with pytest.raises(ConfigurationError, match="RUNPOD_API_KEY"):
+        with pytest.raises(ConfigurationError, match="runpod_endpoint_id.*RUNPOD_ENDPOINT_ID"):
+            kit.execute(T2I, {"prompt": "x"}, backend="runpod")
+    with ComfyKit(runpod_endpoint_id=ENDPOINT) as kit:
+        with pytest.raises(ConfigurationError, match="runpod_api_key.*RUNPOD_API_KEY"):
             kit.execute(T2I, {"prompt": "x"}, backend="runpod")
     assert not runpod.requests
 
 
-def test_configure_helper(runpod, monkeypatch, tmp_path):
+def test_settings_as_kit_arguments(runpod, monkeypatch, tmp_path):
     for name in ("RUNPOD_API_KEY", "RUNPOD_ENDPOINT_ID", "RUNPOD_API_URL", "RUNPOD_OUTPUT_DIR"):
         monkeypatch.delenv(name, raising=False)
-    with ComfyKit(poll_max_interval=0.05) as kit:
-        comfykit_sync_runpod.configure(
-            kit,
-            endpoint_id=ENDPOINT,
-            api_key=KEY,
-            api_url=runpod.api_url,
-            output_dir=tmp_path,
-            timeout=42,
-        )
+    monkeypatch.setenv("RUNPOD_TIMEOUT", "7")
+    with ComfyKit(
+        poll_max_interval=0.05,
+        runpod_endpoint_id=ENDPOINT,
+        runpod_api_key=KEY,
+        runpod_api_url=runpod.api_url,
+        runpod_output_dir=tmp_path,
+    ) as kit:
+        assert kit.backend("runpod").default_timeout == 7  # from the environment
         result = kit.execute(T2I, {"prompt": "x"}, backend="runpod")
         assert result.status == "completed", result.msg
-        assert kit.backend("runpod").default_timeout == 42
         assert result.images[0].startswith(tmp_path.as_uri())
-        with pytest.raises(ConfigurationError, match="before"):
-            comfykit_sync_runpod.configure(kit, api_key="other")
-    with ComfyKit() as other, pytest.raises(ConfigurationError, match="api_url"):
-        comfykit_sync_runpod.configure(other, api_url="ftp://x")
+        assert KEY not in repr(kit.config.settings) and ENDPOINT in repr(kit.config.settings)
+    monkeypatch.setenv("RUNPOD_TIMEOUT", "soon")
+    with ComfyKit(runpod_timeout=42, runpod_endpoint_id=ENDPOINT, runpod_api_key=KEY) as kit:
+        assert kit.backend("runpod").default_timeout == 42  # the argument wins
+    with pytest.raises(ConfigurationError, match="argument runpod_api_url"):
+        ComfyKit(runpod_api_url="ftp://x")
+    with pytest.raises(ConfigurationError, match="runpod_endpoint"):
+        ComfyKit(runpod_endpoint="typo")
 
 
 def test_reattach_and_health(kit, runpod):

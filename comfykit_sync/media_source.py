@@ -20,8 +20,8 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from ._http import HttpClient, iter_body
 from .errors import ParameterError
+from .http import HttpClient, iter_body
 from .params import UploadSource
 
 CHUNK = 256 * 1024

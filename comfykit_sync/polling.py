@@ -122,11 +122,13 @@ def poll_job(
     max_interval: float,
     min_interval: float = 0.02,
     label: str = "prompt",
+    sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """:func:`poll` for a job: the deadline becomes ``ExecutionTimeout`` naming ``label`` and id.
 
     The timeout is raised from the last transient error seen, if any, and carries the id so the
-    caller can cancel (or re-attach to) the job.
+    caller can cancel (or re-attach to) the job. ``sleep(seconds)`` waits between checks; one
+    that returns early (e.g. when a socket reports news) makes the next check come sooner.
     """
     try:
         return poll(
@@ -134,6 +136,7 @@ def poll_job(
             deadline=deadline,
             min_interval=min(min_interval, max_interval),
             max_interval=max_interval,
+            sleep=sleep,
         )
     except DeadlineExceeded as exc:
         raise ExecutionTimeout(

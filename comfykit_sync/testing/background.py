@@ -1,10 +1,11 @@
-"""The background-thread lifecycle shared by the fake servers.
+"""The background-thread lifecycle shared by the fake servers (public: build yours on it).
 
 A :class:`BackgroundServer` runs its own asyncio loop in a daemon thread:
-:meth:`~BackgroundServer.start` returns once the subclass's ``_startup()``
+:meth:`~BackgroundServer.start` returns once the subclass's ``startup()``
 coroutine (e.g. binding aiohttp runners) has finished in that loop, and
-:meth:`~BackgroundServer.stop` runs ``_shutdown()`` there, then stops the loop
-and joins the thread. This module imports no aiohttp.
+:meth:`~BackgroundServer.stop` runs ``shutdown()`` there, then stops the loop
+and joins the thread; :meth:`~BackgroundServer.run_coroutine` runs any other
+coroutine there from the test's thread. This module imports no aiohttp.
 
 :func:`cli_parser` and :meth:`~BackgroundServer.serve_until_signalled` are the
 scaffold of the fakes' ``python -m`` entry points.
@@ -22,15 +23,16 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 STARTUP_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 10.0
 
 _S = TypeVar("_S", bound="BackgroundServer")
+_T = TypeVar("_T")
 
 
 class BackgroundServer(abc.ABC):
@@ -43,35 +45,42 @@ class BackgroundServer(abc.ABC):
     name: ClassVar[str]
 
     def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._startup_error: BaseException | None = None
-        self._stopped = False
-        self._freeze_lock = threading.Lock()
-        self._resume: threading.Event | None = None  # set while frozen
+        self.__loop: asyncio.AbstractEventLoop | None = None
+        self.__thread: threading.Thread | None = None
+        self.__startup_error: BaseException | None = None
+        self.__stopped = False
+        self.__freeze_lock = threading.Lock()
+        self.__resume: threading.Event | None = None  # set while frozen
 
     @abc.abstractmethod
-    async def _startup(self) -> None:
+    async def startup(self) -> None:
         """Start listening (runs in the server loop); raising fails :meth:`start`."""
 
     @abc.abstractmethod
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
         """Close the sockets and cancel work (runs in the server loop)."""
+
+    def run_coroutine(self, coroutine: Coroutine[Any, Any, _T], timeout: float = 10.0) -> _T:
+        """Run ``coroutine`` in the server loop and return its result (waits ``timeout`` s)."""
+        if self.__loop is None or self.__stopped:
+            coroutine.close()
+            raise RuntimeError(f"the fake {self.name} is not running")
+        return asyncio.run_coroutine_threadsafe(coroutine, self.__loop).result(timeout)
 
     def start(self: _S) -> _S:
         """Start serving in a daemon thread; returns once the server is listening."""
-        if self._thread is not None or self._stopped:
+        if self.__thread is not None or self.__stopped:
             raise RuntimeError(f"a {type(self).__name__} can only be started once")
         ready = threading.Event()
-        self._thread = threading.Thread(
-            target=self._serve, args=(ready,), name=f"fake-{self.name.lower()}", daemon=True
+        self.__thread = threading.Thread(
+            target=self.__serve, args=(ready,), name=f"fake-{self.name.lower()}", daemon=True
         )
-        self._thread.start()
+        self.__thread.start()
         if not ready.wait(STARTUP_TIMEOUT):
             raise RuntimeError(f"fake {self.name} did not start in time")
-        if self._startup_error is not None:
-            self._thread.join(SHUTDOWN_TIMEOUT)
-            raise RuntimeError(f"fake {self.name} failed to start") from self._startup_error
+        if self.__startup_error is not None:
+            self.__thread.join(SHUTDOWN_TIMEOUT)
+            raise RuntimeError(f"fake {self.name} failed to start") from self.__startup_error
         return self
 
     def freeze(self, seconds: float | None = None) -> None:
@@ -81,23 +90,23 @@ class BackgroundServer(abc.ABC):
         and WebSocket frames wait, unread, and are handled after the resume. Freezing a frozen
         server does nothing.
         """
-        loop, thread = self._loop, self._thread
-        if loop is None or self._stopped or thread is None or not thread.is_alive():
+        loop, thread = self.__loop, self.__thread
+        if loop is None or self.__stopped or thread is None or not thread.is_alive():
             raise RuntimeError(f"the fake {self.name} is not running")
         if thread is threading.current_thread():
             raise RuntimeError("freeze() must be called from outside the server's thread")
-        with self._freeze_lock:
-            if self._resume is not None:
+        with self.__freeze_lock:
+            if self.__resume is not None:
                 return
-            resume = self._resume = threading.Event()
+            resume = self.__resume = threading.Event()
         frozen = threading.Event()
 
         def block() -> None:
             frozen.set()
             resume.wait(seconds)
-            with self._freeze_lock:
-                if self._resume is resume:
-                    self._resume = None
+            with self.__freeze_lock:
+                if self.__resume is resume:
+                    self.__resume = None
 
         loop.call_soon_threadsafe(block)
         if not frozen.wait(STARTUP_TIMEOUT):
@@ -105,8 +114,8 @@ class BackgroundServer(abc.ABC):
 
     def resume(self) -> None:
         """Answer again (what waited is handled now); does nothing if not frozen."""
-        with self._freeze_lock:
-            resume, self._resume = self._resume, None
+        with self.__freeze_lock:
+            resume, self.__resume = self.__resume, None
         if resume is not None:
             resume.set()
 
@@ -121,13 +130,13 @@ class BackgroundServer(abc.ABC):
 
     def stop(self) -> None:
         """Stop serving and close the sockets (resuming a frozen server first). Idempotent."""
-        if self._stopped:
+        if self.__stopped:
             return
         self.resume()
-        self._stopped = True
-        loop, thread = self._loop, self._thread
+        self.__stopped = True
+        loop, thread = self.__loop, self.__thread
         if loop is not None and thread is not None and thread.is_alive():
-            future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            future = asyncio.run_coroutine_threadsafe(self.shutdown(), loop)
             try:
                 future.result(SHUTDOWN_TIMEOUT)
             except Exception:  # a failed or slow shutdown must not keep the caller waiting
@@ -157,14 +166,14 @@ class BackgroundServer(abc.ABC):
             announce()
             stop.wait()
 
-    def _serve(self, ready: threading.Event) -> None:
+    def __serve(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
-        self._loop = loop
+        self.__loop = loop
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(self._startup())
+            loop.run_until_complete(self.startup())
         except BaseException as ex:  # reported to start() in the calling thread
-            self._startup_error = ex
+            self.__startup_error = ex
             ready.set()
             loop.close()
             return

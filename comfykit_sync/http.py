@@ -1,16 +1,20 @@
-"""The only code that sends HTTP: timeouts, origin-scoped credentials, errors, safe retries.
+"""The HTTP session for the core and for plugins: deadlines, origin-scoped credentials, errors.
 
 Every request has a ``(connect, read)`` timeout, shortened to what is left of the deadline of the
 :func:`request_deadline` block it is sent from (retries included): a job bounds every request it
-makes, in its own thread, without passing its deadline down every call. Credentials (bearer
-token, cookies) are attached by :class:`OriginAuth` only to requests for the configured server's
-origin, so they never reach a workflow URL, a media URL or a redirect target on another host.
-Only idempotent requests are retried (tenacity); a non-idempotent one is retried only when it
-provably never reached the server.
+makes, in its own thread, without passing its deadline down every call. Credentials — a bearer
+token, custom headers such as ``X-API-Key``, cookies, and query parameters for WebSocket URLs
+such as ``token=`` — are attached by :class:`OriginAuth` only to requests for the configured
+server's origin, so they never reach a workflow URL, a media URL or a redirect target on another
+host (a download answered with a redirect to a signed URL elsewhere is fetched without them).
+Non-2xx replies become typed errors (:func:`error_for_response`). Only idempotent requests are
+retried (tenacity); a non-idempotent one is retried only when it provably never reached the
+server.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -22,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from .config import parse_cookie_text
 from .errors import (
@@ -93,7 +97,7 @@ def seconds_left(what: str, default: float, deadline: float | None = None) -> fl
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) with default ports filled in, lower-cased."""
+    """(scheme, host, port), lower-cased, default ports filled in; ``ws(s)`` is ``http(s)``."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme in ("https", "wss") else 80)
@@ -102,26 +106,45 @@ def origin_of(url: str) -> tuple[str, str, int]:
 
 
 class OriginAuth:
-    """Adds a bearer token and cookies to requests for one origin, and to no other."""
+    """Adds credentials to requests for one origin, and to no other.
+
+    ``token`` becomes ``Authorization: Bearer <token>``; ``headers`` (e.g. ``{"X-API-Key": key}``)
+    are sent as they are; ``cookies()`` gives the cookies to send; ``ws_query`` (e.g.
+    ``{"token": key}``) is added to the query of WebSocket URLs (:meth:`websocket`), never to
+    HTTP requests. None of them appears in ``repr``; :meth:`redact` masks them in any text.
+    """
 
     def __init__(
         self,
         base_url: str,
-        token: str | None,
+        token: str | None = None,
         cookies: Callable[[], Mapping[str, str]] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        ws_query: Mapping[str, str] | None = None,
     ) -> None:
         self._origin = origin_of(base_url)
         self._token = token
         self._cookies = cookies
+        self._headers = dict(headers or {})
+        self._ws_query = dict(ws_query or {})
 
     def __repr__(self) -> str:
         return f"OriginAuth({self._origin[0]}://{self._origin[1]}:{self._origin[2]})"
+
+    @property
+    def header_names(self) -> frozenset[str]:
+        """The credential headers to drop when a redirect leaves the origin.
+
+        ``Cookie`` is not among them: requests itself rebuilds it for every redirect.
+        """
+        return frozenset({"Authorization", *self._headers})
 
     def headers_for(self, url: str) -> dict[str, str]:
         """The credential headers for ``url`` (empty for any other origin)."""
         if origin_of(url) != self._origin:
             return {}
-        headers: dict[str, str] = {}
+        headers = dict(self._headers)
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         cookies = self._cookies() if self._cookies else {}
@@ -129,9 +152,58 @@ class OriginAuth:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
         return headers
 
+    def websocket(self, url: str) -> tuple[str, dict[str, str]]:
+        """(``url`` with the credential query added, the handshake's credential headers).
+
+        Both are secret: log ``url``, never what this returns. Another origin gets ``url``
+        unchanged and no headers.
+        """
+        if origin_of(url) != self._origin or not self._ws_query:
+            return url, self.headers_for(url)
+        parts = urlsplit(url)
+        query = "&".join(filter(None, (parts.query, urlencode(self._ws_query, quote_via=quote))))
+        return urlunsplit(parts._replace(query=query)), self.headers_for(url)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every credential value replaced by ``***`` (for error messages)."""
+        secrets = [self._token, *self._headers.values(), *self._ws_query.values()]
+        secrets += [quote(value, safe="") for value in self._ws_query.values()]
+        for secret in sorted(filter(None, secrets), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers.update(self.headers_for(request.url or ""))
         return request
+
+
+@functools.cache
+def _session_class() -> type[requests.Session]:
+    import requests
+
+    class OriginSession(requests.Session):
+        """A session whose redirects carry credentials only to the origin they belong to."""
+
+        def rebuild_auth(
+            self, prepared_request: requests.PreparedRequest, response: requests.Response
+        ) -> None:
+            if not isinstance(self.auth, OriginAuth):
+                return super().rebuild_auth(prepared_request, response)
+            for name in self.auth.header_names:
+                prepared_request.headers.pop(name, None)
+            prepared_request.headers.update(self.auth.headers_for(prepared_request.url or ""))
+            return None
+
+    return OriginSession
+
+
+def remaining_timeout(default: tuple[float, float], deadline: float) -> tuple[float, float]:
+    """``default`` (connect, read), shortened so a request never outlives ``deadline`` by much.
+
+    ``deadline`` is a ``time.monotonic()`` value; at least 0.5 s is left for each part.
+    """
+    left = max(0.5, deadline - time.monotonic())
+    return (min(default[0], left), min(default[1], left))
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -318,8 +390,11 @@ class _Stop:
 class HttpClient:
     """Thread-safe HTTP client: a pool of ``requests.Session`` objects shared by all threads.
 
-    ``base_url`` is the origin that receives credentials. ``timeout`` is the default
-    ``(connect, read)`` pair in seconds.
+    ``base_url`` is the origin that receives the credentials: ``token`` (sent as
+    ``Authorization: Bearer``), ``headers`` (e.g. ``{"X-API-Key": key}``), ``cookies`` (a dict,
+    ``"k=v; k2=v2"`` or JSON text, or an http(s) URL to fetch them from once) and ``ws_query``
+    (query parameters for WebSocket URLs, e.g. ``{"token": key}``); see :class:`OriginAuth`.
+    ``timeout`` is the default ``(connect, read)`` pair in seconds.
     """
 
     def __init__(
@@ -327,6 +402,8 @@ class HttpClient:
         base_url: str,
         *,
         token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        ws_query: Mapping[str, str] | None = None,
         cookies: str | Mapping[str, str] | None = None,
         timeout: tuple[float, float] = (5.0, 60.0),
     ) -> None:
@@ -335,7 +412,13 @@ class HttpClient:
         self._cookie_source = cookies
         self._cookie_cache: Mapping[str, str] | None = None
         self._cookie_lock = threading.Lock()
-        self.auth = OriginAuth(self.base_url, token, self._cookies if cookies else None)
+        self.auth = OriginAuth(
+            self.base_url,
+            token,
+            self._cookies if cookies else None,
+            headers=headers,
+            ws_query=ws_query,
+        )
         self._idle: queue.LifoQueue[requests.Session] = queue.LifoQueue()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -400,6 +483,17 @@ class HttpClient:
         """Absolute URL of a server path (``/prompt``) under the base URL."""
         return self.base_url + path
 
+    def websocket_url(self, path: str = "/ws", params: Mapping[str, str] | None = None) -> str:
+        """The ``ws(s)://`` URL of ``path`` under the base URL, with ``params`` as its query.
+
+        It holds no credentials, so it is safe to log; connect to
+        ``self.auth.websocket(url)`` (the URL with ``ws_query`` added, and the headers).
+        """
+        parts = urlsplit(self.base_url + path)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        query = urlencode(params or {}, quote_via=quote)
+        return urlunsplit((scheme, parts.netloc, parts.path, query, ""))
+
     @contextmanager
     def session(self) -> Iterator[requests.Session]:
         """Borrow a session from the pool for the duration of the block."""
@@ -408,9 +502,7 @@ class HttpClient:
         try:
             sess = self._idle.get_nowait()
         except queue.Empty:
-            import requests
-
-            sess = requests.Session()
+            sess = _session_class()()
             sess.auth = self.auth
             sess.trust_env = False  # environment settings come from _environment(), cached
             with self._lock:
