@@ -197,7 +197,7 @@ class FakeRunPod(FaultInjection, BackgroundServer):
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            port = runner.addresses[0][1]
             setattr(self, attr, f"http://127.0.0.1:{port}{prefix}")
             self._runners.append(runner)
 
