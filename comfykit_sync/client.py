@@ -235,7 +235,7 @@ class ComfyKit:
         definitions = (
             self._object_info() if object_info is None else _given_object_info(object_info)
         )
-        workflow = self.plugin_manager.hook.comfykit_load_workflow(
+        workflow: Workflow | None = self.plugin_manager.hook.comfykit_load_workflow(
             source=source, config=self.config, session=self._http, object_info=definitions
         )
         if workflow is None:

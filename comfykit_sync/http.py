@@ -299,6 +299,8 @@ def transport_error(exc: requests.RequestException, what: str) -> TransportError
     import requests
 
     url = exc.request.url if exc.request is not None else None
+    if isinstance(url, bytes):  # an unprepared Request may hold its URL as bytes
+        url = url.decode("utf-8", "replace")
     sent = False if _never_sent(exc) else None
     if isinstance(exc, requests.Timeout):
         kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
@@ -357,7 +359,7 @@ def _retryable(exc: BaseException, idempotent: bool) -> bool:
 def _retry_wait(attempt: int, exc: BaseException, deadline: float | None) -> float:
     """Seconds before retrying after failed ``attempt`` (1, 2, ...): exponential backoff (0.1 s
     doubling, at most 2 s), honouring a 429's Retry-After, never past the deadline."""
-    wait = min(2.0, 0.1 * 2 ** (attempt - 1))
+    wait: float = min(2.0, 0.1 * 2 ** (attempt - 1))
     if isinstance(exc, RateLimitError) and exc.retry_after is not None:
         wait = min(exc.retry_after, MAX_RETRY_AFTER)
     if deadline is not None:

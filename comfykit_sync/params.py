@@ -43,7 +43,7 @@ import random
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -75,6 +75,14 @@ def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
 
+def _strings(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+def _targets(items: Iterable[ParamTarget]) -> tuple[ParamTarget, ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class ParamTarget:
     """One node input a parameter writes to; ``default`` is that input's own literal or None."""
@@ -95,7 +103,7 @@ class ParamSpec:
     required: bool
     default: Any
     upload: bool
-    targets: tuple[ParamTarget, ...] = attrs.field(converter=tuple)
+    targets: tuple[ParamTarget, ...] = attrs.field(converter=_targets)
     description: str | None = None
 
 
@@ -105,7 +113,7 @@ class WorkflowSpec:
 
     params: Mapping[str, ParamSpec] = attrs.field(factory=dict, converter=_frozen_mapping)
     outputs: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
     def output_var(self, node_id: str) -> str:
         """The result variable of a node: its ``$output.<name>``, else the node id."""
@@ -222,8 +230,9 @@ def shared_spec(graph: Mapping[str, Any]) -> WorkflowSpec:
     The key is a digest of the graph marshalled in format 2, which writes values, not how
     they are shared: equal bytes are equal graphs, node order included.
     """
+    data: Any = graph  # marshal takes dicts of plain values and refuses anything else
     try:
-        key = hashlib.blake2b(marshal.dumps(graph, 2), digest_size=20).digest()
+        key = hashlib.blake2b(marshal.dumps(data, 2), digest_size=20).digest()
     except ValueError:  # not plain data (objects of a loader plugin): parsed every time
         return parse_workflow(graph)
     with _specs_lock:

@@ -384,7 +384,10 @@ class EventStream:
 
     def _read(self, ws: websocket.WebSocket) -> str:
         """Read and route frames until the socket fails or closes; return why it ended."""
-        frames = FrameReader(lambda size: socket_recv(ws.sock, size), self._max_frame_bytes)
+        sock = ws.sock
+        if sock is None:
+            return "closed before reading"
+        frames = FrameReader(lambda size: socket_recv(sock, size), self._max_frame_bytes)
         awaiting_pong = False
         while not self._stopping.is_set():
             try:

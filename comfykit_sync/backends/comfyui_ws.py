@@ -55,7 +55,7 @@ from ..params import WorkflowSpec
 from ..polling import TRANSIENT_ERRORS
 from ._ws_stream import ENDING_EVENTS, Disconnected, EventStream, Message, Subscription
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
-from .comfyui import BLOCKED, ComfyUIClient
+from .comfyui import BLOCKED, ComfyUIClient, as_mapping
 from .comfyui_http import ComfyUIHttpBackend, HistoryWaiter
 
 log = logging.getLogger(__name__)
@@ -345,12 +345,16 @@ class _PromptWatch:
                 return True
             node_id = str(data["node"])
             display = self._display_node(node_id, data.get("display_node"))
-            node = self._graph_node(node_id)
-            shown = self._graph_node(display) if display else node
-            meta = shown.get("_meta") if isinstance(shown.get("_meta"), Mapping) else {}
+            graph_node = self._graph_node(node_id)
+            shown = self._graph_node(display) if display else graph_node
+            meta = as_mapping(shown.get("_meta"))
             self.emit(
                 NodeExecuting(
-                    self.prompt_id, node_id, meta.get("title"), node.get("class_type"), display
+                    self.prompt_id,
+                    node_id,
+                    meta.get("title"),
+                    graph_node.get("class_type"),
+                    display,
                 )
             )
         elif kind == "execution_start":
