@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--executors", nargs="+", default=["http", "websocket"])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--job-ms", type=float, default=100)
-    parser.add_argument("--per-thread", type=int, default=20, help="executions per thread")
+    parser.add_argument("--per-thread", type=int, default=40, help="executions per thread")
     parser.add_argument("--pin", action="store_true", help="server on the last CPU, we on the rest")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
