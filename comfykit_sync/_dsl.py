@@ -6,6 +6,7 @@ across nodes is :func:`comfykit_sync.params.parse_workflow`'s job. See ``params`
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import attrs
@@ -35,12 +36,28 @@ class ParsedTitle:
     warnings: tuple[str, ...]
 
 
+#: the parse of a title without any marker
+NO_MARKERS = ParsedTitle(None, (), ())
+
+
 def parse_title(title: str, *, node_id: str, class_type: str) -> ParsedTitle:
-    """Parse one node title; raise :class:`DSLError` naming the node for a malformed marker."""
-    parsed, errors = scan_title(title, node_id=node_id, class_type=class_type)
-    if errors:
-        raise errors[0]
+    """Parse one node title; raise :class:`DSLError` naming the node for a malformed marker.
+
+    Well-formed titles are parsed once (a kit parses the same titles for every job).
+    """
+    if "$" not in title:
+        return NO_MARKERS
+    parsed = _parse_well_formed(title, node_id, class_type)
+    if parsed is None:
+        raise scan_title(title, node_id=node_id, class_type=class_type)[1][0]
     return parsed
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_well_formed(title: str, node_id: str, class_type: str) -> ParsedTitle | None:
+    """The parse of a title without errors; ``None`` for a malformed one (raised afresh)."""
+    parsed, errors = scan_title(title, node_id=node_id, class_type=class_type)
+    return None if errors else parsed
 
 
 def scan_title(

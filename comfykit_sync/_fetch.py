@@ -9,12 +9,13 @@ built without either fetches with no credentials at all. The implementation is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import os
     from pathlib import Path
 
+    from .client import ComfyKit
     from .models import Artifact
 
 
@@ -35,10 +36,10 @@ class OutputFetcher(Protocol):
         """Download every artifact that has a URL into ``directory``; the paths written."""
 
 
-def fetcher_for(kit: Any, own: OutputFetcher | None) -> OutputFetcher:
+def fetcher_for(kit: ComfyKit | None, own: OutputFetcher | None) -> OutputFetcher:
     """``kit``'s fetcher when one is given, else ``own``, else one without credentials."""
     if kit is not None:
-        return kit._fetcher()  # type: ignore[no-any-return]
+        return kit._fetcher()
     if own is not None:
         return own
     from .downloads import Fetcher

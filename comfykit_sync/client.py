@@ -236,7 +236,7 @@ class ComfyKit:
         definitions = (
             self._object_info() if object_info is None else _given_object_info(object_info)
         )
-        workflow = self.plugin_manager.hook.comfykit_load_workflow(
+        workflow: Workflow | None = self.plugin_manager.hook.comfykit_load_workflow(
             source=source, config=self.config, session=self._http, object_info=definitions
         )
         if workflow is None:
@@ -394,7 +394,7 @@ class ComfyKit:
         from ._targets import select_targets
         from .backends.base import JobRequest
         from .job import ON_TIMEOUT, Job
-        from .params import UploadSource, parse_workflow, validate_params
+        from .params import UploadSource, shared_spec, validate_params
 
         started = time.monotonic()
         timeout = self._seconds(timeout, "timeout")
@@ -404,7 +404,7 @@ class ComfyKit:
         if prompt_id is not None:
             prompt_id = _check_prompt_id(prompt_id)
         wf = self.load_workflow(workflow)
-        spec = parse_workflow(wf.graph)
+        spec = shared_spec(wf.graph)
         values = validate_params(spec, params)
         runner = self.backend(backend or wf.backend)
         if prompt_id is not None and "prompt_id" not in runner.capabilities:

@@ -10,6 +10,7 @@ partial file is removed on failure.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import threading
@@ -72,7 +73,7 @@ class Fetcher:
         http = self._client_for(url)
         name = unquote(parts.path.rsplit("/", 1)[-1]) or parts.hostname or "output"
         what = f"downloading {name}"
-        return BodyStream(http.request("GET", url, what=what, stream=True), what)
+        return io.BufferedReader(BodyStream(http.request("GET", url, what=what, stream=True), what))
 
     def save(
         self,

@@ -8,7 +8,7 @@ such as ``token=`` — are attached by :class:`OriginAuth` only to requests for 
 server's origin, so they never reach a workflow URL, a media URL or a redirect target on another
 host (a download answered with a redirect to a signed URL elsewhere is fetched without them).
 Non-2xx replies become typed errors (:func:`error_for_response`). Only idempotent requests are
-retried (tenacity); a non-idempotent one is retried only when it provably never reached the
+retried (with backoff); a non-idempotent one is retried only when it provably never reached the
 server.
 """
 
@@ -40,9 +40,10 @@ from .errors import (
     TransportError,
 )
 
-if TYPE_CHECKING:  # requests and tenacity are imported on first use, not with the package
+if TYPE_CHECKING:  # requests is imported on first use, not with the package
     import requests
-    import tenacity
+
+    from ._direct import DirectTransport
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +299,8 @@ def transport_error(exc: requests.RequestException, what: str) -> TransportError
     import requests
 
     url = exc.request.url if exc.request is not None else None
+    if isinstance(url, bytes):  # an unprepared Request may hold its URL as bytes
+        url = url.decode("utf-8", "replace")
     sent = False if _never_sent(exc) else None
     if isinstance(exc, requests.Timeout):
         kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
@@ -353,36 +356,56 @@ def _retryable(exc: BaseException, idempotent: bool) -> bool:
     return idempotent and isinstance(exc, ServerError) and exc.status_code in RETRY_STATUSES
 
 
-class _RetryWait:
-    """Exponential backoff (0.1 s doubling, at most 2 s), honouring a 429's Retry-After, never
-    past the deadline."""
-
-    def __init__(self, deadline: float | None) -> None:
-        self._deadline = deadline
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        wait = min(2.0, 0.1 * 2 ** (retry_state.attempt_number - 1))
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
-            wait = min(exc.retry_after, MAX_RETRY_AFTER)
-        if self._deadline is not None:
-            wait = min(wait, max(0.0, self._deadline - time.monotonic()))
-        return wait
+def _retry_wait(attempt: int, exc: BaseException, deadline: float | None) -> float:
+    """Seconds before retrying after failed ``attempt`` (1, 2, ...): exponential backoff (0.1 s
+    doubling, at most 2 s), honouring a 429's Retry-After, never past the deadline."""
+    wait: float = min(2.0, 0.1 * 2 ** (attempt - 1))
+    if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+        wait = min(exc.retry_after, MAX_RETRY_AFTER)
+    if deadline is not None:
+        wait = min(wait, max(0.0, deadline - time.monotonic()))
+    return wait
 
 
-class _Stop:
-    """Stop retrying after ``attempts``, or when the next attempt would start at or after the
-    deadline (if any): the error of the last attempt made is then the one raised."""
+#: the arguments of ``HttpClient.request`` that make up the request itself (the others, such as
+#: ``stream`` and ``allow_redirects``, say how it is sent)
+REQUEST_FIELDS = frozenset({"headers", "params", "data", "json", "files"})
 
-    def __init__(self, attempts: int, deadline: float | None) -> None:
-        self._attempts, self._deadline = attempts, deadline
 
-    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        if retry_state.attempt_number >= self._attempts:
-            return True
-        if self._deadline is None:
-            return False
-        return time.monotonic() + (retry_state.upcoming_sleep or 0.0) >= self._deadline
+def _prepare(
+    sess: requests.Session, method: str, url: str, fields: Mapping[str, Any]
+) -> requests.PreparedRequest:
+    """The request ``sess.request()`` would send: the session's headers (a ``None`` value drops
+    one), cookies and auth, with ``fields`` (``REQUEST_FIELDS``; others are ignored).
+
+    ``Session.request`` builds the same request by merging every per-call setting into the
+    session's, and reads the environment's settings again, which costs more than sending it;
+    there is nothing to merge here (no per-call cookies, auth or hooks; the environment's
+    settings are cached per origin by the client).
+    """
+    import requests
+    from requests.structures import CaseInsensitiveDict
+
+    headers = sess.headers
+    extra = fields.get("headers")
+    if extra:
+        headers = CaseInsensitiveDict(headers)
+        headers.update(extra)
+        for name in [name for name, value in headers.items() if value is None]:
+            del headers[name]
+    prepared = requests.PreparedRequest()
+    prepared.prepare(
+        method=method,
+        url=url,
+        headers=headers,
+        files=fields.get("files"),
+        data=fields.get("data") or {},
+        json=fields.get("json"),
+        params=fields.get("params") or {},
+        auth=sess.auth,
+        cookies=sess.cookies,
+    )
+    return prepared
 
 
 class HttpClient:
@@ -393,6 +416,12 @@ class HttpClient:
     ``"k=v; k2=v2"`` or JSON text, or an http(s) URL to fetch them from once) and ``ws_query``
     (query parameters for WebSocket URLs, e.g. ``{"token": key}``); see :class:`OriginAuth`.
     ``timeout`` is the default ``(connect, read)`` pair in seconds.
+
+    A request to the ``http://`` base URL with at most a ``json=`` body is sent on a
+    connection of the client's own (:mod:`._direct`: the same request for a fraction of the
+    CPU), as long as the origin has no proxy and the server has set no cookie and answered no
+    redirect; after either, every request goes through the sessions, which keep the cookies
+    and follow the redirects.
     """
 
     def __init__(
@@ -422,6 +451,12 @@ class HttpClient:
         self._lock = threading.Lock()
         self._closed = False
         self._env_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self._direct: DirectTransport | None = None
+        parts = urlsplit(self.base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._direct_allowed = parts.scheme == "http"
+        self._origin_headers: dict[str, str] | None = None  # the credentials, once computed
+        self._server_cookies: Any = None  # a RequestsCookieJar once a direct reply set one
 
     def __repr__(self) -> str:
         return f"HttpClient({self.base_url!r})"
@@ -504,6 +539,8 @@ class HttpClient:
             sess.auth = self.auth
             sess.trust_env = False  # environment settings come from _environment(), cached
             with self._lock:
+                if self._server_cookies is not None:
+                    sess.cookies.update(self._server_cookies)
                 self._sessions.append(sess)
         try:
             yield sess
@@ -531,8 +568,6 @@ class HttpClient:
         bounds every attempt and the retries, as does the enclosing :func:`request_deadline`;
         a streamed body (a file object) disables retries.
         """
-        import tenacity
-
         method = method.upper()
         if url.startswith("/"):
             url = self.url(url)
@@ -542,14 +577,20 @@ class HttpClient:
         if hasattr(kwargs.get("data"), "read"):
             attempts = 1
         deadline = _earliest(deadline, _deadline.get())
-        retrying = tenacity.Retrying(
-            stop=_Stop(max(1, attempts), deadline),
-            wait=_RetryWait(deadline),
-            retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)),
-            reraise=True,
-            before_sleep=lambda rs: log.debug("retrying %s after %r", what, rs.outcome.exception()),
-        )
-        return retrying(self._send, method, url, what, timeout or self.timeout, deadline, kwargs)
+        timeout = timeout or self.timeout
+        attempt = 1
+        while True:
+            try:
+                return self._send(method, url, what, timeout, deadline, kwargs)
+            except Exception as exc:
+                if attempt >= attempts or not _retryable(exc, idempotent):
+                    raise
+                pause = _retry_wait(attempt, exc, deadline)
+                if deadline is not None and time.monotonic() + pause >= deadline:
+                    raise  # the next attempt would start at or after the deadline
+                log.debug("retrying %s after %r", what, exc)
+            time.sleep(pause)
+            attempt += 1
 
     def _send(
         self,
@@ -563,18 +604,105 @@ class HttpClient:
         import requests
 
         timeout = self._bounded(timeout, what, deadline)
-        with self.session() as sess:
-            try:
-                response = sess.request(
-                    method, url, timeout=timeout, **self._environment(url), **kwargs
-                )
-            except requests.RequestException as exc:
-                raise transport_error(exc, what) from exc
+        try:
+            if self._goes_direct(url, kwargs):
+                response = self._send_direct(method, url, timeout, kwargs)
+            else:
+                response = self._send_session(method, url, timeout, kwargs)
+        except requests.RequestException as exc:
+            raise transport_error(exc, what) from exc
         if response.status_code >= 400:
             error = error_for_response(response, what)
             response.close()
             raise error
         return response
+
+    def _send_session(
+        self, method: str, url: str, timeout: tuple[float, float], kwargs: dict[str, Any]
+    ) -> requests.Response:
+        options = {k: v for k, v in kwargs.items() if k not in REQUEST_FIELDS}
+        with self.session() as sess:
+            prepared = _prepare(sess, method, url, kwargs)
+            response = sess.send(prepared, timeout=timeout, **self._environment(url), **options)
+            if self._direct_allowed and len(sess.cookies):  # cookies only sessions send back
+                self._direct_allowed = False
+        return response
+
+    def _goes_direct(self, url: str, kwargs: Mapping[str, Any]) -> bool:
+        """Whether the request can be sent on a connection of our own (see the class doc)."""
+        if not self._direct_allowed or not kwargs.keys() <= {"json"}:
+            return False
+        base = self.base_url
+        if not url.startswith(base) or url[len(base) : len(base) + 1] not in ("/", "?", ""):
+            return False
+        if self._origin_headers is None:  # first time: a proxy, or the credentials to send
+            if self._environment(url)["proxies"]:
+                self._direct_allowed = False
+                return False
+            self._origin_headers = self.auth.headers_for(url)
+        return True
+
+    def _send_direct(
+        self, method: str, url: str, timeout: tuple[float, float], kwargs: Mapping[str, Any]
+    ) -> requests.Response:
+        """Send on a connection of our own; a redirect is followed through a session."""
+        if self._closed:
+            raise TransportError("the client is closed")
+        direct = self._direct
+        if direct is None:
+            from ._direct import DirectTransport
+
+            with self._lock:
+                direct = self._direct = self._direct or DirectTransport(self._origin)
+        response = direct.send(
+            method,
+            url,
+            headers=self._origin_headers or {},
+            json_body=kwargs.get("json"),
+            timeout=timeout,
+        )
+        if "Set-Cookie" in response.headers:
+            self._keep_cookies(method, url, response)
+        if response.is_redirect:
+            self._direct_allowed = False
+            return self._follow_redirects(method, url, timeout, kwargs, response)
+        return response
+
+    def _follow_redirects(
+        self,
+        method: str,
+        url: str,
+        timeout: tuple[float, float],
+        kwargs: Mapping[str, Any],
+        response: requests.Response,
+    ) -> requests.Response:
+        """Follow the redirects of a direct reply as ``Session.send`` would."""
+        with self.session() as sess:
+            response.request = prepared = _prepare(sess, method, url, kwargs)
+            history = [response]
+            history += sess.resolve_redirects(
+                response, prepared, timeout=timeout, **self._environment(url)
+            )
+        final = history.pop()
+        final.history = history
+        return final
+
+    def _keep_cookies(self, method: str, url: str, response: requests.Response) -> None:
+        """Store the cookies a direct reply set in every session (and the ones to come), as
+        the session that sent it would have; from now on, requests go through the sessions."""
+        import requests
+        from requests.cookies import MockRequest, MockResponse, RequestsCookieJar
+
+        jar = RequestsCookieJar()
+        request = MockRequest(requests.Request(method, url).prepare())
+        jar.extract_cookies(MockResponse(response.raw), request)  # type: ignore[arg-type]
+        with self._lock:
+            self._direct_allowed = False
+            if self._server_cookies is None:
+                self._server_cookies = RequestsCookieJar()
+            self._server_cookies.update(jar)
+            for sess in self._sessions:
+                sess.cookies.update(jar)
 
     def json(self, method: str, url: str, **kwargs: Any) -> Any:
         """Send a request and decode its JSON reply (``InvalidResponseError`` if it is not)."""
@@ -587,5 +715,8 @@ class HttpClient:
         self._closed = True
         with self._lock:
             sessions, self._sessions = self._sessions, []
+            direct, self._direct = self._direct, None
         for sess in sessions:
             sess.close()
+        if direct is not None:
+            direct.close()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from .params import ParamSpec, _frozen_mapping, parse_workflow
+from .params import ParamSpec, _frozen_mapping, _strings, parse_workflow
 
 #: Core and common custom node classes that produce UI output (results of a job).
 OUTPUT_CLASSES: frozenset[str] = frozenset(
@@ -43,14 +43,18 @@ _JSON_TYPES: Mapping[str, dict[str, Any]] = {
 _UPLOAD_NOTE = "a file to upload: a local path, an http(s) URL or a file name already on the server"
 
 
+def _params(items: Iterable[ParamSpec]) -> tuple[ParamSpec, ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class WorkflowInfo:
     """A workflow's parameters (declaration order), outputs (var → node ids) and DSL warnings."""
 
     source: str
-    params: tuple[ParamSpec, ...] = attrs.field(converter=tuple)
+    params: tuple[ParamSpec, ...] = attrs.field(converter=_params)
     outputs: Mapping[str, tuple[str, ...]] = attrs.field(converter=_frozen_mapping)
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
     def json_schema(self) -> dict[str, Any]:
         """The parameters as a JSON Schema (draft 2020-12) object schema, for form builders."""

@@ -39,12 +39,9 @@ class MultipartStream:
             f'--{self.boundary}\r\nContent-Disposition: form-data; name="{_quote(file_field)}"; '
             f'filename="{_quote(filename)}"\r\nContent-Type: {content_type}\r\n\r\n'
         ).encode()
-        self._parts: list[bytes | IO[bytes]] = [
-            head,
-            fileobj,
-            f"\r\n--{self.boundary}--\r\n".encode(),
-        ]
-        self._length = len(head) + size + len(self._parts[2])  # type: ignore[arg-type]
+        tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self._parts: list[bytes | IO[bytes]] = [head, fileobj, tail]
+        self._length = len(head) + size + len(tail)
         self._index = 0
         self._offset = 0
 

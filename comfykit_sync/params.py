@@ -32,14 +32,18 @@ Deviations from the original ComfyKit (which accepted anything and failed late o
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import marshal
 import math
 import numbers
 import os
 import posixpath
 import random
 import re
-from collections.abc import Callable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -64,6 +68,14 @@ def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
 
+def _strings(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+def _targets(items: Iterable[ParamTarget]) -> tuple[ParamTarget, ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class ParamTarget:
     """One node input a parameter writes to; ``default`` is that input's own literal or None."""
@@ -84,7 +96,7 @@ class ParamSpec:
     required: bool
     default: Any
     upload: bool
-    targets: tuple[ParamTarget, ...] = attrs.field(converter=tuple)
+    targets: tuple[ParamTarget, ...] = attrs.field(converter=_targets)
     description: str | None = None
 
 
@@ -94,7 +106,7 @@ class WorkflowSpec:
 
     params: Mapping[str, ParamSpec] = attrs.field(factory=dict, converter=_frozen_mapping)
     outputs: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
     def output_var(self, node_id: str) -> str:
         """The result variable of a node: its ``$output.<name>``, else the node id."""
@@ -144,6 +156,8 @@ def parse_workflow(graph: Mapping[str, Any]) -> WorkflowSpec:
         warnings.extend(parsed.warnings)
         if parsed.output is not None:
             outputs[node_id] = parsed.output
+        if not parsed.markers:
+            continue
         where = describe_node(node_id, class_type, title)
         for marker in parsed.markers:
             previous = bound.get((node_id, marker.field))
@@ -157,13 +171,44 @@ def parse_workflow(graph: Mapping[str, Any]) -> WorkflowSpec:
     return WorkflowSpec(params, outputs, tuple(warnings))
 
 
+#: specs remembered by :func:`shared_spec`
+SPEC_MEMORY = 256
+_specs: OrderedDict[bytes, WorkflowSpec] = OrderedDict()
+_specs_lock = threading.Lock()
+
+
+def shared_spec(graph: Mapping[str, Any]) -> WorkflowSpec:
+    """:func:`parse_workflow` of ``graph``, remembered by content for graphs of plain JSON data
+    (a kit parses the same workflow for every job). The spec may be shared: read-only.
+
+    The key is a digest of the graph marshalled in format 2, which writes values, not how
+    they are shared: equal bytes are equal graphs, node order included.
+    """
+    data: Any = graph  # marshal takes dicts of plain values and refuses anything else
+    try:
+        key = hashlib.blake2b(marshal.dumps(data, 2), digest_size=20).digest()
+    except ValueError:  # not plain data (objects of a loader plugin): parsed every time
+        return parse_workflow(graph)
+    with _specs_lock:
+        spec = _specs.get(key)
+        if spec is not None:
+            _specs.move_to_end(key)
+            return spec
+    spec = parse_workflow(graph)
+    with _specs_lock:
+        _specs[key] = spec
+        if len(_specs) > SPEC_MEMORY:
+            _specs.popitem(last=False)
+    return spec
+
+
 def _merge(name: str, bindings: list[Binding]) -> ParamSpec:
     ptype, problems = merge_bindings(name, bindings)
     if problems:
         raise problems[0]
     assert ptype is not None
     targets = tuple(
-        ParamTarget(b.node_id, b.marker.field, b.class_type, b.upload, copy.deepcopy(b.default))
+        ParamTarget(b.node_id, b.marker.field, b.class_type, b.upload, _copy_json(b.default))
         for b in bindings
     )
     optional = [
@@ -378,6 +423,22 @@ def validate_params(spec: WorkflowSpec, params: Mapping[str, Any] | None) -> dic
 # Binding and seeds
 
 
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON-like data (dicts, lists and scalars, copied several times faster
+    than :func:`copy.deepcopy` does); anything else is deep-copied by ``copy.deepcopy``."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_json(item) for item in value]
+    if kind in _SCALARS:
+        return value
+    return copy.deepcopy(value)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def apply_params(
     graph: Mapping[str, Any], spec: WorkflowSpec, values: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -386,7 +447,12 @@ def apply_params(
     ``values`` are validated values whose uploads are already resolved to server file names.
     """
     _check_graph(graph)
-    result = {node_id: copy.deepcopy(node) for node_id, node in graph.items()}
+    try:
+        result = {node_id: _copy_json(node) for node_id, node in graph.items()}
+    except RecursionError:
+        raise WorkflowError(
+            "the workflow is not JSON data: it nests too deeply or contains itself"
+        ) from None
     for name, value in values.items():
         param = spec.params.get(name)
         if param is None:
@@ -404,7 +470,7 @@ def apply_params(
                 raise WorkflowError(
                     f"node {target.node_id!r} of parameter {name!r} has no inputs object"
                 )
-            inputs[target.field] = copy.deepcopy(value)
+            inputs[target.field] = _copy_json(value)
     return result
 
 

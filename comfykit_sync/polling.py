@@ -109,7 +109,9 @@ def poll(
         sleep=sleep,
         retry_error_callback=expired,
     )
-    return retrying(check)
+    result = retrying(check)
+    assert result is not None  # every None is retried until ``expired`` raises
+    return result
 
 
 def poll_job(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from types import CodeType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -32,12 +32,12 @@ def _code(function: Any) -> CodeType | None:
 
 def _calling_plugin(owners: dict[CodeType, str]) -> str:
     """The plugin whose hook implementation is the innermost one on the current call stack."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         owner = owners.get(frame.f_code)
         if owner is not None:
             return owner
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return UNKNOWN_PLUGIN
 
 

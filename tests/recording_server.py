@@ -1,4 +1,4 @@
-"""A tiny second HTTP server for tests: serves fixed routes and records every request's headers.
+"""A tiny second HTTP server for tests: serves fixed routes and records every request (GET, POST).
 
 Used to prove that credentials never leave their own origin (workflow URLs, media URLs).
 """
@@ -18,7 +18,15 @@ class RecordingServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - stdlib name
-                owner.requests.append({"path": self.path, "headers": dict(self.headers)})
+                length = int(self.headers.get("Content-Length") or 0)
+                owner.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": self.rfile.read(length),
+                    }
+                )
                 status, headers, body = owner.routes.get(
                     self.path.split("?")[0], (404, {}, b"not found")
                 )
@@ -29,6 +37,8 @@ class RecordingServer:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            do_POST = do_GET  # noqa: N815 - stdlib name
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -89,7 +89,11 @@ def test_readme_quick_start_is_two_console_commands():
     quick = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
     found = blocks_in(quick)
     assert [lang for lang, _ in found] == ["console", "console", "bash"]
-    assert all(code.startswith("python3 -m venv .venv && ") for _, code in found[:2])
+    demo, tests = found[0][1], found[1][1]
+    assert demo.startswith("python3 -m venv .venv && ")
+    # the tests need redis-server (Celery): installed first when missing, as .ci/run does
+    assert tests.startswith("command -v redis-server >/dev/null || ")
+    assert "; python3 -m venv .venv && " in tests and tests.rstrip().endswith("python -m pytest -q")
     assert found[2][1].startswith("comfykit run my-workflow.json ")
     assert b'"nodes"' in DOC_FILES["my-workflow.json"]  # that file is in UI format
 

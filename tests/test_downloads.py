@@ -204,6 +204,23 @@ def test_artifact_bytes_and_open(kit, many):
         Artifact("text", "t", "1", text="hi").bytes()
 
 
+def test_open_is_a_buffered_binary_file_for_http_and_file_urls(kit, many, tmp_path):
+    local = tmp_path / "local.png"
+    local.write_bytes(PNG)
+    remote = many.artifacts[0]
+    for art, body in (
+        (remote, PNG + b"\x00"),
+        (Artifact("image", "i", "1", url=local.as_uri()), PNG),
+    ):
+        with art.open() as stream:
+            assert isinstance(stream, io.BufferedIOBase) and stream.readable()
+            assert stream.peek(1)[:1] == body[:1]
+            chunks = list(iter(lambda: stream.read(1000), b""))
+            assert b"".join(chunks) == body  # peeking consumed nothing
+            assert all(len(chunk) == 1000 for chunk in chunks[:-1])  # no short reads
+        assert stream.closed
+
+
 def test_file_urls(tmp_path, kit):
     src = tmp_path / "dir with space" / "clip.mp4"
     src.parent.mkdir()

@@ -326,3 +326,14 @@ def test_required_link_is_replaced_by_the_supplied_literal() -> None:
     applied = apply_params(graph, parse_workflow(graph), {"w": 640})
     assert applied["7"]["inputs"]["w"] == 640
     assert graph["7"]["inputs"]["w"] == ["2", 0]
+
+
+def test_a_malformed_title_raises_a_new_error_each_time() -> None:
+    """Well-formed titles are parsed once; a malformed one fails afresh every time."""
+    graph = {"3": {"class_type": "KSampler", "inputs": {"seed": 1}, "_meta": {"title": "$9x"}}}
+    errors = []
+    for _ in range(2):
+        with pytest.raises(DSLError, match="invalid parameter name '9x'") as info:
+            parse_workflow(graph)
+        errors.append(info.value)
+    assert errors[0] is not errors[1] and errors[1].node_id == "3"

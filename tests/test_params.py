@@ -6,6 +6,7 @@ import io
 import math
 import pathlib
 import random
+from collections import OrderedDict
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -29,6 +30,7 @@ from comfykit_sync.params import (
     apply_params,
     parse_workflow,
     randomize_seeds,
+    shared_spec,
     validate_params,
 )
 
@@ -65,6 +67,28 @@ def test_spec_is_immutable_and_in_declaration_order() -> None:
         targets=(ParamTarget("1", "c", "Node", False, "x"),),
         description=None,
     )
+
+
+def test_shared_spec_is_remembered_by_content() -> None:
+    graph = {"1": node("Sampler, $seed, $steps", seed=1, steps=20), "2": node("$output.img")}
+    spec = shared_spec(graph)
+    assert spec == parse_workflow(graph)
+    assert shared_spec({k: dict(v) for k, v in graph.items()}) is spec  # an equal copy
+    graph["1"]["inputs"]["steps"] = 30  # another default: another spec
+    assert shared_spec(graph).params["steps"].default == 30
+    graph["1"]["_meta"]["title"] = "$seed"
+    assert list(shared_spec(graph).params) == ["seed"]
+    assert list(shared_spec(dict(reversed(graph.items()))).outputs) == ["2"]
+    with pytest.raises(DSLError):  # errors are raised every time, never remembered
+        shared_spec({"1": node("$9x", seed=1)})
+    with pytest.raises(DSLError):
+        shared_spec({"1": node("$9x", seed=1)})
+
+
+def test_shared_spec_of_a_graph_holding_objects_is_parsed_each_time() -> None:
+    graph = {"1": node("$value", value=1), "2": {"class_type": "X", "inputs": {"o": object()}}}
+    assert shared_spec(graph) == parse_workflow(graph)
+    assert shared_spec(graph) is not shared_spec(graph)
 
 
 def test_output_var_and_param_for() -> None:
@@ -490,6 +514,24 @@ def test_apply_params_deep_copies_and_never_mutates() -> None:
     assert applied["2"] == graph["2"] and applied["2"]["inputs"] is not graph["2"]["inputs"]
     value["k"].append(3)
     assert applied["1"]["inputs"]["obj"] == {"k": [2]}
+
+
+def test_apply_params_copies_other_mappings_and_tuples_deeply() -> None:
+    shared = [1, 2]
+    graph = {"1": {"class_type": "Other", "inputs": {"a": shared, "b": shared, "t": ([3],)}}}
+    graph["2"] = OrderedDict(class_type="Ordered", inputs={"x": [4]})
+    applied = apply_params(graph, WorkflowSpec(), {})
+    assert applied == graph
+    assert applied["1"]["inputs"]["a"] is not shared and applied["1"]["inputs"]["t"][0] == [3]
+    assert applied["1"]["inputs"]["t"][0] is not graph["1"]["inputs"]["t"][0]
+    assert type(applied["2"]) is OrderedDict and applied["2"]["inputs"] is not graph["2"]["inputs"]
+
+
+def test_a_graph_that_contains_itself_is_a_workflow_error_before_sending() -> None:
+    graph: dict[str, Any] = {"1": {"class_type": "Node", "inputs": {}}}
+    graph["1"]["inputs"]["loop"] = graph["1"]
+    with pytest.raises(WorkflowError, match="contains itself"):
+        apply_params(graph, WorkflowSpec(), {})
 
 
 def test_apply_params_creates_missing_inputs() -> None:

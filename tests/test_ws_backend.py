@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 import requests
+import websocket
 from helpers import T2I, execute_numbered
 
 from comfykit_sync import (
@@ -23,8 +24,11 @@ from comfykit_sync import (
     PromptLostError,
     TransportError,
 )
+from comfykit_sync.backends._ws_frames import FrameReader, FrameTooLarge
 from comfykit_sync.backends._ws_stream import (
     DISCONNECTED,
+    ENDING_EVENTS,
+    EventStream,
     Message,
     Subscription,
     binary_kind,
@@ -134,7 +138,7 @@ def test_progress_keeps_a_job_without_listener_alive_without_queue_checks(fake_c
     http = HttpClient(fake_comfyui.url)
     client = ComfyUIClient(http, client_id="c", comfy_org_api_key=None)
     sub = Subscription("p")
-    sub.lifecycle_only = True  # nobody listens for progress
+    sub.wanted = ENDING_EVENTS  # nobody listens for progress
     watch = _PromptWatch(
         client,
         sub,
@@ -161,9 +165,9 @@ def test_progress_keeps_a_job_without_listener_alive_without_queue_checks(fake_c
     http.close()
 
 
-def test_lifecycle_only_subscription_queues_just_the_lifecycle():
+def test_a_subscription_without_listener_queues_only_what_it_wants_and_the_end():
     sub = Subscription("p")
-    sub.lifecycle_only = True
+    sub.wanted = ENDING_EVENTS
     events = [
         Message("execution_start", {"prompt_id": "p"}),
         Message("progress", {"prompt_id": "p", "value": 1, "max": 2}),
@@ -181,7 +185,7 @@ def test_lifecycle_only_subscription_queues_just_the_lifecycle():
     queued = []
     while (item := sub.get(0)) is not None:
         queued.append(item)
-    assert queued == [events[0], events[4], events[5], events[6]]
+    assert queued == [events[4], events[6]]
     sub.put(DISCONNECTED)
     assert sub.get(0) is DISCONNECTED
 
@@ -282,27 +286,105 @@ def test_oversized_frames_drop_the_socket_and_the_job_still_completes(fake_comfy
     assert "exceeds ws_max_frame_bytes=300" in caplog.text
 
 
-@pytest.mark.parametrize("piece", [1, 3, 7, 1000, 1 << 20])
-def test_frames_split_or_batched_across_reads_are_decoded(piece):
-    """The chunked reader returns the same frames however the stream is cut into reads."""
+def server_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes = b"") -> bytes:
+    """A frame as a server (or, with ``mask``, a client) sends it, built by websocket-client."""
     from websocket import ABNF
 
-    from comfykit_sync.backends._ws_stream import _LimitedFrameBuffer
+    frame = ABNF(int(fin), 0, 0, 0, opcode, int(bool(mask)), payload)
+    if mask:
+        frame.get_mask_key = lambda length: mask
+    return frame.format()
 
-    payloads = [b"{}", b"x" * 125, b"y" * 126, b"z" * 70000, json.dumps({"a": 1}).encode()]
-    stream = b"".join(ABNF(1, 0, 0, 0, ABNF.OPCODE_TEXT, 0, p.decode()).format() for p in payloads)
+
+def reader_of(stream: bytes, piece: int = 1 << 20, limit: int = 1 << 20) -> tuple:
     reads = iter([stream[i : i + piece] for i in range(0, len(stream), piece)])
-    asked = []
+    asked: list[int] = []
 
     def recv(size: int) -> bytes:
         asked.append(size)
-        return next(reads)
+        try:
+            return next(reads)
+        except StopIteration:
+            raise websocket.WebSocketConnectionClosedException("closed") from None
 
-    frames = _LimitedFrameBuffer(recv, True, 1 << 20)
-    assert [frames.recv_frame().data for _ in payloads] == payloads
+    return FrameReader(recv, limit), asked
+
+
+def read_all(frames: FrameReader, count: int) -> list[tuple[int, bytes]]:
+    """The next ``count`` messages and control frames, in order."""
+    items: list[tuple[int, bytes]] = []
+    while len(items) < count:
+        items += frames.read()
+    assert len(items) == count
+    return items
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 1000, 1 << 20])
+def test_frames_split_or_batched_across_reads_are_decoded(piece):
+    """The reader returns the same messages however the stream is cut into reads."""
+    payloads = [b"{}", b"x" * 125, b"y" * 126, b"z" * 70000, json.dumps({"a": 1}).encode()]
+    stream = b"".join(server_frame(1, p) for p in payloads)
+    frames, asked = reader_of(stream, piece)
+    assert read_all(frames, len(payloads)) == [(1, p) for p in payloads]
     assert all(size >= 65536 for size in asked)  # one system call serves many small frames
     if piece >= len(stream):
         assert len(asked) == 1
+
+
+@pytest.mark.parametrize("piece", [1, 5, 1 << 20])
+def test_fragments_control_frames_and_masks_are_read_like_websocket_client(piece):
+    stream = b"".join(
+        [
+            server_frame(1, b'{"type": ', fin=False),
+            server_frame(9, b"are you there"),  # a ping between two fragments
+            server_frame(0, b'"status", ', fin=False),
+            server_frame(0, b'"data": {}}'),
+            server_frame(2, b"\x00\x00\x00\x01jpeg", mask=b"abcd"),
+            server_frame(10, b""),
+            server_frame(8, b"\x03\xe8bye"),
+        ]
+    )
+    frames, _ = reader_of(stream, piece)
+    assert read_all(frames, 5) == [
+        (9, b"are you there"),
+        (1, b'{"type": "status", "data": {}}'),
+        (2, b"\x00\x00\x00\x01jpeg"),
+        (10, b""),
+        (8, b"\x03\xe8bye"),
+    ]
+    with pytest.raises(websocket.WebSocketConnectionClosedException):
+        frames.read()
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        server_frame(0, b"a continuation of nothing"),
+        server_frame(1, b"a", fin=False) + server_frame(1, b"a new message mid-message"),
+        server_frame(9, b"p" * 126),
+        server_frame(9, b"fragmented ping", fin=False),
+        b"\x83\x00",  # a reserved opcode
+        b"\xc1\x00",  # an RSV bit without an extension
+    ],
+)
+def test_frames_the_protocol_forbids_are_refused(stream):
+    frames, _ = reader_of(server_frame(1, b"before") + stream)
+    assert frames.read() == [(1, b"before")]  # what came before is delivered first
+    with pytest.raises(websocket.WebSocketProtocolException):
+        while True:
+            frames.read()
+
+
+def test_a_message_over_the_limit_is_refused_before_its_payload_is_read():
+    head = server_frame(1, b"x" * 200, fin=False)[:4]  # the header of a 200-byte frame
+    frames, asked = reader_of(head, limit=300)
+    with pytest.raises(websocket.WebSocketConnectionClosedException):
+        frames.read()  # within the limit: it waits for the payload
+    stream = server_frame(1, b"x" * 200, fin=False) + server_frame(0, b"y" * 200)[:4]
+    frames, asked = reader_of(stream, limit=300)
+    with pytest.raises(FrameTooLarge, match="400 bytes exceeds ws_max_frame_bytes=300"):
+        frames.read()
+    assert len(asked) == 1  # refused from the header, nothing more read
 
 
 def test_decoders_never_raise_on_garbage():
@@ -498,3 +580,57 @@ def test_close_joins_the_reader_and_is_idempotent(fake_comfyui):
     kit.close()
     kit.close()
     assert not any(t.is_alive() for t in readers)
+
+
+def queued_types(sub: Subscription) -> list[str]:
+    """The types of the events queued for ``sub`` (no socket is open: it starts with
+    ``DISCONNECTED``, left out)."""
+    return [m.type for m in iter(lambda: sub.get(0), None) if isinstance(m, Message)]
+
+
+def test_routing_decodes_only_the_events_a_subscription_takes():
+    """ComfyUI's progress events are skipped undecoded for a job nobody listens to (but heard),
+    decoded for a listener, kept for a prompt nobody subscribed to yet; an event whose layout
+    is not ComfyUI's is decoded."""
+    stream = EventStream(
+        "ws://127.0.0.1:9/ws",
+        credentials=lambda url: (url, {}),
+        probe=lambda: None,
+        connect_timeout=1,
+        max_frame_bytes=0,
+    )
+
+    def frame(kind: str, **data: object) -> bytes:
+        return json.dumps({"type": kind, "data": data}).encode()
+
+    quiet, loud = stream.subscribe("q", 0), stream.subscribe("l", 0)
+    quiet.wanted = ENDING_EVENTS
+    before = quiet.last_heard
+    while time.monotonic() <= before:  # the clock ticks (coarse on some OSes)
+        pass
+    stream._route(
+        [
+            frame("status", status={"exec_info": {"queue_remaining": 1}}),
+            frame("progress", value=1, max=2, prompt_id="q", node="3"),
+            frame("progress", value=1, max=2, prompt_id="l", node="3"),
+            b'{"type":"progress","data":{"value":2,"max":2,"prompt_id":"q","node":"3"}}',
+            b'{"type":"progress","data":{"value":2,"max":2,"prompt_id":"l","node":"3"}}',
+            frame("executing", node="3", display_node="3", prompt_id="q"),
+            frame("executing", node="3", display_node="3", prompt_id="l"),
+            frame(
+                "executed",
+                node="9",
+                display_node="9",
+                output={"p": {"prompt_id": "l"}},
+                prompt_id="q",
+            ),
+            frame("executed", node="9", display_node="9", output={"text": ["x"]}, prompt_id="l"),
+            b'{"data": {"prompt_id": "q"}, "type": "execution_error"}',  # another layout
+            frame("execution_start", prompt_id="later"),
+            frame("executing", node=None, prompt_id="q"),
+        ]
+    )
+    assert quiet.last_heard > before
+    assert queued_types(quiet) == ["execution_error", "executing"]
+    assert queued_types(loud) == ["progress", "progress", "executing", "executed"]
+    assert queued_types(stream.subscribe("later", 0)) == ["execution_start"]

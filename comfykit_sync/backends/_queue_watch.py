@@ -4,7 +4,8 @@ Instead of each waiting thread polling ``/history/{id}`` on its own, a single wa
 (spec §5, §8) reads
 
 * the newest history entries (``/history?max_items=N``, N adapted to how many prompts finish
-  between two reads, grown until the reply reaches back to the newest entry of the last read):
+  between two reads — twice their smoothed number, so that a burst seldom costs a second read —
+  and grown until the reply reaches back to the newest entry of the last read):
   a prompt found there has finished and its waiter gets the entry at once. This is the fast
   path; its cost depends on how many prompts finish, not on how long the queue is;
 * ``/queue``, less often (every 0.25 s at first, then a tenth of the time elapsed): where each
@@ -18,16 +19,18 @@ for there is reported lost (``PromptLostError``) instead of waited for until its
 
 A server that ignores ``max_items`` (older than 2023) is watched through ``/queue`` alone, at
 the fast schedule. The fast schedule is the proportional one of ``polling`` (every 5 ms at
-first, then a tenth of the time elapsed), measured from the moment the youngest prompt that can
-finish next was submitted or seen starting: a fresh or just-started prompt is noticed within
-~5 ms, while long runs and prompts waiting deep in the queue cost little. The thread exits
-when nobody waits and restarts on demand. Its requests are bounded by the furthest deadline of
-the prompts it watches: it never waits on a frozen server for longer than any of them.
+first, then a twentieth of the time elapsed: a prompt that ends after t seconds is noticed
+t/40 later on average), measured from the moment the youngest prompt that can finish next was
+submitted or seen starting: a fresh or just-started prompt is noticed within ~5 ms, while long
+runs and prompts waiting deep in the queue cost little. The thread exits when nobody waits and
+restarts on demand. Its requests are bounded by the furthest deadline of the prompts it
+watches: it never waits on a frozen server for longer than any of them.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -47,10 +50,14 @@ log = logging.getLogger(__name__)
 FOREVER = 10 * 365 * 24 * 3600.0
 #: the shortest time between two reads
 MIN_INTERVAL = 0.005
+#: the time between two reads, as a share of the time elapsed
+RATIO = 0.05
 #: the shortest time between two ``/queue`` reads while the history is scanned
 QUEUE_MIN_INTERVAL = 0.25
 #: the most history entries one scan reads (more finished since: ``/queue`` decides)
 SCAN_MAX_ITEMS = 256
+#: weight of the latest scan in the smoothed number of prompts a scan finds finished
+SCAN_SMOOTHING = 0.3
 
 
 @attrs.define(eq=False)
@@ -97,6 +104,7 @@ class QueueWatch:
         self._thread: threading.Thread | None = None
         self._scan = True  # False once the server is seen ignoring max_items
         self._scan_size = 1  # entries the next scan asks for
+        self._finished_per_scan = 0.0  # smoothed number of new entries a scan finds
         self._newest: str | None = None  # newest history id of the last scan ("": none)
         self._next_queue_read = 0.0
         self._next_tick = 0.0
@@ -143,6 +151,7 @@ class QueueWatch:
             started=self._youngest,
             max_interval=self._max_interval,
             min_interval=MIN_INTERVAL,
+            ratio=RATIO,
             sleep=self._sleep,
         )
 
@@ -254,6 +263,8 @@ class QueueWatch:
         if not seen_all or self._newest is None:
             self._next_queue_read = 0.0
         new = len(ids) - ids.index(self._newest) - 1 if self._newest in entries else len(ids)
-        self._scan_size = max(1, min(new + 1, SCAN_MAX_ITEMS))
+        smoothed = self._finished_per_scan + SCAN_SMOOTHING * (new - self._finished_per_scan)
+        self._finished_per_scan = smoothed
+        self._scan_size = max(1, min(1 + math.ceil(2 * smoothed), SCAN_MAX_ITEMS))
         self._newest = ids[-1] if ids else ""
         return entries

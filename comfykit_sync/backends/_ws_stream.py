@@ -8,7 +8,11 @@ Why one socket and one reader thread per kit, rather than a socket per job:
 * A reader that never stops reading is what keeps many concurrent jobs from stalling: it only
   decodes frames and puts them on per-job queues (it never does HTTP while connected and never
   runs user callbacks), so a job that finishes never waits behind another job's ``/history``
-  fetch, and the server's send buffer never fills up.
+  fetch, and the server's send buffer never fills up. It parses frames itself
+  (``_ws_frames``), all those of a read under one lock, and an event no subscription of its
+  prompt takes (progress, mostly, for a job nobody listens to) is not decoded at all: its type
+  and prompt id are read where ComfyUI's ``json.dumps`` puts them (any other layout is
+  decoded) and the job just hears it.
 * Job threads block on their own :class:`Subscription` queue, so events of different prompts are
   never mixed, and each job does its own HTTP work (history, queue checks, fallback polling).
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import struct
 import threading
 import time
@@ -33,7 +38,7 @@ from typing import Any
 
 import attrs
 import websocket
-from websocket._abnf import ABNF, frame_buffer
+from websocket._socket import recv as socket_recv
 
 from .._signals import wait_slice
 from ..errors import (
@@ -45,6 +50,7 @@ from ..errors import (
     TransportError,
 )
 from ..http import seconds_left
+from ._ws_frames import BINARY, CLOSE, PING, TEXT, FrameReader
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +63,23 @@ EARLY_MAX_EVENTS = 1000
 RECONNECT_MIN_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
 CLOSE_TIMEOUT = 5.0
-#: bytes asked of the socket per read (a chunk holds many events)
-READ_CHUNK = 65536
+#: queue broadcasts as ComfyUI's ``json.dumps`` writes them
+_STATUS = b'{"type": "status", '
+#: events whose data hold only ids, numbers and states (no node output), so that any prompt id
+#: in them is theirs: their type must open the message (as ComfyUI writes it, any spacing)
+_SERVER_DATA = re.compile(
+    rb'\{\s*"type"\s*:\s*"(progress|progress_state|execution_start|execution_cached|'
+    rb'execution_success)"\s*,'
+)
+_PROMPT_ID = re.compile(rb'"prompt_id"\s*:\s*"([^"\\]+)"')
+#: ``executing`` a node (the final event has ``node: null``) and ``executed`` (whose node
+#: output, anything, comes first): their prompt id is the data's last key, read at the end
+_LAST_KEY = re.compile(
+    rb'\{\s*"type"\s*:\s*"(executing|executed)"\s*,\s*"data"\s*:\s*\{\s*"node"\s*:\s*"'
+)
+_LAST_PROMPT_ID = re.compile(rb'"prompt_id"\s*:\s*"([^"\\]+)"\s*\}\s*\}\s*')
+#: how far from the end of a frame its last prompt id is looked for
+_TAIL = 300
 
 
 @attrs.frozen
@@ -97,63 +118,6 @@ def binary_kind(payload: bytes) -> int | None:
     return struct.unpack_from(">I", payload)[0] if len(payload) >= 4 else None
 
 
-class FrameTooLarge(websocket.WebSocketProtocolException):
-    """A message exceeded ``ws_max_frame_bytes``; the connection is dropped."""
-
-
-class _LimitedFrameBuffer(frame_buffer):
-    """websocket-client's frame reader, refusing messages above ``limit`` bytes before reading
-    them, and reading the socket in large chunks (websocket-client has neither option; this
-    hooks its ``frame_buffer``, unchanged since 0.x, and ``test_oversized_frames_*`` and
-    ``test_frames_split_*`` check that it still works)."""
-
-    def __init__(self, recv: Callable[[int], bytes], skip_utf8: bool, limit: int) -> None:
-        super().__init__(recv, skip_utf8)
-        self.limit = limit
-        self.message_bytes = 0
-        self._chunk = bytearray()
-        self._pos = 0
-
-    def recv_strict(self, bufsize: int) -> bytes:
-        """``bufsize`` bytes, served from chunks of up to ``READ_CHUNK`` bytes.
-
-        websocket-client asks the socket separately for each frame's header, length and payload:
-        three system calls — each a chance for another thread to take the GIL — per event.
-        """
-        while len(self._chunk) - self._pos < bufsize:
-            data = self.recv(max(READ_CHUNK, bufsize - len(self._chunk) + self._pos))
-            del self._chunk[: self._pos]
-            self._pos = 0
-            self._chunk += data
-        start, self._pos = self._pos, self._pos + bufsize
-        return bytes(self._chunk[start : self._pos])
-
-    def recv_length(self) -> None:
-        super().recv_length()
-        opcode = self.header[4] if self.header else None
-        if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
-            self.message_bytes = 0  # first frame of a new message
-        if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CONT):
-            self.message_bytes += self.length or 0
-            if self.limit and self.message_bytes > self.limit:
-                raise FrameTooLarge(
-                    f"a message of {self.message_bytes} bytes exceeds ws_max_frame_bytes="
-                    f"{self.limit}"
-                )
-
-
-class _LimitedWebSocket(websocket.WebSocket):
-    """A client socket with a message size limit.
-
-    UTF-8 is checked by ``json.loads`` (in C) rather than by websocket-client's pure-Python
-    validator, which takes a fraction of a second per megabyte.
-    """
-
-    def __init__(self, *, max_frame_bytes: int) -> None:
-        super().__init__(enable_multithread=True, skip_utf8_validation=True)
-        self.frame_buffer = _LimitedFrameBuffer(self._recv, True, max_frame_bytes)
-
-
 def _handshake_error(exc: websocket.WebSocketBadStatusException, url: str) -> APIError:
     status = exc.status_code
     message = f"opening the WebSocket {url} failed: HTTP {status}"
@@ -170,37 +134,54 @@ def _handshake_error(exc: websocket.WebSocketBadStatusException, url: str) -> AP
     return APIError(message, status_code=status, url=url)
 
 
-#: the events that end, start or fail a prompt: all a job with no event listener waits for
-LIFECYCLE_EVENTS = frozenset(
-    {"execution_start", "execution_success", "execution_error", "execution_interrupted"}
-)
+#: the events that end or fail a prompt (the final ``executing`` ``null`` follows them)
+ENDING_EVENTS = frozenset({"execution_error", "execution_interrupted"})
 
 
-def is_lifecycle(message: Message) -> bool:
-    """A lifecycle event, or the final ``executing`` with ``node: null``."""
-    if message.type == "executing":
-        return message.data.get("node") is None
-    return message.type in LIFECYCLE_EVENTS
+def is_final(message: Message) -> bool:
+    """The prompt's final event: ``executing`` with ``node: null``."""
+    return message.type == "executing" and message.data.get("node") is None
+
+
+def _skippable(payload: bytes) -> tuple[str, str] | None:
+    """(type, prompt id) of an event that no job may need (progress, nodes run or cached, a
+    start or success a job may not wait for), read without decoding it; ``None`` for any other
+    frame, or one whose layout does not tell (it is decoded)."""
+    found = _SERVER_DATA.match(payload)
+    if found is not None:
+        kind = found.group(1)
+        found = _PROMPT_ID.search(payload, found.end())
+    elif (head := _LAST_KEY.match(payload)) is not None:
+        kind = head.group(1)
+        found = _LAST_PROMPT_ID.search(payload, max(head.end(), len(payload) - _TAIL))
+        if found is not None and found.end() != len(payload):
+            found = None
+    if found is None:
+        return None
+    try:
+        return kind.decode(), found.group(1).decode()
+    except UnicodeDecodeError:
+        return None
 
 
 class Subscription:
     """The event queue of one prompt id, filled by the reader thread.
 
-    With ``lifecycle_only`` set (nobody listens for progress), other events are not queued —
-    waking the job's thread for each of them is most of a busy kit's cost — but still update
-    ``last_heard``, so the job knows its prompt is alive.
+    With ``wanted`` set (nobody listens for progress), only the final event and events of those
+    types are queued — waking the job's thread for each event is most of a busy kit's cost —
+    but every event still updates ``last_heard``, so the job knows its prompt is alive.
     """
 
     def __init__(self, prompt_id: str) -> None:
         self.prompt_id = prompt_id
-        self.lifecycle_only = False
+        self.wanted: frozenset[str] | None = None
         self.last_heard = time.monotonic()
         self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
 
     def put(self, item: Item) -> None:
         if isinstance(item, Message):
             self.last_heard = time.monotonic()
-            if self.lifecycle_only and not is_lifecycle(item):
+            if self.wanted is not None and item.type not in self.wanted and not is_final(item):
                 return
         self._queue.put(item)
 
@@ -317,7 +298,7 @@ class EventStream:
         connect_url, credential_headers = self._credentials(self.url)
         headers = dict(credential_headers)
         cookie = headers.pop("Cookie", None)
-        ws = _LimitedWebSocket(max_frame_bytes=self._max_frame_bytes)
+        ws = websocket.WebSocket(enable_multithread=True)
         try:
             ws.connect(
                 connect_url,
@@ -403,10 +384,14 @@ class EventStream:
 
     def _read(self, ws: websocket.WebSocket) -> str:
         """Read and route frames until the socket fails or closes; return why it ended."""
+        sock = ws.sock
+        if sock is None:
+            return "closed before reading"
+        frames = FrameReader(lambda size: socket_recv(sock, size), self._max_frame_bytes)
         awaiting_pong = False
         while not self._stopping.is_set():
             try:
-                opcode, payload = ws.recv_data(control_frame=True)
+                batch = frames.read()
             except websocket.WebSocketTimeoutException:
                 if awaiting_pong:
                     return f"no frame for {2 * READ_TIMEOUT:g} s"
@@ -419,29 +404,56 @@ class EventStream:
             except (websocket.WebSocketException, OSError) as exc:
                 return f"{type(exc).__name__}: {exc}"
             awaiting_pong = False
-            if opcode == ABNF.OPCODE_CLOSE:
-                return "closed by the server"
-            if opcode == ABNF.OPCODE_TEXT:
-                message = decode_text(payload)
-                if message is not None:
-                    self._dispatch(message)
-            elif opcode == ABNF.OPCODE_BINARY:
-                log.debug("ignoring binary frame of type %s", binary_kind(payload))
+            self._route([payload for opcode, payload in batch if opcode == TEXT])
+            for opcode, payload in batch:
+                if opcode == BINARY:
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("ignoring binary frame of type %s", binary_kind(payload))
+                elif opcode in (PING, CLOSE):  # answered, as websocket-client would
+                    try:
+                        if opcode == PING:
+                            ws.pong(payload)
+                        else:
+                            ws.send_close()
+                    except (websocket.WebSocketException, OSError) as exc:
+                        return f"answering a control frame failed: {exc}"
+                    if opcode == CLOSE:
+                        return "closed by the server"
         return "closing"
 
-    def _dispatch(self, message: Message) -> None:
-        """Hand a message to its prompt's subscriptions (or the early buffer); never blocks."""
-        prompt_id = message.data.get("prompt_id")
-        if prompt_id is None:  # status broadcasts, feature flags, the reconnect "executing"
+    def _route(self, texts: list[bytes]) -> None:
+        """Hand the text frames of one read to their prompts' subscriptions (or the early
+        buffer), in order; never blocks. Only the events some subscription takes are decoded."""
+        if not texts:
             return
-        prompt_id = str(prompt_id)
+        now = time.monotonic()
         with self._lock:
-            subs = self._subs.get(prompt_id)
-            if subs:
-                for sub in subs:
-                    sub.put(message)
-            else:
-                self._buffer(prompt_id, message)
+            for payload in texts:
+                if payload.startswith(_STATUS):  # queue broadcasts: not a prompt's event
+                    continue
+                event = _skippable(payload)
+                if event is not None and self._heard_only(*event, now):
+                    continue
+                message = decode_text(payload)
+                prompt_id = None if message is None else message.data.get("prompt_id")
+                if message is None or prompt_id is None:  # the reconnect "executing", ...
+                    continue
+                subs = self._subs.get(str(prompt_id))
+                if subs:
+                    for sub in subs:
+                        sub.put(message)
+                else:
+                    self._buffer(str(prompt_id), message)
+
+    def _heard_only(self, kind: str, prompt_id: str, now: float) -> bool:
+        """Whether no subscription of the event's prompt takes its type; then they just hear
+        it (caller holds the lock). ``False`` when nobody subscribed: it is kept for later."""
+        subs = self._subs.get(prompt_id)
+        if not subs or any(sub.wanted is None or kind in sub.wanted for sub in subs):
+            return False
+        for sub in subs:
+            sub.last_heard = now
+        return True
 
     def _buffer(self, prompt_id: str, message: Message) -> None:
         """Keep an event of an unsubscribed prompt for a while (caller holds the lock)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -62,7 +62,7 @@ def execution_error(prompt_id: str, entry: Mapping[str, Any]) -> ExecutionError 
     found between nodes (a dependency cycle created by a node's expansion) as an
     ``execution_error`` under ``status_str: "success"``, ``completed: true``.
     """
-    status = entry.get("status") if isinstance(entry.get("status"), Mapping) else {}
+    status = as_mapping(entry.get("status"))
     messages = [
         (m[0], m[1])
         for m in status.get("messages") or []
@@ -127,6 +127,11 @@ def _summary(message: str | None) -> str:
     return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
 
 
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when the server sent an object there, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -153,26 +158,31 @@ def ran_outputs(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     prompt's ``outputs_to_execute`` (``prompt[4]``) and the nodes they depend on count. Nodes
     created by expansion count through their ``meta`` display or parent node.
     """
-    outputs = entry.get("outputs") if isinstance(entry.get("outputs"), Mapping) else {}
+    outputs = as_mapping(entry.get("outputs"))
     prompt = entry.get("prompt")
     graph = _entry_graph(entry)
     to_execute = prompt[4] if isinstance(prompt, (list, tuple)) and len(prompt) > 4 else None
     if not graph or not isinstance(to_execute, (list, tuple)):
         return outputs
-    needed = upstream(graph, [str(node_id) for node_id in to_execute])
-    meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
+    targets = [str(node_id) for node_id in to_execute]
+    meta = as_mapping(entry.get("meta"))
 
     def anchor(node_id: str) -> str | None:
         """The node of the submitted graph an output belongs to (``None``: cannot tell)."""
-        node_meta = meta.get(node_id) if isinstance(meta.get(node_id), Mapping) else {}
+        node_meta = as_mapping(meta.get(node_id))
         candidates = (node_id, node_meta.get("display_node"), node_meta.get("parent_node"))
         return next((str(c) for c in candidates if c is not None and str(c) in graph), None)
 
-    return {
-        node_id: output
-        for node_id, output in outputs.items()
-        if (owner := anchor(str(node_id))) is None or owner in needed
-    }
+    ran: dict[str, Any] = {}
+    needed: set[str] | None = None  # the targets and what they depend on, walked if needed
+    for node_id, output in outputs.items():
+        owner = anchor(str(node_id))
+        if owner is not None and owner not in targets:
+            needed = upstream(graph, targets) if needed is None else needed
+            if owner not in needed:
+                continue
+        ran[node_id] = output
+    return ran
 
 
 def _entry_graph(entry: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -399,7 +409,7 @@ class ComfyUIClient:
         if not isinstance(reply, Mapping):
             raise InvalidResponseError("GET /queue did not reply with an object")
 
-        def items(key: str) -> list[list[Any]]:
+        def items(key: str) -> list[Sequence[Any]]:
             return [i for i in reply.get(key) or [] if isinstance(i, (list, tuple)) and len(i) > 1]
 
         running = [str(item[1]) for item in items("queue_running")]
@@ -537,12 +547,12 @@ class ComfyUIClient:
         the outputs of a job re-attached without its workflow.
         """
         outputs = ran_outputs(entry)
-        meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
+        meta = as_mapping(entry.get("meta"))
         items: list[OutputItem] = []
         for node_id, node_output in outputs.items():
             if not isinstance(node_output, Mapping):
                 continue
-            node_meta = meta.get(node_id) if isinstance(meta.get(node_id), Mapping) else {}
+            node_meta = as_mapping(meta.get(node_id))
             display = str(node_meta.get("display_node") or node_meta.get("real_node_id") or node_id)
             for key, values in node_output.items():
                 if key in FLAG_KEYS:

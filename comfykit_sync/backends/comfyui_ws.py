@@ -53,9 +53,9 @@ from ..hookspecs import hookimpl
 from ..http import request_deadline
 from ..params import WorkflowSpec
 from ..polling import TRANSIENT_ERRORS
-from ._ws_stream import Disconnected, EventStream, Message, Subscription
+from ._ws_stream import ENDING_EVENTS, Disconnected, EventStream, Message, Subscription
 from .base import Backend, BackendContext, PreparedJob, RunOutcome, Submission
-from .comfyui import BLOCKED, ComfyUIClient
+from .comfyui import BLOCKED, ComfyUIClient, as_mapping
 from .comfyui_http import ComfyUIHttpBackend, HistoryWaiter
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 #: when a check finds the history of a prompt followed since its submission, wait this long for
 #: its final event so that its last events are still reported
 FINAL_EVENT_GRACE = 0.5
+#: the event a job without listener also wakes for when it has a queue deadline
+START = frozenset({"execution_start"})
 
 
 @attrs.frozen
@@ -127,7 +129,8 @@ class ComfyUIWebSocketBackend(ComfyUIHttpBackend):
         with self._lock:
             submitted = self._submitted.pop(prompt_id, None)
         sub = submitted.sub if submitted else self._attach(prompt_id)
-        sub.lifecycle_only = emit is None
+        if emit is None:  # nobody listens: wake the job for its end (and start: queue deadline)
+            sub.wanted = ENDING_EVENTS | (START if queue_deadline is not None else frozenset())
         watch = _PromptWatch(
             self.client,
             sub,
@@ -246,7 +249,7 @@ class _PromptWatch:
             self.next_check = min(self.next_check, self.queue_deadline)
 
     def _heard_since_scheduled(self) -> bool:
-        """Whether events not queued for this job (``lifecycle_only``) came since the check was
+        """Whether events not queued for this job (``Subscription.wanted``) came since the check was
         scheduled: they postpone it, as a handled event would."""
         heard = self.sub.last_heard
         if heard <= self.scheduled_from:
@@ -345,12 +348,16 @@ class _PromptWatch:
                 return True
             node_id = str(data["node"])
             display = self._display_node(node_id, data.get("display_node"))
-            node = self._graph_node(node_id)
-            shown = self._graph_node(display) if display else node
-            meta = shown.get("_meta") if isinstance(shown.get("_meta"), Mapping) else {}
+            graph_node = self._graph_node(node_id)
+            shown = self._graph_node(display) if display else graph_node
+            meta = as_mapping(shown.get("_meta"))
             self.emit(
                 NodeExecuting(
-                    self.prompt_id, node_id, meta.get("title"), node.get("class_type"), display
+                    self.prompt_id,
+                    node_id,
+                    meta.get("title"),
+                    graph_node.get("class_type"),
+                    display,
                 )
             )
         elif kind == "execution_start":

@@ -237,7 +237,9 @@ class RunningHubAPI:
             retry=tenacity.retry_if_exception(lambda e: _retryable(e, create=create)),
             reraise=True,
             before_sleep=lambda rs: log.debug(
-                "retrying %s after %s", what, type(rs.outcome.exception()).__name__
+                "retrying %s after %s",
+                what,
+                type(rs.outcome.exception() if rs.outcome else None).__name__,
             ),
         )
         try:

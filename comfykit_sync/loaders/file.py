@@ -1,4 +1,8 @@
-"""Loader for workflow files given as a path (``str`` or ``os.PathLike``)."""
+"""Loader for workflow files given as a path (``str`` or ``os.PathLike``).
+
+A file is parsed once and kept while it is unchanged (``_file_cache``); each load returns a
+graph of its own.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from ..config import Config
 from ..errors import WorkflowLoadError
 from ..hookspecs import hookimpl
 from ..models import Workflow
+from ._file_cache import GRAPHS
 from .api_format import parse_json, workflow_graph
 
 
@@ -29,11 +34,15 @@ def comfykit_load_workflow(source: Any, config: Config) -> Workflow | None:
         return None
     where = f"workflow file {str(path)!r}"
     try:
-        size = path.stat().st_size
-        if size > config.max_workflow_bytes:
+        stat = path.stat()
+        if stat.st_size > config.max_workflow_bytes:
             raise WorkflowLoadError(
-                f"{where} is {size} bytes, over the {config.max_workflow_bytes} limit"
+                f"{where} is {stat.st_size} bytes, over the {config.max_workflow_bytes} limit"
             )
+        key = os.path.abspath(path)
+        graph = GRAPHS.get(key, stat)
+        if graph is not None:
+            return Workflow(graph=graph, source=str(path))
         data = path.read_bytes()
     except FileNotFoundError:
         raise WorkflowLoadError(
@@ -45,4 +54,6 @@ def comfykit_load_workflow(source: Any, config: Config) -> Workflow | None:
         raise WorkflowLoadError(f"{where} cannot be read: {exc.strerror or exc}") from exc
     except ValueError as exc:  # e.g. an embedded NUL byte: no file can have that name
         raise WorkflowLoadError(f"{where} is not a valid path: {exc}") from exc
-    return Workflow(graph=workflow_graph(parse_json(data, where), where), source=str(path))
+    graph = workflow_graph(parse_json(data, where), where)
+    GRAPHS.put(key, stat, graph)
+    return Workflow(graph=graph, source=str(path))

@@ -74,8 +74,8 @@ def find_workflow_id(source: Any, config: Config) -> tuple[str, str] | None:
     if not isinstance(source, (str, os.PathLike)):
         return None
     path = Path(os.path.expanduser(source))
-    workflow_id = _pointer_id(path, config.max_workflow_bytes)
-    return (workflow_id, str(path)) if workflow_id else None
+    pointer_id = _pointer_id(path, config.max_workflow_bytes)
+    return (pointer_id, str(path)) if pointer_id else None
 
 
 @hookimpl(trylast=True)

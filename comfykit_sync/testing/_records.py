@@ -17,8 +17,8 @@ def _opt_str(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _opt_float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+def _opt_float(value: float | str | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _outputs(value: Mapping[Any, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]] | None:

@@ -24,7 +24,7 @@ class Connection:
     """One registered socket with its negotiated feature flags."""
 
     def __init__(
-        self, sid: str, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None
+        self, sid: str, ws: web.WebSocketResponse, transport: asyncio.Transport | None
     ) -> None:
         self.sid = sid
         self.ws = ws
@@ -65,7 +65,7 @@ class Hub:
         self._connections: dict[str, Connection] = {}
 
     def connect(
-        self, sid: str, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None
+        self, sid: str, ws: web.WebSocketResponse, transport: asyncio.Transport | None
     ) -> Connection:
         """Register a socket, replacing (not closing) any earlier one with the same sid."""
         connection = Connection(sid, ws, transport)

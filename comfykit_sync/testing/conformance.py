@@ -106,14 +106,22 @@ class BackendConformance:
         raise AssertionError("the job never showed up as pending or running")
 
     def test_execute_completes_with_images(
-        self, conformance_kit, conformance_controls, conformance_workflow
-    ):
+        self,
+        conformance_kit: ComfyKit,
+        conformance_controls: BackendControls,
+        conformance_workflow: Any,
+    ) -> None:
         conformance_controls.set_duration(0.05)
         result = self._execute(conformance_kit, conformance_workflow, {"prompt": "a fox"})
         assert result.status == "completed", result.msg
         assert result.images and all(a.var for a in result.artifacts)
 
-    def test_submit_wait_result(self, conformance_kit, conformance_controls, conformance_workflow):
+    def test_submit_wait_result(
+        self,
+        conformance_kit: ComfyKit,
+        conformance_controls: BackendControls,
+        conformance_workflow: Any,
+    ) -> None:
         conformance_controls.set_duration(0.2)
         job = conformance_kit.submit(
             conformance_workflow,
@@ -133,10 +141,13 @@ class BackendConformance:
         assert again.status().state == "completed" and again.done()
 
     def test_caller_chosen_prompt_id(
-        self, conformance_kit, conformance_controls, conformance_workflow
-    ):
+        self,
+        conformance_kit: ComfyKit,
+        conformance_controls: BackendControls,
+        conformance_workflow: Any,
+    ) -> None:
         conformance_controls.set_duration(0.05)
-        kwargs = {"backend": self.backend_name, "timeout": self.job_wait_limit}
+        kwargs: dict[str, Any] = {"backend": self.backend_name, "timeout": self.job_wait_limit}
         if "prompt_id" not in conformance_kit.backend(self.backend_name).capabilities:
             with pytest.raises(ConfigurationError, match="prompt_id"):
                 conformance_kit.submit(
@@ -152,7 +163,9 @@ class BackendConformance:
         again = conformance_kit.job(chosen, conformance_workflow, backend=self.backend_name)
         assert again.result().status == "completed"
 
-    def test_caller_mistakes_raise_before_sending(self, conformance_kit, conformance_workflow):
+    def test_caller_mistakes_raise_before_sending(
+        self, conformance_kit: ComfyKit, conformance_workflow: Any
+    ) -> None:
         with pytest.raises(ParameterError):
             conformance_kit.execute(conformance_workflow, {}, backend=self.backend_name)
         with pytest.raises(ParameterError):
@@ -161,16 +174,24 @@ class BackendConformance:
             )
 
     def test_failed_job_carries_the_server_message(
-        self, conformance_kit, conformance_controls, conformance_workflow
-    ):
+        self,
+        conformance_kit: ComfyKit,
+        conformance_controls: BackendControls,
+        conformance_workflow: Any,
+    ) -> None:
         conformance_controls.set_duration(0.05)
         conformance_controls.fail_next("conformance boom")
         result = self._execute(conformance_kit, conformance_workflow, {"prompt": "x"})
         assert result.status == "failed"
         assert isinstance(result.error, ExecutionError)
-        assert "conformance boom" in result.msg and result.prompt_id
+        assert result.msg is not None and "conformance boom" in result.msg and result.prompt_id
 
-    def test_cancel(self, conformance_kit, conformance_controls, conformance_workflow):
+    def test_cancel(
+        self,
+        conformance_kit: ComfyKit,
+        conformance_controls: BackendControls,
+        conformance_workflow: Any,
+    ) -> None:
         conformance_controls.set_duration(5.0)
         job = conformance_kit.submit(
             conformance_workflow,
@@ -185,14 +206,22 @@ class BackendConformance:
         assert isinstance(result.error, ExecutionCancelled), result.msg
 
     def test_timeout_cancels_the_job(
-        self, conformance_kit, conformance_controls, conformance_workflow
-    ):
+        self,
+        conformance_kit: ComfyKit,
+        conformance_controls: BackendControls,
+        conformance_workflow: Any,
+    ) -> None:
         conformance_controls.set_duration(5.0)
         result = self._execute(conformance_kit, conformance_workflow, {"prompt": "x"}, timeout=0.5)
         assert isinstance(result.error, ExecutionTimeout), result.msg
         assert result.error.cancelled and result.error.deadline == "total"
 
-    def test_upload(self, conformance_kit, conformance_controls, conformance_upload_workflow):
+    def test_upload(
+        self,
+        conformance_kit: ComfyKit,
+        conformance_controls: BackendControls,
+        conformance_upload_workflow: Any,
+    ) -> None:
         if "upload" not in conformance_kit.backend(self.backend_name).capabilities:
             pytest.skip("this backend declares no upload capability")
         conformance_controls.set_duration(0.05)
@@ -200,8 +229,11 @@ class BackendConformance:
         assert result.status == "completed", result.msg
 
     def test_events_end_with_completed_or_failed(
-        self, conformance_kit, conformance_controls, conformance_workflow
-    ):
+        self,
+        conformance_kit: ComfyKit,
+        conformance_controls: BackendControls,
+        conformance_workflow: Any,
+    ) -> None:
         conformance_controls.set_duration(0.1)
         events: list[Event] = []
         result = self._execute(

@@ -70,18 +70,21 @@ def generate() -> Any:
 def task_status(task_id: str) -> Any:
     """GET /tasks/<id>: pending, queued (position), running (node, fraction) or the result."""
     task = _celery().AsyncResult(task_id)
-    state = task.state
+    # state and payload from ONE read of the result backend: read apart (task.state, then
+    # task.info) the task may finish in between, and a result would be read as progress
+    meta = task.backend.get_task_meta(task.id)
+    state, info = meta["status"], meta.get("result")
     if state == PROGRESS:  # submitted / queued (position) / running (node, value, max, fraction)
-        progress = {k: v for k, v in task.info.items() if k != "state"}
-        return jsonify({"task_id": task_id, "status": task.info["state"], **progress})
+        progress = {k: v for k, v in info.items() if k != "state"}
+        return jsonify({"task_id": task_id, "status": info["state"], **progress})
     if state == "SUCCESS":
-        result = ExecuteResult.from_dict(task.result)
+        result = ExecuteResult.from_dict(info)
         payload = {"status": result.status, "images": result.images, "message": result.msg}
         return jsonify({"task_id": task_id, "prompt_id": result.prompt_id, **payload})
     if state == "REVOKED":
         return jsonify({"task_id": task_id, "status": "cancelled"})
     if state == "FAILURE":
-        return jsonify({"task_id": task_id, "status": "error", "message": str(task.result)}), 500
+        return jsonify({"task_id": task_id, "status": "error", "message": str(info)}), 500
     # PENDING: queued for a worker (Celery also says PENDING for ids it does not know)
     return jsonify({"task_id": task_id, "status": state.lower()})
 

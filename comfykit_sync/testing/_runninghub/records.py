@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -24,6 +25,10 @@ class OutputFile:
     name: str | None = None
 
 
+def _output_files(files: Iterable[OutputFile] | None) -> tuple[OutputFile, ...] | None:
+    return None if files is None else tuple(files)
+
+
 @attrs.frozen(kw_only=True)
 class TaskScript:
     """Scripted behaviour for one created task (every field optional).
@@ -40,9 +45,7 @@ class TaskScript:
     queue_time: float | None = None
     run_time: float | None = None
     failed_reason: dict[str, Any] | str | None = None
-    outputs: tuple[OutputFile, ...] | None = attrs.field(
-        default=None, converter=lambda v: None if v is None else tuple(v)
-    )
+    outputs: tuple[OutputFile, ...] | None = attrs.field(default=None, converter=_output_files)
     node_errors: dict[str, Any] | None = None
     status_text: str | None = None
 

@@ -151,8 +151,8 @@ class RunPodBackend(PollingBackend):
         job_id, raw = status.job_id, status.raw
         meta = {k: raw[k] for k in ("status", "delayTime", "executionTime", "workerId") if k in raw}
         if status.status == "COMPLETED":
-            items, output, error = build_items(job_id, raw.get("output"), self.output_dir)
-            return RunOutcome(job_id, {**meta, "output": output}, items=items, error=error)
+            items, output, failure = build_items(job_id, raw.get("output"), self.output_dir)
+            return RunOutcome(job_id, {**meta, "output": output}, items=items, error=failure)
         meta["output"] = raw.get("output")
         if status.status == "CANCELLED":
             error: ExecutionError = ExecutionInterrupted(

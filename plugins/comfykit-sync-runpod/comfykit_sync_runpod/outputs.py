@@ -60,7 +60,9 @@ def mark_prefixes(graph: Mapping[str, Any], token: str) -> dict[str, Any]:
     for node_id, node in graph.items():
         inputs = node.get("inputs") if isinstance(node, Mapping) else None
         prefix = inputs.get("filename_prefix") if isinstance(inputs, Mapping) else None
-        if not isinstance(prefix, str) or not _NODE_ID.match(str(node_id)):
+        if not (
+            isinstance(inputs, Mapping) and isinstance(prefix, str) and _NODE_ID.match(str(node_id))
+        ):
             marked[node_id] = node
             continue
         head, tail = posixpath.split(prefix)

@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from comfykit_sync.testing import BackgroundServer
 from comfykit_sync.testing.faults import Body, FaultInjection
@@ -196,7 +197,7 @@ class FakeRunPod(FaultInjection, BackgroundServer):
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            port = runner.addresses[0][1]
             setattr(self, attr, f"http://127.0.0.1:{port}{prefix}")
             self._runners.append(runner)
 
@@ -204,9 +205,9 @@ class FakeRunPod(FaultInjection, BackgroundServer):
         for runner in self._runners:
             await runner.cleanup()
 
-    def _record(self, port: str) -> Any:
+    def _record(self, port: str) -> Middleware:
         @web.middleware
-        async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
             body = await request.read()
             self.requests.append(
                 RecordedRequest(port, request.method, request.path, dict(request.headers), body)
