@@ -33,11 +33,13 @@ from core import (  # noqa: E402
     percentile,
     start_server,
 )
+from pool import measure as measure_pool  # noqa: E402
 from startup import import_time  # noqa: E402
 from throughput import cpu_seconds  # noqa: E402
 from throughput import run as run_throughput  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+POOL_SERVERS = [1, 2, 4]
 ORIGINAL_VERSION = "0.1.12"
 ORIGINAL_VENV = HERE / ".venv-original"
 ORIGINAL_PYTHON = ORIGINAL_VENV / "bin" / "python"
@@ -277,6 +279,21 @@ def table_rows(results: dict) -> list[tuple[str, float | None, float | None, str
                 (orig.get(key) or {}).get("executions_per_s"),
                 "/s",
             ))
+    k = max(results["params"]["callers"])
+    for executor in ("http", "websocket"):
+        key = f"throughput_{executor}_{k}"
+        rows.append((
+            f"{executor} client CPU per execution, K={k}",
+            ours[key].get("client_cpu_ms_per_job"),
+            (orig.get(key) or {}).get("client_cpu_ms_per_job"),
+            "ms",
+        ))
+    for executor in ("http", "websocket"):
+        for n in POOL_SERVERS:
+            key = f"pool_{executor}-{n}"
+            if key in ours:  # the original has no pool
+                rows.append((f"{executor} pool of {n}, 32 threads (exec/s)",
+                             ours[key]["executions_per_s"], None, "/s"))
     mb = results["params"]["upload_mb"]
     rows.append((
         f"peak RSS added by a {mb} MB upload",
@@ -389,6 +406,15 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+    # the pool exists only in comfykit-sync: 32 threads on one kit over 1, 2, 4 servers that
+    # each run 8 prompts of 100 ms at once (80 jobs/s per server at most)
+    print("pool throughput: 1, 2, 4 servers", flush=True)
+    pool = measure_pool(
+        POOL_SERVERS, ["http", "websocket"], jobs=320 if args.quick else 640, report=False
+    )
+    for key, figures in pool.items():
+        ours[f"pool_{key}"] = figures
 
     print("import time", flush=True)
     ours["import"] = import_time(import_runs)

@@ -67,6 +67,48 @@ def run(urls: list[str], executor: str, threads: int, jobs: int) -> dict[str, fl
     }
 
 
+def measure(
+    servers: list[int],
+    executors: list[str],
+    *,
+    threads: int = 32,
+    workers: int = 8,
+    job_ms: float = 100,
+    jobs: int = 640,
+    report: bool = True,
+) -> dict[str, dict[str, float]]:
+    """Start ``max(servers)`` fake servers (own processes) and measure each executor on the
+    first N of them for N in ``servers``; figures keyed ``"<executor>-<N>"``."""
+    procs = []
+    results: dict[str, dict[str, float]] = {}
+    try:
+        for _ in range(max(servers)):
+            procs.append(start_server("--workers", str(workers), "--duration", str(job_ms / 1000)))
+        urls = [url for _, url in procs]
+        if report:
+            print(
+                f"{'executor':<10}{'servers':>8}{'threads':>8}{'exec/s':>10}{'failures':>10}"
+                f"{'client CPU/job':>16}{'share max/min':>16}"
+            )
+        for executor in executors:
+            for n in servers:
+                figures = run(urls[:n], executor, threads, jobs)
+                results[f"{executor}-{n}"] = figures
+                if report:
+                    print(
+                        f"{executor:<10}{n:>8}{threads:>8}{figures['executions_per_s']:>10.1f}"
+                        f"{figures['failures']:>10}{figures['client_cpu_ms_per_job']:>13.2f} ms"
+                        f"{figures['busiest_share']:>9.0%} /{figures['idlest_share']:>4.0%}",
+                        flush=True,
+                    )
+    finally:
+        for proc, _ in procs:
+            proc.terminate()
+        for proc, _ in procs:
+            proc.wait(timeout=10)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--servers", nargs="+", type=int, default=[1, 2, 4])
@@ -77,34 +119,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=640, help="executions per measurement")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    procs = []
-    results: dict[str, dict[str, float]] = {}
-    try:
-        for _ in range(max(args.servers)):
-            procs.append(
-                start_server(
-                    "--workers", str(args.workers), "--duration", str(args.job_ms / 1000)
-                )
-            )
-        urls = [url for _, url in procs]
-        print(
-            f"{'executor':<10}{'servers':>8}{'threads':>8}{'exec/s':>10}{'failures':>10}"
-            f"{'client CPU/job':>16}{'share max/min':>16}"
-        )
-        for executor in args.executors:
-            for n in args.servers:
-                figures = run(urls[:n], executor, args.threads, args.jobs)
-                results[f"{executor}-{n}"] = figures
-                print(
-                    f"{executor:<10}{n:>8}{args.threads:>8}{figures['executions_per_s']:>10.1f}"
-                    f"{figures['failures']:>10}{figures['client_cpu_ms_per_job']:>13.2f} ms"
-                    f"{figures['busiest_share']:>9.0%} /{figures['idlest_share']:>4.0%}"
-                )
-    finally:
-        for proc, _ in procs:
-            proc.terminate()
-        for proc, _ in procs:
-            proc.wait(timeout=10)
+    results = measure(
+        args.servers,
+        args.executors,
+        threads=args.threads,
+        workers=args.workers,
+        job_ms=args.job_ms,
+        jobs=args.jobs,
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
