@@ -32,6 +32,7 @@ from core import (  # noqa: E402
     detection_delay,
     percentile,
     start_server,
+    stop_server,
 )
 from pool import measure as measure_pool  # noqa: E402
 from startup import import_time  # noqa: E402
@@ -386,8 +387,7 @@ def main() -> None:
         if with_original:
             orig["upload"] = uploads["original"]
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_server(proc)
 
     proc, url = start_server("--workers", "32", "--duration", "0.1")
     try:
@@ -404,8 +404,7 @@ def main() -> None:
                         proc.pid,
                     )
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_server(proc)
 
     # the pool exists only in comfykit-sync: 32 threads on one kit over 1, 2, 4 servers that
     # each run 8 prompts of 100 ms at once (80 jobs/s per server at most)

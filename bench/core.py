@@ -36,6 +36,17 @@ def start_server(*extra: str) -> tuple[subprocess.Popen[str], str]:
     return proc, url
 
 
+def stop_server(proc: subprocess.Popen[str]) -> None:
+    """Stop a fake server started by :func:`start_server`: SIGTERM, then SIGKILL after 10 s
+    (a server still closing sockets that clients left open must not fail the run)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -118,8 +129,7 @@ def main() -> None:
             "import": import_time(21),
         })
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_server(proc)
 
     print(f"{'measure':<42}{'value':>12}   target")
     for executor, target in (("http", "<= 40 ms"), ("websocket", "<= 3 ms")):

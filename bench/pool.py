@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core import WORKFLOWS, start_server  # noqa: E402
+from core import WORKFLOWS, start_server, stop_server  # noqa: E402
 from throughput import cpu_seconds  # noqa: E402
 
 from comfykit_sync import ComfyKit  # noqa: E402
@@ -103,9 +103,7 @@ def measure(
                     )
     finally:
         for proc, _ in procs:
-            proc.terminate()
-        for proc, _ in procs:
-            proc.wait(timeout=10)
+            stop_server(proc)
     return results
 
 

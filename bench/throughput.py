@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # this checkout's package, not an installed one
 
-from core import WORKFLOWS, percentile, start_server  # noqa: E402
+from core import WORKFLOWS, percentile, start_server, stop_server  # noqa: E402
 
 from comfykit_sync import ComfyKit  # noqa: E402
 
@@ -100,8 +100,7 @@ def main() -> None:
                       f"{figures['client_cpu_ms_per_job']:>13.2f} ms"
                       f"{figures['server_cpu_ms_per_job']:>13.2f} ms")
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_server(proc)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
