@@ -395,8 +395,8 @@ def main() -> None:
             for k in args.callers:
                 key = f"throughput_{executor}_{k}"
                 print(f"throughput: {executor}, K={k}", flush=True)
-                jobs = max(20 if args.quick else 40, k * (20 if args.quick else 40))
-                ours[key] = run_throughput(url, executor, k, jobs, proc.pid)
+                per_thread = 20 if args.quick else 40  # back-to-back executions per thread
+                ours[key] = run_throughput(url, executor, k, per_thread, proc.pid)
                 if with_original:
                     orig_jobs = max(6 if args.quick else 10, k * (3 if args.quick else 4))
                     orig[key] = guarded(
